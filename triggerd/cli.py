@@ -1,0 +1,1 @@
+"""STUB: the command line (being written)."""

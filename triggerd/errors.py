@@ -1,0 +1,60 @@
+"""The error hierarchy. Every error says what is wrong and, where it can, what to do next."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class TriggerdError(Exception):
+    """Base class of every error triggerd raises on purpose."""
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One problem in the configuration: where it is and what is wrong."""
+
+    file: str
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}: {self.key}" if self.key else self.file
+        return f"{where}: {self.message}"
+
+
+class ConfigError(TriggerdError):
+    """The configuration is invalid; carries every problem found, not just the first."""
+
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class ScheduleNotFound(TriggerdError):
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"no schedule named {name!r} in the configuration")
+
+
+class RunNotFound(TriggerdError):
+    def __init__(self, run_id: int) -> None:
+        self.run_id = run_id
+        super().__init__(f"no run with id {run_id}")
+
+
+class StoreLocked(TriggerdError):
+    """Another daemon already runs on this SQLite database."""
+
+
+class SubmitError(TriggerdError):
+    """A submission failed. Transient errors are retried; permanent ones are not."""
+
+    transient: bool = False
+
+
+class TransientSubmitError(SubmitError):
+    transient = True
+
+
+class PermanentSubmitError(SubmitError):
+    transient = False

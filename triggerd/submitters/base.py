@@ -1,0 +1,60 @@
+"""What every submitter takes and returns. Submitters are the I/O edge that hands a run to its target."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+JsonValue = str | int | float | bool | None
+
+
+@dataclass(frozen=True)
+class DataPath:
+    """A file bound to a run: datastore name + path relative to the datastore root."""
+
+    datastore: str
+    relative_path: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"datastore": self.datastore, "relative_path": self.relative_path}
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """One run, as the dispatcher hands it to a submitter."""
+
+    run_id: int
+    schedule: str
+    fire_key: str
+    trigger: Literal["time", "datastore", "manual"]
+    scheduled_for: datetime | None
+    parameters: dict[str, Any]
+    data_path: DataPath | None = None
+    data_path_parameter_name: str | None = None
+    experiment_name: str | None = None
+    attempt: int = 1
+    # Extra values for placeholders (e.g. the resolved local path or URL of data_path).
+    resolved: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What came of a submission."""
+
+    status: Literal["succeeded", "failed", "submitted"]
+    exit_code: int | None = None
+    external_id: str | None = None
+    error: str | None = None
+    output: str = ""
+
+
+class Submitter(Protocol):
+    """Hands runs to one pipeline. ``submit`` blocks until the target has the run (or it ended).
+
+    ``cancel`` is set when the daemon shuts down; a submitter that sees it stops its work and
+    raises :class:`triggerd.errors.TransientSubmitError` so that the run is handed back.
+    """
+
+    def submit(self, request: RunRequest, cancel: threading.Event) -> RunOutcome: ...
