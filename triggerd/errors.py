@@ -16,9 +16,12 @@ class ConfigProblem:
     file: str
     key: str
     message: str
+    line: int | None = None
 
     def __str__(self) -> str:
-        where = f"{self.file}: {self.key}" if self.key else self.file
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        if self.key:
+            where = f"{where}: {self.key}"
         return f"{where}: {self.message}"
 
 
