@@ -1,1 +1,0 @@
-"""STUB: the command line (being written)."""

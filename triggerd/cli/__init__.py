@@ -1,0 +1,135 @@
+"""The command line: `triggerd run | validate | next | schedules ... | runs ... | check`."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+
+import click
+
+from triggerd import __version__
+from triggerd.cli.common import common_options, open_cli_store, parse_time, print_json
+from triggerd.cli.runs import runs
+from triggerd.cli.schedules import schedules
+from triggerd.config import load_config
+from triggerd.errors import ConfigError, TriggerdError
+from triggerd.settings import Settings
+from triggerd.store import open_store
+from triggerd.store.repository import utcnow
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="triggerd")
+def main() -> None:
+    """triggerd fires pipeline runs from Azure ML style schedules kept in config files."""
+
+
+@main.command()
+@common_options
+@click.option("--log-format", type=click.Choice(["auto", "json", "console"]), default=None)
+@click.option("--log-level", default=None, help="DEBUG, INFO, WARNING or ERROR")
+@click.option("--concurrency", type=click.IntRange(min=1), default=None)
+def run(
+    settings: Settings, log_format: str | None, log_level: str | None, concurrency: int | None
+) -> None:
+    """Run the daemon in the foreground until SIGTERM or SIGINT."""
+    from triggerd.engine.daemon import Daemon, install_signal_handlers
+    from triggerd.observability.logging import configure_logging, get_logger
+
+    extra = {"log_format": log_format, "log_level": log_level, "concurrency": concurrency}
+    settings = settings.model_copy(update={k: v for k, v in extra.items() if v is not None})
+    configure_logging(settings.log_format, settings.log_level)
+    config = load_config(settings.config)
+    try:
+        store = open_store(settings.effective_database_url, daemon=True)
+    except TriggerdError as exc:
+        get_logger().error("daemon.refused", reason=str(exc))
+        sys.exit(1)
+    try:
+        daemon = Daemon(config, store, settings)
+        install_signal_handlers(daemon)
+        code = daemon.run()
+    finally:
+        store.close()
+    sys.exit(code)
+
+
+@main.command()
+@common_options
+def validate(settings: Settings) -> None:
+    """Check the configuration: exit 0 if valid, else print one line per problem and exit 1."""
+    try:
+        config = load_config(settings.config)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        sys.exit(1)
+    click.echo(
+        f"{settings.config}: ok ({len(config.schedules)} schedules, "
+        f"{len(config.pipelines)} pipelines, {len(config.datastores)} datastores)"
+    )
+
+
+@main.command(name="next")
+@common_options
+@click.argument("name")
+@click.option("--count", type=click.IntRange(min=1, max=10_000), default=5, show_default=True)
+@click.option("--after", help="ISO 8601 time (no offset = UTC); default: now")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON")
+def next_(settings: Settings, name: str, count: int, after: str | None, as_json: bool) -> None:
+    """Upcoming fire times of a time schedule, in its time zone with UTC offsets."""
+    config = load_config(settings.config)
+    schedule = config.schedule(name)
+    if schedule.recurrence is None:
+        raise click.ClickException(f"schedule {name!r} is a datastore schedule; it has no times")
+    start = parse_time(after) if after else utcnow()
+    anchor = _anchor(settings, name)
+    zone = schedule.recurrence.zone
+    times = schedule.recurrence.fire_times(start, count, anchor=anchor)
+    local = [t.astimezone(zone).isoformat() for t in times]
+    if as_json:
+        print_json({"schedule": name, "times": local})
+    else:
+        for text in local:
+            click.echo(text)
+
+
+def _anchor(settings: Settings, name: str) -> datetime:
+    """The persisted first-seen time, or now for a schedule the daemon has not seen yet."""
+    store = open_cli_store(settings)
+    try:
+        state = store.schedule_state(name)
+    finally:
+        store.close()
+    return state.first_seen_at if state else utcnow().replace(microsecond=0)
+
+
+@main.command()
+@common_options
+def check(settings: Settings) -> None:
+    """Exit 0 if a daemon on this database is alive (fresh heartbeat), else 1."""
+    store = open_cli_store(settings)
+    try:
+        beat = store.latest_heartbeat()
+    finally:
+        store.close()
+    limit = settings.heartbeat_interval * 3
+    now = utcnow()
+    if beat is None:
+        click.echo("unhealthy: no daemon is running on this database", err=True)
+        sys.exit(1)
+    age = now - beat
+    if age > limit:
+        click.echo(
+            f"unhealthy: last heartbeat {age.total_seconds():.0f}s ago "
+            f"(limit {limit.total_seconds():.0f}s)",
+            err=True,
+        )
+        sys.exit(1)
+    click.echo(f"healthy: heartbeat {age.total_seconds():.1f}s ago")
+
+
+main.add_command(schedules)
+main.add_command(runs)
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,88 @@
+"""What every command shares: the --config/--database options, the store, JSON and time parsing."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from triggerd.errors import ConfigError, TriggerdError
+from triggerd.settings import Settings
+from triggerd.store import Store, open_store
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def common_options(func: F) -> F:
+    """``--config``, ``--database`` and ``--state-dir`` on every command (they override env)."""
+
+    @click.option(
+        "--config",
+        "config_path",
+        type=click.Path(path_type=Path),
+        help="A YAML file or a directory of them [env: TRIGGERD_CONFIG; default: ./config]",
+    )
+    @click.option(
+        "--database",
+        "database_url",
+        help="SQLAlchemy URL [env: TRIGGERD_DATABASE_URL; default: SQLite in the state dir]",
+    )
+    @click.option(
+        "--state-dir",
+        type=click.Path(path_type=Path),
+        help="Where the SQLite database lives [env: TRIGGERD_STATE_DIR; default: ./.triggerd]",
+    )
+    @functools.wraps(func)
+    def wrapper(
+        *args: Any,
+        config_path: Path | None,
+        database_url: str | None,
+        state_dir: Path | None,
+        **kwargs: Any,
+    ) -> Any:
+        overrides = {"config": config_path, "database_url": database_url, "state_dir": state_dir}
+        settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+        try:
+            return func(*args, settings=settings, **kwargs)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                click.echo(str(problem), err=True)
+            sys.exit(2)
+        except TriggerdError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+def open_cli_store(settings: Settings) -> Store:
+    return open_store(settings.effective_database_url)
+
+
+def print_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, default=str))
+
+
+def parse_time(value: str) -> datetime:
+    """An ISO 8601 time from the command line; no offset means UTC."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 date and time") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def table(rows: list[list[str]], headers: list[str]) -> None:
+    """A plain aligned table, the way `kubectl get` prints one."""
+    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
+    for line in [headers, *rows]:
+        click.echo("  ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())

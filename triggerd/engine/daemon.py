@@ -1,0 +1,106 @@
+"""`triggerd run`: load, open the store, catch up, then schedule and dispatch until a signal."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from types import FrameType
+
+from triggerd.config import Config
+from triggerd.engine.dispatcher import Dispatcher
+from triggerd.engine.runtime import Runtime
+from triggerd.engine.scheduler import TimeScheduler
+from triggerd.observability.logging import get_logger
+from triggerd.settings import Settings
+from triggerd.store import Store
+from triggerd.store.repository import utcnow
+
+
+class Daemon:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.stop_requested = threading.Event()
+        self._log = get_logger()
+        started = clock()
+        self.instance_id = store.register_instance(started, os.getpid())
+        self.dispatcher = Dispatcher(
+            store,
+            self._resolve,
+            owner=self.instance_id,
+            concurrency=settings.concurrency,
+            clock=clock,
+        )
+        self.runtime = Runtime(
+            config,
+            store,
+            clock=clock,
+            owner=self.instance_id,
+            running_since=started,
+            on_recorded=self.dispatcher.wake,
+        )
+        self.scheduler = TimeScheduler(self.runtime.tick)
+
+    def _resolve(self, run: object) -> object:
+        return self.runtime.resolve(run)  # type: ignore[arg-type]
+
+    def request_stop(self, signum: int, _frame: FrameType | None = None) -> None:
+        self._log.info("daemon.stopping", signal=signal.Signals(signum).name)
+        self.stop_requested.set()
+
+    def run(self) -> int:
+        """Run until SIGTERM/SIGINT; returns the process exit code (0 on a clean stop)."""
+        config = self.runtime.config
+        self._log.info(
+            "daemon.started",
+            pid=os.getpid(),
+            instance=self.instance_id,
+            schedules=len(config.schedules),
+            config=str(self.settings.config),
+        )
+        self.runtime.startup()
+        for schedule in self.runtime.time_schedules():
+            assert schedule.recurrence is not None
+            self.scheduler.add(schedule.name, schedule.recurrence, self.runtime.anchor(schedule.name))
+        self.scheduler.start()
+        self.dispatcher.start()
+        interval = self.settings.heartbeat_interval.total_seconds()
+        while not self.stop_requested.wait(interval):
+            self._heartbeat()
+        return self.shutdown()
+
+    def _heartbeat(self) -> None:
+        try:
+            self.store.heartbeat(self.instance_id, self.clock())
+        except Exception as exc:  # a briefly unavailable store must not kill the daemon
+            self._log.error("daemon.heartbeat_failed", error=str(exc))
+
+    def shutdown(self) -> int:
+        self.scheduler.shutdown()
+        in_flight = self.dispatcher.in_flight
+        if in_flight:
+            self._log.info(
+                "daemon.draining",
+                runs_in_flight=in_flight,
+                grace_s=self.settings.shutdown_grace.total_seconds(),
+            )
+        self.dispatcher.stop(self.settings.shutdown_grace)
+        self.store.stop_instance(self.instance_id, self.clock())
+        self._log.info("daemon.stopped")
+        return 0
+
+
+def install_signal_handlers(daemon: Daemon) -> None:
+    signal.signal(signal.SIGTERM, daemon.request_stop)
+    signal.signal(signal.SIGINT, daemon.request_stop)

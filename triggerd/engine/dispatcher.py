@@ -1,0 +1,137 @@
+"""The dispatcher: claims pending runs from the store and hands them to their submitters.
+
+Runs are claimed one at a time up to the concurrency limit, so a burst of fires waits in the
+store, not in memory. On shutdown the dispatcher stops claiming, lets runs in flight finish
+within the grace period, then interrupts the rest and hands them back as pending.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from triggerd.errors import SubmitError
+from triggerd.observability.logging import get_logger
+from triggerd.store import RunRecord, Store
+from triggerd.submitters import RunOutcome, RunRequest, Submitter
+
+# Given a claimed run: its request and submitter, or an error text if it cannot be submitted.
+Resolver = Callable[[RunRecord], tuple[RunRequest, Submitter] | str]
+
+IDLE_POLL = timedelta(seconds=1)  # runs recorded by other processes (CLI) are seen this fast
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        store: Store,
+        resolve: Resolver,
+        *,
+        owner: str,
+        concurrency: int,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._store = store
+        self._resolve = resolve
+        self._owner = owner
+        self._concurrency = concurrency
+        self._clock = clock
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._cancel = threading.Event()
+        self._workers: dict[int, threading.Thread] = {}
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._loop, name="dispatcher", daemon=True)
+        self._log = get_logger()
+
+    @property
+    def in_flight(self) -> int:
+        with self._lock:
+            return len(self._workers)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._claim_available()
+            except Exception as exc:  # the store may be briefly unavailable; keep going
+                self._log.error("dispatcher.error", error=str(exc), exc_info=True)
+            self._wake.wait(IDLE_POLL.total_seconds())
+            self._wake.clear()
+
+    def _claim_available(self) -> None:
+        while not self._stopping.is_set() and self.in_flight < self._concurrency:
+            run = self._store.claim_next(self._owner, self._clock())
+            if run is None:
+                return
+            worker = threading.Thread(
+                target=self._work, args=(run,), name=f"run-{run.id}", daemon=True
+            )
+            with self._lock:
+                self._workers[run.id] = worker
+            worker.start()
+
+    def _work(self, run: RunRecord) -> None:
+        log = self._log.bind(schedule=run.schedule, fire_key=run.fire_key, run_id=run.id)
+        try:
+            resolved = self._resolve(run)
+            if isinstance(resolved, str):
+                self._finish(run, RunOutcome(status="failed", error=resolved), log)
+                return
+            request, submitter = resolved
+            log.info("run.started", attempt=run.attempts, trigger=run.trigger)
+            outcome = submitter.submit(request, self._cancel)
+            self._finish(run, outcome, log)
+        except SubmitError as exc:
+            if exc.transient:
+                self._store.release_run(run.id, error=str(exc))
+                log.warning("run.handed_back", reason=str(exc))
+            else:
+                self._finish(run, RunOutcome(status="failed", error=str(exc)), log)
+        except Exception as exc:
+            log.error("run.crashed", error=repr(exc), exc_info=True)
+            self._finish(run, RunOutcome(status="failed", error=f"internal error: {exc!r}"), log)
+        finally:
+            with self._lock:
+                self._workers.pop(run.id, None)
+            self._wake.set()
+
+    def _finish(self, run: RunRecord, outcome: RunOutcome, log: object) -> None:
+        self._store.finish_run(
+            run.id,
+            status=outcome.status,
+            now=self._clock(),
+            exit_code=outcome.exit_code,
+            error=outcome.error,
+            output=outcome.output or None,
+            external_id=outcome.external_id,
+        )
+        fields = {"exit_code": outcome.exit_code, "external_id": outcome.external_id}
+        event = {"succeeded": "run.succeeded", "submitted": "run.submitted"}.get(outcome.status)
+        if event:
+            log.info(event, **{k: v for k, v in fields.items() if v is not None})  # type: ignore[attr-defined]
+        else:
+            log.warning("run.failed", error=outcome.error, **fields)  # type: ignore[attr-defined]
+
+    def stop(self, grace: timedelta) -> None:
+        """Stop claiming; wait ``grace`` for runs in flight, then interrupt and hand them back."""
+        self._stopping.set()
+        self._wake.set()
+        self._thread.join(timeout=10)
+        deadline = self._clock() + grace
+        for worker in self._snapshot():
+            worker.join(timeout=max(0.0, (deadline - self._clock()).total_seconds()))
+        if self._snapshot():
+            self._cancel.set()
+            for worker in self._snapshot():
+                worker.join(timeout=30)
+
+    def _snapshot(self) -> list[threading.Thread]:
+        with self._lock:
+            return list(self._workers.values())

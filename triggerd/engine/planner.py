@@ -1,0 +1,143 @@
+"""Planning time fires: which slots of a recurrence fire now, and why the others do not. Pure.
+
+A *slot* is an instant at which a recurrence is due. Planning looks at the slots after the
+schedule's cursor (the latest slot already decided) up to ``now`` and decides each one:
+
+- a slot that came while the daemon was running fires (late by scheduler load or not: a fire is
+  keyed by its slot, so lateness delays it but never drops it) — unless it is later than
+  ``misfire_grace_time``, when it is recorded as missed;
+- a slot that passed while the daemon was down is *missed* and made up according to the
+  schedule's catch-up policy (``none``, ``latest`` or ``all`` within the grace time, ``all``
+  capped by ``max_catchup_runs``);
+- every slot of a disabled schedule is skipped.
+
+Slots before the moment the daemon first saw the schedule never fire (Azure ML never makes up
+runs from before a schedule existed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from triggerd.recurrence import Recurrence
+
+CatchupMode = Literal["none", "latest", "all"]
+
+# Slots older than this (or the grace time, if longer) are not examined one by one after a
+# long downtime: they could only ever be "missed", and listing a month of minutes is noise.
+EXAMINE_HORIZON = timedelta(days=7)
+MAX_GRACE_DEFAULT = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class CatchupPolicy:
+    mode: CatchupMode = "latest"
+    grace: timedelta = MAX_GRACE_DEFAULT
+    max_runs: int = 10
+
+    @classmethod
+    def default_grace(cls, recurrence: Recurrence) -> timedelta:
+        """One period of the recurrence, at most a day."""
+        return min(recurrence.period, MAX_GRACE_DEFAULT)
+
+
+@dataclass(frozen=True)
+class SlotDecision:
+    scheduled_for: datetime
+    fire: bool
+    reason: str | None = None  # why it does not fire
+
+
+@dataclass(frozen=True)
+class TimePlan:
+    decisions: tuple[SlotDecision, ...]
+    cursor: datetime | None  # the latest slot decided; None if nothing was due
+    not_examined_before: datetime | None = None  # set when a long downtime was cut short
+
+    @property
+    def fires(self) -> list[datetime]:
+        return [d.scheduled_for for d in self.decisions if d.fire]
+
+    @property
+    def skipped(self) -> list[SlotDecision]:
+        return [d for d in self.decisions if not d.fire]
+
+
+def time_fire_key(schedule: str, scheduled_for: datetime) -> str:
+    """``"{schedule}:{scheduled_for in UTC ISO 8601}"``, e.g. ``nightly:2024-03-31T00:30:00Z``."""
+    utc = scheduled_for.astimezone(UTC)
+    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
+    if utc.microsecond:
+        text += f".{utc.microsecond:06d}"
+    return f"{schedule}:{text}Z"
+
+
+def plan_time_fires(
+    recurrence: Recurrence,
+    *,
+    first_seen: datetime,
+    cursor: datetime | None,
+    now: datetime,
+    running_since: datetime,
+    policy: CatchupPolicy,
+    enabled: bool = True,
+) -> TimePlan:
+    """Decide every slot in (cursor, now] (and never one before ``first_seen``)."""
+    lower = first_seen - timedelta(microseconds=1)
+    if cursor is not None and cursor > lower:
+        lower = cursor
+    horizon = now - max(policy.grace, EXAMINE_HORIZON)
+    cut_short = horizon if horizon > lower else None
+    start = max(lower, horizon)
+    slots = recurrence.fire_times_between(start, now, anchor=first_seen)
+    if not slots:
+        return TimePlan((), cursor, cut_short)
+    if not enabled:
+        decisions = [SlotDecision(s, False, "schedule disabled") for s in slots]
+        return TimePlan(tuple(decisions), slots[-1], cut_short)
+
+    decisions_by_slot: dict[datetime, SlotDecision] = {}
+    missed_in_grace: list[datetime] = []
+    for slot in slots:
+        late = now - slot
+        if late > policy.grace:
+            reason = (
+                f"missed: {_human(late)} late, beyond misfire_grace_time {_human(policy.grace)}"
+            )
+            decisions_by_slot[slot] = SlotDecision(slot, False, reason)
+        elif slot >= running_since:
+            decisions_by_slot[slot] = SlotDecision(slot, True)
+        else:
+            missed_in_grace.append(slot)
+    for decision in _catch_up(missed_in_grace, policy):
+        decisions_by_slot[decision.scheduled_for] = decision
+    decisions = tuple(decisions_by_slot[s] for s in slots)
+    return TimePlan(decisions, slots[-1], cut_short)
+
+
+def _catch_up(missed: list[datetime], policy: CatchupPolicy) -> list[SlotDecision]:
+    """Apply the catch-up policy to slots that passed while the daemon was down."""
+    if policy.mode == "none":
+        reason = "missed: the daemon was not running (catchup: none)"
+        return [SlotDecision(s, False, reason) for s in missed]
+    if policy.mode == "latest":
+        keep = missed[-1:]
+        superseded = "missed: superseded by a later missed slot (catchup: latest)"
+        return [SlotDecision(s, s in keep, None if s in keep else superseded) for s in missed]
+    keep = missed[-policy.max_runs :]
+    capped = f"missed: more than max_catchup_runs ({policy.max_runs}) slots to make up"
+    return [SlotDecision(s, s in keep, None if s in keep else capped) for s in missed]
+
+
+def _human(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60}m"
+    if seconds >= 60:
+        return f"{seconds // 60}m{seconds % 60}s"
+    return f"{seconds}s"

@@ -1,0 +1,179 @@
+"""The runtime: what the daemon does for each schedule, given the config, the store and a clock.
+
+It is the glue between the planner (pure), the store (the outbox) and the dispatcher; it knows
+nothing of threads or signals, so tests drive it with an injected clock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from triggerd.config import Config, Schedule
+from triggerd.engine.planner import CatchupPolicy, TimePlan, plan_time_fires, time_fire_key
+from triggerd.observability.logging import get_logger
+from triggerd.store import RunRecord, Store
+from triggerd.store.repository import NewRun
+from triggerd.submitters import DataPath, RunRequest, Submitter, build_submitter
+
+
+def truncate(moment: datetime) -> datetime:
+    return moment.replace(microsecond=0)
+
+
+def catchup_policy(schedule: Schedule) -> CatchupPolicy:
+    assert schedule.recurrence is not None
+    grace = schedule.misfire_grace_time or CatchupPolicy.default_grace(schedule.recurrence)
+    return CatchupPolicy(schedule.catchup, grace, schedule.max_catchup_runs)
+
+
+class Runtime:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        *,
+        clock: Callable[[], datetime],
+        owner: str,
+        running_since: datetime,
+        on_recorded: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.owner = owner
+        self.running_since = truncate(running_since)
+        self._on_recorded = on_recorded
+        self._submitters: dict[str, Submitter] = {}
+        self._tick_locks: dict[str, threading.Lock] = {}
+        self._log = get_logger()
+
+    def time_schedules(self) -> list[Schedule]:
+        return [s for s in self.config.schedules.values() if s.recurrence is not None]
+
+    def anchor(self, name: str) -> datetime:
+        """When the daemon first saw the schedule (persisted, so restarts keep the phase)."""
+        return self.store.ensure_schedule_state(name, truncate(self.clock())).first_seen_at
+
+    def startup(self) -> None:
+        """Hand back runs a dead daemon left in flight, then catch up every time schedule."""
+        for run_id in self.store.recover_orphans(except_owner=self.owner):
+            self._log.warning("run.recovered", run_id=run_id, reason="daemon died mid-run")
+        for schedule in self.config.schedules.values():
+            state = self.store.ensure_schedule_state(schedule.name, truncate(self.clock()))
+            self._log.info(
+                "schedule.loaded",
+                schedule=schedule.name,
+                trigger=schedule.trigger,
+                pipeline=schedule.pipeline,
+                status=self.effective_status(schedule, state.enabled),
+                source=schedule.source,
+                next_fire=_iso(self.next_fire(schedule, state.first_seen_at)),
+            )
+            if schedule.trigger == "datastore":
+                self._log.warning(
+                    "schedule.unsupported",
+                    schedule=schedule.name,
+                    reason="datastore polling is not part of this version; schedule not run",
+                )
+        for schedule in self.time_schedules():
+            self.tick(schedule.name)
+
+    @staticmethod
+    def effective_status(schedule: Schedule, override: bool | None) -> str:
+        if override is None:
+            return schedule.status
+        return "Active" if override else "Disabled"
+
+    def next_fire(self, schedule: Schedule, anchor: datetime) -> datetime | None:
+        if schedule.recurrence is None:
+            return None
+        return schedule.recurrence.next_fire_after(self.clock(), anchor=anchor)
+
+    def tick(self, name: str) -> list[int]:
+        """Plan and record the due slots of one time schedule; returns the new pending run ids."""
+        lock = self._tick_locks.setdefault(name, threading.Lock())
+        with lock:
+            schedule = self.config.schedules.get(name)
+            if schedule is None or schedule.recurrence is None:
+                return []
+            now = self.clock()
+            state = self.store.ensure_schedule_state(name, truncate(now))
+            enabled = self.effective_status(schedule, state.enabled) == "Active"
+            plan = plan_time_fires(
+                schedule.recurrence,
+                first_seen=state.first_seen_at,
+                cursor=state.cursor_at,
+                now=now,
+                running_since=self.running_since,
+                policy=catchup_policy(schedule),
+                enabled=enabled,
+            )
+            return self._record(schedule, plan, now)
+
+    def _record(self, schedule: Schedule, plan: TimePlan, now: datetime) -> list[int]:
+        if plan.not_examined_before is not None:
+            self._log.warning(
+                "fire.missed_unexamined",
+                schedule=schedule.name,
+                before=_iso(plan.not_examined_before),
+                reason="the daemon was down longer than the catch-up horizon",
+            )
+        if not plan.decisions:
+            return []
+        new_runs = [
+            NewRun(
+                schedule=schedule.name,
+                trigger="time",
+                fire_key=time_fire_key(schedule.name, d.scheduled_for),
+                scheduled_for=d.scheduled_for,
+                parameters=dict(schedule.pipeline_parameters),
+                status="pending" if d.fire else "skipped",
+                reason=d.reason,
+            )
+            for d in plan.decisions
+        ]
+        created = self.store.record_fires(schedule.name, new_runs, cursor_at=plan.cursor, now=now)
+        for new in new_runs:
+            log = self._log.bind(schedule=schedule.name, fire_key=new.fire_key)
+            if new.status == "pending":
+                log.info("fire.planned", scheduled_for=_iso(new.scheduled_for))
+            else:
+                log.info("fire.skipped", scheduled_for=_iso(new.scheduled_for), reason=new.reason)
+        if created:
+            self._on_recorded()
+        return created
+
+    def resolve(self, run: RunRecord) -> tuple[RunRequest, Submitter] | str:
+        """The request and submitter for a claimed run, or why it cannot be submitted."""
+        schedule = self.config.schedules.get(run.schedule)
+        if schedule is None:
+            return f"schedule {run.schedule!r} is no longer in the configuration"
+        pipeline = self.config.pipelines.get(schedule.pipeline)
+        if pipeline is None:
+            return f"pipeline {schedule.pipeline!r} is no longer in the configuration"
+        submitter = self._submitters.get(schedule.pipeline)
+        if submitter is None:
+            submitter = self._submitters[schedule.pipeline] = build_submitter(pipeline)
+        data_path = DataPath(**run.data_path) if run.data_path else None
+        request = RunRequest(
+            run_id=run.id,
+            schedule=run.schedule,
+            fire_key=run.fire_key,
+            trigger=run.trigger,  # type: ignore[arg-type]
+            scheduled_for=run.scheduled_for,
+            parameters=dict(run.parameters),
+            data_path=data_path,
+            data_path_parameter_name=schedule.data_path_parameter_name,
+            experiment_name=schedule.experiment_name,
+            attempt=run.attempts,
+        )
+        return request, submitter
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+HEARTBEAT_STALE = timedelta(seconds=30)

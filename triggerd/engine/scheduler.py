@@ -1,0 +1,62 @@
+"""APScheduler wiring: one job per time schedule, whose trigger is the Azure ML recurrence.
+
+The job only *wakes* planning; what fires is decided by the planner against the store, so a
+job that runs late (a busy process, a suspended machine) still records its slot under the
+slot's own fire key, and a slot is never dropped by APScheduler's misfire handling.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from triggerd.observability.logging import get_logger
+from triggerd.recurrence import Recurrence, RecurrenceTrigger
+
+
+class TimeScheduler:
+    def __init__(self, on_due: Callable[[str], object]) -> None:
+        self._on_due = on_due
+        self._scheduler = BackgroundScheduler(
+            timezone=UTC,
+            job_defaults={
+                # Never drop a late wake-up (None = no grace limit); coalesce a backlog into one
+                # wake-up: planning records every due slot anyway.
+                "misfire_grace_time": None,
+                "coalesce": True,
+                "max_instances": 1,
+            },
+        )
+        self._log = get_logger()
+
+    def add(self, name: str, recurrence: Recurrence, anchor: datetime) -> None:
+        self._scheduler.add_job(
+            self._wake,
+            trigger=RecurrenceTrigger(recurrence, anchor),
+            args=[name],
+            id=name,
+            name=name,
+            replace_existing=True,
+        )
+
+    def _wake(self, name: str) -> None:
+        try:
+            self._on_due(name)
+        except Exception as exc:  # keep the job: the next wake-up plans the slot again
+            self._log.error("schedule.tick_failed", schedule=name, error=str(exc), exc_info=True)
+
+    def next_wakeups(self) -> dict[str, datetime | None]:
+        return {job.id: job.next_run_time for job in self._scheduler.get_jobs()}
+
+    @property
+    def running(self) -> bool:
+        return bool(self._scheduler.running)
+
+    def start(self) -> None:
+        self._scheduler.start()
+
+    def shutdown(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=True)

@@ -1,0 +1,47 @@
+"""Daemon settings: ``TRIGGERD_*`` environment variables, overridden by CLI flags."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_state_dir() -> Path:
+    # systemd's StateDirectory= sets STATE_DIRECTORY; otherwise state lives next to where the
+    # daemon was started, which is what `make run` wants.
+    return Path(os.environ.get("STATE_DIRECTORY", ".triggerd"))
+
+
+class Settings(BaseSettings):
+    """Everything about the daemon itself (not the schedules: those live in the config files)."""
+
+    model_config = SettingsConfigDict(env_prefix="TRIGGERD_", extra="ignore", frozen=True)
+
+    config: Path = Field(default=Path("config"), description="a YAML file or a directory of them")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: SQLite file in the state directory"
+    )
+    state_dir: Path = Field(default_factory=_default_state_dir)
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: str = "INFO"
+    concurrency: int = Field(default=4, ge=1, description="runs submitted at the same time")
+    shutdown_grace: timedelta = Field(
+        default=timedelta(seconds=30), description="how long SIGTERM waits for runs in flight"
+    )
+    heartbeat_interval: timedelta = timedelta(seconds=5)
+
+    @field_validator("log_level")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.state_dir / 'triggerd.db').resolve()}"

@@ -1,0 +1,417 @@
+"""Store operations. Every write that must be atomic is one transaction here."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, Insert, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from triggerd.errors import RunNotFound
+from triggerd.store.tables import daemon_instances, runs, schedule_state
+
+
+@dataclass(frozen=True)
+class ScheduleState:
+    name: str
+    first_seen_at: datetime
+    cursor_at: datetime | None
+    enabled: bool | None
+    last_poll_at: datetime | None
+    entries: int | None
+
+
+@dataclass(frozen=True)
+class NewRun:
+    """A fire about to be recorded: a pending run, or a skipped one with its reason."""
+
+    schedule: str
+    trigger: str
+    fire_key: str
+    scheduled_for: datetime | None
+    parameters: dict[str, Any]
+    data_path: dict[str, str] | None = None
+    status: str = "pending"
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    schedule: str
+    trigger: str
+    fire_key: str
+    scheduled_for: datetime | None
+    status: str
+    reason: str | None
+    parameters: dict[str, Any]
+    data_path: dict[str, str] | None
+    attempts: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    next_attempt_at: datetime | None
+    claimed_by: str | None
+    external_id: str | None
+    exit_code: int | None
+    error: str | None
+    output: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        """The `runs list --json` / `runs show --json` object (a documented contract)."""
+
+        def iso(value: datetime | None) -> str | None:
+            return value.isoformat() if value else None
+
+        return {
+            "id": self.id,
+            "schedule": self.schedule,
+            "status": self.status,
+            "trigger": self.trigger,
+            "fire_key": self.fire_key,
+            "scheduled_for": iso(self.scheduled_for),
+            "data_path": self.data_path,
+            "parameters": self.parameters,
+            "attempts": self.attempts,
+            "created_at": iso(self.created_at),
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at),
+            "next_attempt_at": iso(self.next_attempt_at),
+            "reason": self.reason,
+            "error": self.error,
+            "exit_code": self.exit_code,
+            "external_id": self.external_id,
+        }
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Store:
+    """Schedule state and the run outbox. Thread-safe: each call uses its own connection."""
+
+    def __init__(self, engine: Engine, on_close: Callable[[], None] | None = None) -> None:
+        self.engine = engine
+        self._on_close = on_close
+
+    def close(self) -> None:
+        self.engine.dispose()
+        if self._on_close is not None:
+            self._on_close()
+            self._on_close = None
+
+    def _insert(self, table: Any) -> Insert:
+        dialect = self.engine.dialect.name
+        if dialect == "postgresql":
+            return postgresql.insert(table)
+        if dialect == "sqlite":
+            return sqlite.insert(table)
+        raise NotImplementedError(f"unsupported database {dialect!r} (use SQLite or PostgreSQL)")
+
+    # -- schedule state ------------------------------------------------------------------------
+
+    def ensure_schedule_state(self, name: str, now: datetime) -> ScheduleState:
+        """The schedule's state, created with ``first_seen_at=now`` the first time it is seen."""
+        stmt = self._insert(schedule_state).values(
+            name=name, first_seen_at=now, updated_at=now
+        )
+        with self.engine.begin() as conn:
+            conn.execute(stmt.on_conflict_do_nothing(index_elements=["name"]))  # type: ignore[attr-defined]
+            return self._state(conn, name)
+
+    def schedule_state(self, name: str) -> ScheduleState | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(schedule_state).where(schedule_state.c.name == name)).first()
+        return ScheduleState(**_state_fields(row._mapping)) if row else None
+
+    def schedule_states(self) -> dict[str, ScheduleState]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(schedule_state)).all()
+        return {r.name: ScheduleState(**_state_fields(r._mapping)) for r in rows}
+
+    def _state(self, conn: Connection, name: str) -> ScheduleState:
+        row = conn.execute(select(schedule_state).where(schedule_state.c.name == name)).one()
+        return ScheduleState(**_state_fields(row._mapping))
+
+    def set_enabled(self, name: str, enabled: bool, now: datetime) -> None:
+        self.ensure_schedule_state(name, now)
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(schedule_state)
+                .where(schedule_state.c.name == name)
+                .values(enabled=enabled, updated_at=now)
+            )
+
+    # -- recording fires -----------------------------------------------------------------------
+
+    def record_fires(
+        self,
+        schedule: str,
+        new_runs: Sequence[NewRun],
+        *,
+        cursor_at: datetime | None,
+        now: datetime,
+    ) -> list[int]:
+        """Record fires and advance the schedule's cursor in ONE transaction.
+
+        A fire whose key is already recorded is left alone (restart, two replicas): the ids
+        returned are those of the pending runs this call created.
+        """
+        created: list[int] = []
+        with self.engine.begin() as conn:
+            for new in new_runs:
+                stmt = (
+                    self._insert(runs)
+                    .values(
+                        schedule=new.schedule,
+                        trigger=new.trigger,
+                        fire_key=new.fire_key,
+                        scheduled_for=new.scheduled_for,
+                        status=new.status,
+                        reason=new.reason,
+                        parameters=new.parameters,
+                        data_path=new.data_path,
+                        attempts=0,
+                        created_at=now,
+                        finished_at=now if new.status == "skipped" else None,
+                    )
+                    .on_conflict_do_nothing(index_elements=["fire_key"])  # type: ignore[attr-defined]
+                    .returning(runs.c.id)
+                )
+                run_id = conn.execute(stmt).scalar()
+                if run_id is not None and new.status == "pending":
+                    created.append(int(run_id))
+            if cursor_at is not None:
+                conn.execute(
+                    update(schedule_state)
+                    .where(schedule_state.c.name == schedule)
+                    .where(
+                        (schedule_state.c.cursor_at.is_(None))
+                        | (schedule_state.c.cursor_at < cursor_at)
+                    )
+                    .values(cursor_at=cursor_at, updated_at=now)
+                )
+        return created
+
+    # -- the dispatcher's side -----------------------------------------------------------------
+
+    def claim_next(self, owner: str, now: datetime) -> RunRecord | None:
+        """Take the oldest due pending run: it becomes ``running`` and its attempts go up."""
+        with self.engine.begin() as conn:
+            candidate = conn.execute(
+                select(runs.c.id)
+                .where(runs.c.status == "pending")
+                .where((runs.c.next_attempt_at.is_(None)) | (runs.c.next_attempt_at <= now))
+                .order_by(runs.c.id)
+                .limit(1)
+            ).scalar()
+            if candidate is None:
+                return None
+            claimed = conn.execute(
+                update(runs)
+                .where(runs.c.id == candidate, runs.c.status == "pending")
+                .values(
+                    status="running",
+                    claimed_by=owner,
+                    started_at=now,
+                    attempts=runs.c.attempts + 1,
+                    next_attempt_at=None,
+                )
+            )
+            if claimed.rowcount != 1:
+                return None
+            return self._run(conn, int(candidate))
+
+    def finish_run(
+        self,
+        run_id: int,
+        *,
+        status: str,
+        now: datetime,
+        exit_code: int | None = None,
+        error: str | None = None,
+        output: str | None = None,
+        external_id: str | None = None,
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(runs)
+                .where(runs.c.id == run_id)
+                .values(
+                    status=status,
+                    finished_at=now,
+                    exit_code=exit_code,
+                    error=error,
+                    output=output,
+                    external_id=external_id,
+                    claimed_by=None,
+                )
+            )
+
+    def release_run(self, run_id: int, *, error: str | None = None) -> None:
+        """Hand a run back (shutdown): it is pending again and will be submitted next time."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(runs)
+                .where(runs.c.id == run_id, runs.c.status == "running")
+                .values(status="pending", claimed_by=None, error=error)
+            )
+
+    def recover_orphans(self, *, except_owner: str | None = None) -> list[int]:
+        """Runs left ``running`` by a daemon that died become pending again (at-least-once)."""
+        with self.engine.begin() as conn:
+            query = select(runs.c.id).where(runs.c.status == "running")
+            if except_owner is not None:
+                query = query.where(runs.c.claimed_by != except_owner)
+            ids = [int(i) for i in conn.execute(query).scalars()]
+            if ids:
+                conn.execute(
+                    update(runs)
+                    .where(runs.c.id.in_(ids))
+                    .values(
+                        status="pending",
+                        claimed_by=None,
+                        error="the daemon stopped while this run was in flight; run again",
+                    )
+                )
+        return ids
+
+    # -- operators' side -----------------------------------------------------------------------
+
+    def add_run(self, new: NewRun, now: datetime) -> int:
+        with self.engine.begin() as conn:
+            stmt = (
+                runs.insert()
+                .values(
+                    schedule=new.schedule,
+                    trigger=new.trigger,
+                    fire_key=new.fire_key,
+                    scheduled_for=new.scheduled_for,
+                    status=new.status,
+                    reason=new.reason,
+                    parameters=new.parameters,
+                    data_path=new.data_path,
+                    attempts=0,
+                    created_at=now,
+                )
+                .returning(runs.c.id)
+            )
+            return int(conn.execute(stmt).scalar_one())
+
+    def retry_run(self, run_id: int) -> RunRecord:
+        """Re-drive a failed run under the same fire key."""
+        with self.engine.begin() as conn:
+            run = self._run(conn, run_id)
+            if run.status != "failed":
+                raise ValueError(
+                    f"run {run_id} is {run.status}; only a failed run can be retried"
+                )
+            conn.execute(
+                update(runs)
+                .where(runs.c.id == run_id)
+                .values(status="pending", finished_at=None, next_attempt_at=None)
+            )
+            return self._run(conn, run_id)
+
+    def get_run(self, run_id: int) -> RunRecord:
+        with self.engine.connect() as conn:
+            return self._run(conn, run_id)
+
+    def _run(self, conn: Connection, run_id: int) -> RunRecord:
+        row = conn.execute(select(runs).where(runs.c.id == run_id)).first()
+        if row is None:
+            raise RunNotFound(run_id)
+        return RunRecord(**row._mapping)
+
+    def list_runs(
+        self,
+        *,
+        schedule: str | None = None,
+        statuses: Iterable[str] | None = None,
+        limit: int | None = 50,
+    ) -> list[RunRecord]:
+        query = select(runs).order_by(runs.c.id.desc())
+        if schedule is not None:
+            query = query.where(runs.c.schedule == schedule)
+        if statuses:
+            query = query.where(runs.c.status.in_(list(statuses)))
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as conn:
+            return [RunRecord(**row._mapping) for row in conn.execute(query)]
+
+    def last_runs(self) -> dict[str, RunRecord]:
+        """The newest run (not skipped) of each schedule."""
+        newest = (
+            select(func.max(runs.c.id))
+            .where(runs.c.status != "skipped")
+            .group_by(runs.c.schedule)
+            .scalar_subquery()
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(runs).where(runs.c.id.in_(newest))).all()
+        return {r.schedule: RunRecord(**r._mapping) for r in rows}
+
+    def count_runs(self, *, status: str | None = None) -> int:
+        query = select(func.count()).select_from(runs)
+        if status is not None:
+            query = query.where(runs.c.status == status)
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    # -- daemon instances (heartbeat) ----------------------------------------------------------
+
+    def register_instance(self, now: datetime, pid: int) -> str:
+        instance_id = f"{socket.gethostname()}:{pid}:{uuid.uuid4().hex[:8]}"
+        with self.engine.begin() as conn:
+            conn.execute(
+                daemon_instances.insert().values(
+                    id=instance_id,
+                    hostname=socket.gethostname(),
+                    pid=pid,
+                    started_at=now,
+                    heartbeat_at=now,
+                )
+            )
+        return instance_id
+
+    def heartbeat(self, instance_id: str, now: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(daemon_instances)
+                .where(daemon_instances.c.id == instance_id)
+                .values(heartbeat_at=now)
+            )
+
+    def stop_instance(self, instance_id: str, now: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(daemon_instances)
+                .where(daemon_instances.c.id == instance_id)
+                .values(stopped_at=now, heartbeat_at=now)
+            )
+
+    def latest_heartbeat(self) -> datetime | None:
+        """The freshest heartbeat of a daemon that has not stopped."""
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                select(func.max(daemon_instances.c.heartbeat_at)).where(
+                    daemon_instances.c.stopped_at.is_(None)
+                )
+            ).scalar()
+        if value is None:
+            return None
+        if isinstance(value, str):  # SQLite aggregates lose the column type
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _state_fields(mapping: Any) -> dict[str, Any]:
+    return {k: mapping[k] for k in ScheduleState.__dataclass_fields__}

@@ -1,0 +1,112 @@
+"""Table definitions (SQLAlchemy Core). Alembic migrations create them; see migrations/versions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime on every backend (SQLite stores it naive, PostgreSQL as timestamptz)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given to the store; use UTC-aware times")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# Integer primary keys: BIGINT on PostgreSQL, INTEGER (rowid alias) on SQLite.
+RunId = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+schedule_state = Table(
+    "schedule_state",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    # When the daemon first saw the schedule: the anchor of a recurrence without start_time.
+    Column("first_seen_at", UTCDateTime(), nullable=False),
+    # The latest slot already decided (fired or skipped); planning continues after it.
+    Column("cursor_at", UTCDateTime(), nullable=True),
+    # Operator override from `triggerd schedules enable|disable`; NULL = as configured.
+    Column("enabled", Boolean(), nullable=True),
+    Column("last_poll_at", UTCDateTime(), nullable=True),
+    Column("entries", Integer(), nullable=True),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", RunId, primary_key=True, autoincrement=True),
+    Column("schedule", String(200), nullable=False, index=True),
+    Column("trigger", String(16), nullable=False),  # time | datastore | manual
+    Column("fire_key", String(1000), nullable=False, unique=True),
+    Column("scheduled_for", UTCDateTime(), nullable=True),
+    # pending -> running -> succeeded | failed (| submitted for remote targets); skipped
+    Column("status", String(16), nullable=False),
+    Column("reason", Text(), nullable=True),  # why a fire was skipped
+    Column("parameters", JSON(), nullable=False),
+    Column("data_path", JSON(), nullable=True),
+    Column("attempts", Integer(), nullable=False, default=0),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("started_at", UTCDateTime(), nullable=True),
+    Column("finished_at", UTCDateTime(), nullable=True),
+    Column("next_attempt_at", UTCDateTime(), nullable=True),
+    Column("claimed_by", String(100), nullable=True),
+    Column("external_id", String(500), nullable=True),
+    Column("exit_code", Integer(), nullable=True),
+    Column("error", Text(), nullable=True),
+    Column("output", Text(), nullable=True),
+    Index("ix_runs_status_id", "status", "id"),
+)
+
+daemon_instances = Table(
+    "daemon_instances",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("hostname", String(255), nullable=False),
+    Column("pid", Integer(), nullable=False),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("heartbeat_at", UTCDateTime(), nullable=False),
+    Column("stopped_at", UTCDateTime(), nullable=True),
+)
+
+RUN_STATUSES = ("pending", "running", "submitted", "succeeded", "failed", "skipped")
+
+
+def row_dict(row: Any) -> dict[str, Any]:
+    return dict(row._mapping)
