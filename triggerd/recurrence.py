@@ -1,11 +1,32 @@
-"""Azure ML recurrence semantics (STUB: being written; the dataclass fields are the interface)."""
+"""Azure ML recurrence semantics: when a ``ScheduleRecurrence`` fires. Pure.
+
+The rules (``reference/azureml.md`` §1, design "Time semantics"):
+
+- The start S is ``start_time`` (naive wall time in ``time_zone``) or, without one, the *anchor*:
+  the moment the daemon first saw the schedule.
+- Without a pattern (hours, minutes, week days) S fires, then S + k x interval. Minute and Hour
+  count on the absolute timeline; Day, Week and Month on the wall clock of the zone. A monthly
+  start on a day that a month lacks (31st, 30th, Feb 29th) skips that month.
+- With a pattern (Day and Week only) every hour x minute of the pattern fires on the days
+  S's date + k x N (Day/N) or on the week days of the weeks Monday-of-S + k x N weeks (Week/N).
+  Missing parts come from S. Fires are strictly after S, except that an anchor itself fires.
+- A wall time is localized as RFC 5545 does: ``fold=0``. A time in a spring-forward gap takes the
+  offset before the gap (02:30 -> 03:30 summer time); a repeated time fires once, the first time.
+
+Everything is returned as aware datetimes in UTC. ``RecurrenceTrigger`` adapts this to
+APScheduler 3; it is the only place in triggerd that knows APScheduler's trigger API.
+"""
 
 from __future__ import annotations
 
+import calendar
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.base import BaseTrigger
 
 from triggerd.timezones import resolve_zone
 
@@ -19,6 +40,43 @@ class Frequency(StrEnum):
 
 
 WEEK_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+_UNIT = {
+    Frequency.MINUTE: timedelta(minutes=1),
+    Frequency.HOUR: timedelta(hours=1),
+    Frequency.DAY: timedelta(days=1),
+    Frequency.WEEK: timedelta(days=7),
+    Frequency.MONTH: timedelta(days=31),
+}
+_UNIT_NAME = {
+    Frequency.MINUTE: "minute",
+    Frequency.HOUR: "hour",
+    Frequency.DAY: "day",
+    Frequency.WEEK: "week",
+    Frequency.MONTH: "month",
+}
+# Bounds on every search loop: after this many periods (or candidate days) there is no next fire.
+_MAX_PERIODS = 2_000
+_MAX_ITEMS = 100_000
+
+
+def localize(wall: datetime, zone: ZoneInfo) -> datetime:
+    """The UTC instant of a naive wall time in ``zone`` (RFC 5545: fold=0 in gaps and overlaps)."""
+    return wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
+
+
+def _require_aware(name: str, value: datetime) -> None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware, got naive {value.isoformat()}")
+
+
+@dataclass(frozen=True)
+class _Start:
+    """The effective start S: its instant, its naive wall time in the zone, where it came from."""
+
+    utc: datetime
+    wall: datetime
+    is_anchor: bool
 
 
 @dataclass(frozen=True)
@@ -39,7 +97,223 @@ class Recurrence:
 
     @property
     def period(self) -> timedelta:
-        raise NotImplementedError
+        """Interval x unit (a month counts as 31 days): the basis of the default misfire grace."""
+        return _UNIT[Frequency(self.frequency)] * self.interval
 
-    def next_fire_after(self, after: datetime, *, anchor: datetime | None = None) -> datetime | None:
-        raise NotImplementedError
+    @property
+    def has_pattern(self) -> bool:
+        return any(part is not None for part in (self.hours, self.minutes, self.week_days))
+
+    # -- the heart ---------------------------------------------------------------------------
+
+    def next_fire_after(
+        self, after: datetime, *, anchor: datetime | None = None
+    ) -> datetime | None:
+        """The first fire instant strictly after ``after`` (aware, UTC), or None if there is none.
+
+        ``anchor`` is when the schedule was first seen; it is the start when there is no
+        ``start_time``, and then it fires itself ("first run immediate").
+        """
+        _require_aware("after", after)
+        start = self._start(anchor)
+        try:
+            if self.has_pattern:
+                return self._next_on_pattern(after, start)
+            if after < start.utc:
+                return start.utc
+            if self.frequency in (Frequency.MINUTE, Frequency.HOUR):
+                return self._next_absolute(after, start)
+            if self.frequency == Frequency.MONTH:
+                return self._next_month(after, start)
+            return self._next_wall_days(after, start)
+        except OverflowError:  # past year 9999
+            return None
+
+    def fire_times(
+        self, after: datetime, count: int, *, anchor: datetime | None = None
+    ) -> list[datetime]:
+        """The next ``count`` fire instants strictly after ``after`` (fewer if the series ends)."""
+        times: list[datetime] = []
+        current: datetime | None = after
+        while len(times) < count and current is not None:
+            current = self.next_fire_after(current, anchor=anchor)
+            if current is not None:
+                times.append(current)
+        return times
+
+    def fire_times_between(
+        self, start: datetime, end: datetime, *, anchor: datetime | None = None
+    ) -> list[datetime]:
+        """Fire instants t with start < t <= end; ValueError past 100,000 of them."""
+        _require_aware("end", end)
+        times: list[datetime] = []
+        current = self.next_fire_after(start, anchor=anchor)
+        while current is not None and current <= end:
+            if len(times) >= _MAX_ITEMS:
+                raise ValueError(
+                    f"more than {_MAX_ITEMS} fire times between {start.isoformat()} and "
+                    f"{end.isoformat()}; ask for a shorter range"
+                )
+            times.append(current)
+            current = self.next_fire_after(current, anchor=anchor)
+        return times
+
+    # -- the start ---------------------------------------------------------------------------
+
+    def _start(self, anchor: datetime | None) -> _Start:
+        zone = self.zone
+        if self.start_time is not None:
+            if self.start_time.tzinfo is not None:
+                raise ValueError("start_time must be naive wall time in time_zone")
+            return _Start(localize(self.start_time, zone), self.start_time, is_anchor=False)
+        if anchor is None:
+            raise ValueError("a recurrence without start_time needs an anchor (first seen time)")
+        _require_aware("anchor", anchor)
+        wall = anchor.astimezone(zone).replace(tzinfo=None, fold=0)
+        return _Start(anchor.astimezone(UTC), wall, is_anchor=True)
+
+    # -- no pattern: S + k x interval ---------------------------------------------------------
+
+    def _next_absolute(self, after: datetime, start: _Start) -> datetime:
+        """Minute and Hour: constant steps on the UTC timeline (``after >= S``)."""
+        step = self.period
+        k = (after - start.utc) // step + 1
+        return start.utc + k * step
+
+    def _next_wall_days(self, after: datetime, start: _Start) -> datetime | None:
+        """Day and Week: S's wall time every N days/weeks (``after >= S``)."""
+        step = self.period
+        after_wall = after.astimezone(self.zone).replace(tzinfo=None)
+        # Start one step early: offsets differ by less than a day, so that step is <= after.
+        k = max(1, (after_wall - start.wall) // step - 1)
+        for _ in range(_MAX_PERIODS):
+            candidate = localize(start.wall + k * step, self.zone)
+            if candidate > after:
+                return candidate
+            k += 1
+        return None
+
+    def _next_month(self, after: datetime, start: _Start) -> datetime | None:
+        """Month: S's day and wall time every N months, skipping months without that day."""
+        first = start.wall.year * 12 + start.wall.month - 1
+        after_wall = after.astimezone(self.zone)
+        months_after = after_wall.year * 12 + after_wall.month - 1
+        k = max(1, (months_after - first) // self.interval - 1)
+        for _ in range(_MAX_PERIODS):
+            year, month0 = divmod(first + k * self.interval, 12)
+            if year > 9999:
+                return None
+            if start.wall.day <= calendar.monthrange(year, month0 + 1)[1]:
+                wall = start.wall.replace(year=year, month=month0 + 1)
+                candidate = localize(wall, self.zone)
+                if candidate > after:
+                    return candidate
+            k += 1
+        return None
+
+    # -- pattern: hours x minutes on the days of the pattern ----------------------------------
+
+    def _next_on_pattern(self, after: datetime, start: _Start) -> datetime | None:
+        if self.frequency not in (Frequency.DAY, Frequency.WEEK):
+            raise ValueError(f"hours, minutes and week days need Day or Week, not {self.frequency}")
+        if start.is_anchor and after < start.utc:
+            return start.utc  # first run immediate; the pattern continues after it
+        threshold = max(after, start.utc)
+        clock = self._clock_times(start.wall)
+        if not clock:
+            return None  # an empty hours or minutes list never matches
+        zone = self.zone
+        best: datetime | None = None
+        first_day: date | None = None
+        for day in self._pattern_days(start.wall.date(), threshold.astimezone(zone).date()):
+            # Gap localization can put a wall time of the next day before one of this day.
+            if first_day is not None and day > first_day + timedelta(days=1):
+                break
+            for wall_time in clock:
+                candidate = localize(datetime.combine(day, wall_time), zone)
+                if candidate > threshold and (best is None or candidate < best):
+                    best = candidate
+                    if first_day is None:
+                        first_day = day
+        return best
+
+    def _clock_times(self, start_wall: datetime) -> list[time]:
+        """Every hour x minute of the pattern, seconds from S; missing parts from S."""
+        hours = self.hours if self.hours is not None else (start_wall.hour,)
+        minutes = self.minutes if self.minutes is not None else (start_wall.minute,)
+        return sorted(
+            {time(h, m, start_wall.second, start_wall.microsecond) for h in hours for m in minutes}
+        )
+
+    def _pattern_days(self, start_day: date, from_day: date) -> Iterator[date]:
+        """The pattern's days in order, from about one period before ``from_day``."""
+        if self.frequency == Frequency.DAY:
+            k = max(0, (from_day - start_day).days // self.interval - 1)
+            for i in range(k, k + _MAX_PERIODS):
+                yield start_day + timedelta(days=i * self.interval)
+            return
+        names = self.week_days if self.week_days is not None else (WEEK_DAYS[start_day.weekday()],)
+        offsets = sorted({WEEK_DAYS.index(name) for name in names})
+        first_monday = start_day - timedelta(days=start_day.weekday())
+        k = max(0, (from_day - first_monday).days // (7 * self.interval) - 1)
+        for i in range(k, k + _MAX_PERIODS):
+            monday = first_monday + timedelta(weeks=i * self.interval)
+            for offset in offsets:
+                yield monday + timedelta(days=offset)
+
+    # -- words -------------------------------------------------------------------------------
+
+    def describe(self) -> str:
+        """E.g. ``every 2 weeks on Monday, Wednesday at 18:30 (W. Europe Standard Time)``."""
+        unit = _UNIT_NAME[Frequency(self.frequency)]
+        parts = [f"every {unit}" if self.interval == 1 else f"every {self.interval} {unit}s"]
+        start = self.start_time
+        if self.week_days is not None:
+            parts.append("on " + ", ".join(self.week_days))
+        elif self.frequency == Frequency.WEEK and start is not None and self.has_pattern:
+            parts.append("on " + WEEK_DAYS[start.weekday()])
+        if self.has_pattern:
+            parts.append(self._describe_clock())
+        if start is not None:
+            parts.append(f"from {start.isoformat(sep=' ')}")
+        else:
+            parts.append("from when first seen")
+        return " ".join(part for part in parts if part) + f" ({self.time_zone})"
+
+    def _describe_clock(self) -> str:
+        start = self.start_time
+        hours = self.hours if self.hours is not None else (start.hour,) if start else None
+        minutes = self.minutes if self.minutes is not None else (start.minute,) if start else None
+        if hours is not None and minutes is not None:
+            times = sorted(f"{h:02d}:{m:02d}" for h in hours for m in minutes)
+            if len(times) <= 8:
+                return "at " + ", ".join(times)
+        words = []
+        if hours is not None:
+            words.append("at hours " + ", ".join(str(h) for h in sorted(hours)))
+        if minutes is not None:
+            words.append("at minutes " + ", ".join(str(m) for m in sorted(minutes)))
+        return " ".join(words)
+
+
+class RecurrenceTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler 3 is untyped
+    """An APScheduler 3 trigger that fires a ``Recurrence`` (all the time math is there)."""
+
+    __slots__ = ("anchor", "recurrence")
+
+    def __init__(self, recurrence: Recurrence, anchor: datetime | None) -> None:
+        self.recurrence = recurrence
+        self.anchor = anchor
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        after = previous_fire_time if previous_fire_time else now
+        return self.recurrence.next_fire_after(after, anchor=self.anchor)
+
+    def __str__(self) -> str:
+        return f"recurrence[{self.recurrence.describe()}]"
+
+    def __repr__(self) -> str:
+        anchor = self.anchor.isoformat() if self.anchor else None
+        return f"<{type(self).__name__} ({self.recurrence.describe()!r}, anchor={anchor!r})>"

@@ -1,0 +1,218 @@
+"""The store contract, run against SQLite and a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from triggerd.errors import RunNotFound, StoreLocked
+from triggerd.store import Store, open_store
+from triggerd.store.repository import NewRun
+
+T0 = datetime(2024, 3, 31, 1, 30, tzinfo=UTC)
+
+
+def pending(key: str, schedule: str = "nightly", **extra: object) -> NewRun:
+    return NewRun(
+        schedule=schedule,
+        trigger="time",
+        fire_key=key,
+        scheduled_for=T0,
+        parameters={"threshold": 0.5, "flag": True},
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def test_first_seen_is_kept_across_calls(store: Store) -> None:
+    first = store.ensure_schedule_state("nightly", T0)
+    again = store.ensure_schedule_state("nightly", T0 + timedelta(hours=5))
+    assert first.first_seen_at == again.first_seen_at == T0
+    assert again.first_seen_at.tzinfo is not None
+
+
+def test_a_fire_key_is_recorded_once(store: Store) -> None:
+    store.ensure_schedule_state("nightly", T0)
+    created = store.record_fires("nightly", [pending("nightly:a")], cursor_at=T0, now=T0)
+    again = store.record_fires("nightly", [pending("nightly:a")], cursor_at=T0, now=T0)
+    assert len(created) == 1
+    assert again == []
+    assert store.count_runs() == 1
+
+
+def test_fires_and_cursor_are_one_transaction(store: Store) -> None:
+    store.ensure_schedule_state("nightly", T0)
+    broken = NewRun("nightly", "time", "nightly:b", T0, {"x": object()})  # not JSON
+    with pytest.raises(Exception):  # noqa: B017 - any driver error
+        store.record_fires(
+            "nightly", [pending("nightly:a"), broken], cursor_at=T0 + timedelta(1), now=T0
+        )
+    assert store.count_runs() == 0
+    state = store.schedule_state("nightly")
+    assert state is not None and state.cursor_at is None
+
+
+def test_the_cursor_never_moves_back(store: Store) -> None:
+    store.ensure_schedule_state("nightly", T0)
+    store.record_fires("nightly", [], cursor_at=T0 + timedelta(days=1), now=T0)
+    store.record_fires("nightly", [], cursor_at=T0, now=T0)
+    state = store.schedule_state("nightly")
+    assert state is not None and state.cursor_at == T0 + timedelta(days=1)
+
+
+def test_skipped_fires_keep_their_reason_and_are_not_claimed(store: Store) -> None:
+    store.ensure_schedule_state("nightly", T0)
+    skipped = pending("nightly:s", status="skipped", reason="schedule disabled")
+    assert store.record_fires("nightly", [skipped], cursor_at=T0, now=T0) == []
+    assert store.claim_next("me", T0) is None
+    [run] = store.list_runs(statuses=["skipped"])
+    assert run.reason == "schedule disabled"
+    assert run.finished_at == T0
+
+
+def test_claiming_moves_a_run_to_running_once(store: Store) -> None:
+    store.ensure_schedule_state("nightly", T0)
+    [run_id] = store.record_fires("nightly", [pending("nightly:a")], cursor_at=T0, now=T0)
+    claimed = store.claim_next("me", T0)
+    assert claimed is not None
+    assert (claimed.id, claimed.status, claimed.attempts, claimed.claimed_by) == (
+        run_id,
+        "running",
+        1,
+        "me",
+    )
+    assert store.claim_next("other", T0) is None
+
+
+def test_parallel_claims_take_each_run_once(store: Store) -> None:
+    store.ensure_schedule_state("nightly", T0)
+    keys = [pending(f"nightly:{i}") for i in range(40)]
+    store.record_fires("nightly", keys, cursor_at=T0, now=T0)
+    taken: list[int] = []
+    lock = threading.Lock()
+
+    def worker(name: str) -> None:
+        for _ in range(100):
+            run = store.claim_next(name, T0)
+            if run is None:
+                return
+            with lock:
+                taken.append(run.id)
+
+    threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(taken) == sorted(set(taken))
+    assert len(taken) == 40
+
+
+def test_finishing_records_the_outcome(store: Store) -> None:
+    store.ensure_schedule_state("nightly", T0)
+    [run_id] = store.record_fires("nightly", [pending("nightly:a")], cursor_at=T0, now=T0)
+    store.claim_next("me", T0)
+    store.finish_run(
+        run_id, status="failed", now=T0 + timedelta(seconds=3), exit_code=3,
+        error="exited with status 3", output="boom\n",
+    )
+    run = store.get_run(run_id)
+    assert run.as_json() == {
+        "id": run_id,
+        "schedule": "nightly",
+        "status": "failed",
+        "trigger": "time",
+        "fire_key": "nightly:a",
+        "scheduled_for": "2024-03-31T01:30:00+00:00",
+        "data_path": None,
+        "parameters": {"threshold": 0.5, "flag": True},
+        "attempts": 1,
+        "created_at": "2024-03-31T01:30:00+00:00",
+        "started_at": "2024-03-31T01:30:00+00:00",
+        "finished_at": "2024-03-31T01:30:03+00:00",
+        "next_attempt_at": None,
+        "reason": None,
+        "error": "exited with status 3",
+        "exit_code": 3,
+        "external_id": None,
+    }
+    assert run.output == "boom\n"
+
+
+def test_a_failed_run_can_be_retried_under_its_fire_key(store: Store) -> None:
+    store.ensure_schedule_state("nightly", T0)
+    [run_id] = store.record_fires("nightly", [pending("nightly:a")], cursor_at=T0, now=T0)
+    with pytest.raises(ValueError, match="only a failed run can be retried"):
+        store.retry_run(run_id)
+    store.claim_next("me", T0)
+    store.finish_run(run_id, status="failed", now=T0, error="x")
+    again = store.retry_run(run_id)
+    assert (again.status, again.fire_key) == ("pending", "nightly:a")
+    claimed = store.claim_next("me", T0)
+    assert claimed is not None and claimed.attempts == 2
+    with pytest.raises(RunNotFound):
+        store.retry_run(9999)
+
+
+def test_runs_of_a_dead_daemon_are_handed_back(store: Store) -> None:
+    store.ensure_schedule_state("nightly", T0)
+    store.record_fires(
+        "nightly", [pending("nightly:a"), pending("nightly:b")], cursor_at=T0, now=T0
+    )
+    dead = store.claim_next("dead-daemon", T0)
+    mine = store.claim_next("me", T0)
+    assert dead is not None and mine is not None
+    assert store.recover_orphans(except_owner="me") == [dead.id]
+    recovered = store.get_run(dead.id)
+    assert (recovered.status, recovered.attempts) == ("pending", 1)
+    assert store.get_run(mine.id).status == "running"
+
+
+def test_listing_filters_and_last_runs(store: Store) -> None:
+    store.ensure_schedule_state("a", T0)
+    store.record_fires(
+        "a",
+        [pending("a:1", schedule="a"), pending("a:2", schedule="a", status="skipped", reason="r")],
+        cursor_at=T0,
+        now=T0,
+    )
+    store.record_fires("b", [pending("b:1", schedule="b")], cursor_at=None, now=T0)
+    assert [r.fire_key for r in store.list_runs(schedule="a")] == ["a:2", "a:1"]
+    assert [r.fire_key for r in store.list_runs(statuses=["pending"])] == ["b:1", "a:1"]
+    assert [r.fire_key for r in store.list_runs(limit=1)] == ["b:1"]
+    assert {k: r.fire_key for k, r in store.last_runs().items()} == {"a": "a:1", "b": "b:1"}
+
+
+def test_heartbeats_of_running_daemons(store: Store) -> None:
+    assert store.latest_heartbeat() is None
+    instance = store.register_instance(T0, 42)
+    store.heartbeat(instance, T0 + timedelta(seconds=5))
+    assert store.latest_heartbeat() == T0 + timedelta(seconds=5)
+    store.stop_instance(instance, T0 + timedelta(seconds=6))
+    assert store.latest_heartbeat() is None
+
+
+def test_enable_override_is_persisted(store: Store) -> None:
+    store.set_enabled("nightly", False, T0)
+    state = store.schedule_state("nightly")
+    assert state is not None and state.enabled is False
+
+
+def test_opening_twice_migrates_once(store_url: str) -> None:
+    open_store(store_url).close()
+    again = open_store(store_url)
+    assert again.count_runs() == 0
+    again.close()
+
+
+def test_a_second_daemon_on_one_sqlite_file_is_refused(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'triggerd.db'}"
+    first = open_store(url, daemon=True)
+    try:
+        with pytest.raises(StoreLocked, match="SQLite supports one daemon at a time"):
+            open_store(url, daemon=True)
+    finally:
+        first.close()
+    open_store(url, daemon=True).close()  # free again once the first one is gone

@@ -1,0 +1,462 @@
+"""The ``command`` submitter: runs a pipeline as a local process and waits for it to end.
+
+The command is an argv list and never goes through a shell. ``{name}`` placeholders are
+substituted *inside* each argv element and the result stays one argument whatever the value, so
+a file named ``a; rm -rf ~.csv`` reaches the program as exactly that string. ``{{`` and ``}}``
+are literal braces.
+
+The child runs in its own process group (``start_new_session``), so a timeout or a shutdown
+stops the whole tree it started, grandchildren included: SIGTERM to the group, ``kill_grace``
+to finish, then SIGKILL. Processes the command leaves running in the background when it exits
+are stopped the same way, so nothing of a run outlives ``submit``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import os
+import re
+import selectors
+import signal
+import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping, Sequence
+from datetime import UTC, timedelta
+from pathlib import Path
+from typing import IO, Any, Literal
+
+import structlog
+
+from triggerd.errors import TransientSubmitError
+from triggerd.observability.logging import get_logger
+from triggerd.submitters.base import RunOutcome, RunRequest
+
+__all__ = [
+    "CommandSubmitter",
+    "UnknownPlaceholder",
+    "human_duration",
+    "placeholder_values",
+    "placeholders",
+    "render_argv",
+    "run_environment",
+]
+
+# `{{` and `}}` come first so that they win over a placeholder that starts or ends with them.
+_TOKEN = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_ENV_UNSAFE = re.compile(r"[^A-Z0-9_]")
+
+# Variables that describe one run. Inherited copies are dropped so a child never sees a stale
+# value from the daemon's own environment when the run has none.
+_RUN_VARIABLES = (
+    "TRIGGERD_FIRE_KEY",
+    "TRIGGERD_SCHEDULE",
+    "TRIGGERD_RUN_ID",
+    "TRIGGERD_TRIGGER",
+    "TRIGGERD_SCHEDULED_FOR",
+    "TRIGGERD_ATTEMPT",
+    "TRIGGERD_EXPERIMENT_NAME",
+    "TRIGGERD_DATASTORE",
+    "TRIGGERD_DATA_PATH",
+    "TRIGGERD_DATA_URI",
+)
+_PARAM_PREFIX = "TRIGGERD_PARAM_"
+
+_LOG_LINE_BYTES = 4 * 1024  # one `run.output` event carries at most this much of a line
+_MAX_LINE_BYTES = 64 * 1024  # a longer line is handled in pieces of this size
+_POLL_SECONDS = 0.1  # how often a waiting loop looks at `cancel` and the clock
+
+_Ending = Literal["exited", "timed_out", "cancelled"]
+
+
+class UnknownPlaceholder(LookupError):
+    """An argv placeholder has no value in the run's parameters."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"argv placeholder {{{name}}} has no value")
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+# --- pure helpers ---------------------------------------------------------------------------
+
+
+def placeholders(argv: Sequence[str]) -> set[str]:
+    """The placeholder names used in ``argv`` (escaped braces ``{{``/``}}`` are not names)."""
+    return {m.group(1) for element in argv for m in _TOKEN.finditer(element) if m.group(1)}
+
+
+def render_argv(argv: Sequence[str], values: Mapping[str, str]) -> list[str]:
+    """Substitute ``{name}`` in every element; each element stays exactly one argument.
+
+    Raises :class:`UnknownPlaceholder` for a name that has no value.
+    """
+
+    def substitute(match: re.Match[str]) -> str:
+        token, name = match.group(0), match.group(1)
+        if name is None:
+            return token[0]  # "{{" -> "{", "}}" -> "}"
+        if name not in values:
+            raise UnknownPlaceholder(name)
+        return values[name]
+
+    return [_TOKEN.sub(substitute, element) for element in argv]
+
+
+def _as_text(value: Any) -> str:
+    # Azure ML passes pipeline parameters as strings; booleans become "True"/"False".
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    return str(value)
+
+
+def placeholder_values(request: RunRequest) -> dict[str, str]:
+    """Parameters as strings, overlaid by the run's resolved values (data path, URI, ...)."""
+    values = {name: _as_text(value) for name, value in request.parameters.items()}
+    values.update(request.resolved)
+    return values
+
+
+def run_environment(
+    request: RunRequest, pipeline_env: Mapping[str, str], base: Mapping[str, str]
+) -> dict[str, str]:
+    """The child's environment: ``base`` (the daemon's), the pipeline's ``env`` and TRIGGERD_*."""
+    env = {
+        key: value
+        for key, value in base.items()
+        if key not in _RUN_VARIABLES and not key.startswith(_PARAM_PREFIX)
+    }
+    env.update(pipeline_env)
+    scheduled_for = ""
+    if request.scheduled_for is not None:
+        when = request.scheduled_for
+        when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+        scheduled_for = when.isoformat()
+    env.update(
+        TRIGGERD_FIRE_KEY=request.fire_key,
+        TRIGGERD_SCHEDULE=request.schedule,
+        TRIGGERD_RUN_ID=str(request.run_id),
+        TRIGGERD_TRIGGER=request.trigger,
+        TRIGGERD_SCHEDULED_FOR=scheduled_for,
+        TRIGGERD_ATTEMPT=str(request.attempt),
+    )
+    if request.experiment_name:
+        env["TRIGGERD_EXPERIMENT_NAME"] = request.experiment_name
+    for name, value in request.parameters.items():
+        env[_PARAM_PREFIX + _ENV_UNSAFE.sub("_", name.upper())] = _as_text(value)
+    if request.data_path is not None:
+        env["TRIGGERD_DATASTORE"] = request.data_path.datastore
+        key = request.data_path_parameter_name
+        resolved_path = request.resolved.get(key) if key else None
+        env["TRIGGERD_DATA_PATH"] = resolved_path or request.data_path.relative_path
+        if "data_uri" in request.resolved:
+            env["TRIGGERD_DATA_URI"] = request.resolved["data_uri"]
+    return env
+
+
+def human_duration(duration: timedelta) -> str:
+    """``60s``, ``0.5s``, ``5m``, ``1h30m``: seconds up to two minutes, then h/m/s parts."""
+    seconds = duration.total_seconds()
+    if seconds <= 120:
+        return f"{seconds:g}s"
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [(hours, "h"), (minutes, "m"), (secs, "s")]
+    return "".join(f"{n}{unit}" for n, unit in parts if n)
+
+
+def _describe_exit(returncode: int) -> str:
+    if returncode >= 0:
+        return f"exited with status {returncode}"
+    try:
+        name = signal.Signals(-returncode).name
+    except ValueError:
+        name = str(-returncode)
+    return f"killed by signal {name}"
+
+
+# --- output ---------------------------------------------------------------------------------
+
+
+class _Tail:
+    """The last ``limit`` bytes of the combined output, shared by both reader threads."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._pieces: deque[bytes] = deque()
+        self._size = 0
+        self._dropped = 0
+        self._lock = threading.Lock()
+
+    def add(self, text: str, end_of_line: bool) -> None:
+        data = text.encode() + (b"\n" if end_of_line else b"")
+        with self._lock:
+            self._pieces.append(data)
+            self._size += len(data)
+            while self._size > self._limit and self._pieces:
+                excess = self._size - self._limit
+                first = self._pieces[0]
+                if len(first) <= excess:
+                    self._pieces.popleft()
+                    cut = len(first)
+                else:
+                    self._pieces[0] = first[excess:]
+                    cut = excess
+                self._size -= cut
+                self._dropped += cut
+
+    def render(self) -> str:
+        """The kept output (at most ``limit`` bytes), after a marker when some was dropped."""
+        with self._lock:
+            # A cut may split a multi-byte character at the start: drop its remains.
+            text = b"".join(self._pieces).decode("utf-8", errors="ignore")
+            if self._dropped:
+                return f"[... {self._dropped} bytes dropped]\n{text}"
+            return text
+
+
+class _Reader(threading.Thread):
+    """Reads one pipe of the child line by line, logs each line and feeds the tail."""
+
+    def __init__(
+        self, stream: IO[bytes], channel: str, log: structlog.stdlib.BoundLogger, tail: _Tail
+    ) -> None:
+        super().__init__(name=f"triggerd-command-{channel}", daemon=True)
+        self._fd = stream.fileno()
+        self._channel = channel
+        self._log = log
+        self._tail = tail
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._pending = bytearray()
+        self._mid_line = False  # the pending bytes continue a line already logged in part
+        self._stop_at: float | None = None
+
+    def finish(self, drain: float) -> None:
+        """Stop after at most ``drain`` seconds, even if a process outside the group holds
+        the pipe open; output that is already in the pipe is still read."""
+        self._stop_at = time.monotonic() + drain
+
+    def run(self) -> None:
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._fd, selectors.EVENT_READ)
+            while True:
+                stop_at = self._stop_at
+                if stop_at is not None and time.monotonic() >= stop_at:
+                    break
+                if not selector.select(timeout=_POLL_SECONDS):
+                    if stop_at is not None:
+                        break
+                    continue
+                chunk = os.read(self._fd, _MAX_LINE_BYTES)
+                if not chunk:
+                    break
+                self._feed(chunk)
+        if self._pending:
+            self._emit(bytes(self._pending), end_of_line=True)
+
+    def _feed(self, chunk: bytes) -> None:
+        self._pending += chunk
+        while (newline := self._pending.find(b"\n")) >= 0:
+            line = bytes(self._pending[:newline])
+            del self._pending[: newline + 1]
+            self._emit(line.removesuffix(b"\r"), end_of_line=True)
+        if len(self._pending) >= _MAX_LINE_BYTES:
+            self._emit(bytes(self._pending), end_of_line=False)
+            self._pending.clear()
+
+    def _emit(self, data: bytes, *, end_of_line: bool) -> None:
+        text = self._decoder.decode(data, final=end_of_line)
+        if not self._mid_line:
+            encoded = text.encode()
+            if len(encoded) > _LOG_LINE_BYTES:
+                short = encoded[:_LOG_LINE_BYTES].decode("utf-8", errors="ignore")
+                self._log.info("run.output", channel=self._channel, line=short, truncated=True)
+            else:
+                self._log.info("run.output", channel=self._channel, line=text)
+        self._tail.add(text, end_of_line)
+        self._mid_line = not end_of_line
+
+
+# --- process group --------------------------------------------------------------------------
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    # The group is gone (ESRCH) or holds only processes we may not signal (EPERM).
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+# --- the submitter --------------------------------------------------------------------------
+
+
+class CommandSubmitter:
+    """Runs ``argv`` as a local process per run and reports how it ended."""
+
+    def __init__(
+        self,
+        argv: list[str],
+        *,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        timeout: timedelta | None = None,
+        kill_grace: timedelta = timedelta(seconds=10),
+        output_limit: int = 64 * 1024,
+    ) -> None:
+        if timeout is not None and timeout <= timedelta(0):
+            raise ValueError(f"timeout must be positive, got {timeout}")
+        if kill_grace < timedelta(0):
+            raise ValueError(f"kill_grace must not be negative, got {kill_grace}")
+        if output_limit < 0:
+            raise ValueError(f"output_limit must not be negative, got {output_limit}")
+        self._argv = list(argv)
+        self._env = dict(env or {})
+        self._cwd = cwd
+        self._timeout = timeout
+        self._grace = kill_grace.total_seconds()
+        self._output_limit = output_limit
+
+    def submit(self, request: RunRequest, cancel: threading.Event) -> RunOutcome:
+        log = get_logger(
+            schedule=request.schedule, fire_key=request.fire_key, run_id=request.run_id
+        )
+        if cancel.is_set():
+            raise TransientSubmitError("interrupted: daemon shutting down")
+        try:
+            argv = render_argv(self._argv, placeholder_values(request))
+        except UnknownPlaceholder as exc:
+            return RunOutcome(status="failed", error=str(exc))
+        if not argv:
+            return RunOutcome(status="failed", error="argv is empty")
+        env = run_environment(request, self._env, os.environ)
+        try:
+            proc = subprocess.Popen(
+                argv,
+                cwd=self._cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+        except (OSError, ValueError) as exc:
+            error = self._start_error(argv[0], exc)
+            log.warning("run.start_failed", error=error)
+            return RunOutcome(status="failed", error=error)
+        # Only argv[0] is logged: the other arguments carry parameter values, which may be
+        # secrets or personal data, and the log outlives the run.
+        log.info("run.process_started", pid=proc.pid, argv0=argv[0])
+        with proc:
+            ending, output = self._supervise(proc, cancel, log)
+        return self._outcome(proc.returncode, ending, output, log)
+
+    def _supervise(
+        self,
+        proc: subprocess.Popen[bytes],
+        cancel: threading.Event,
+        log: structlog.stdlib.BoundLogger,
+    ) -> tuple[_Ending, str]:
+        """Wait for the run to end, stop its group, and return how it ended and its output."""
+        assert proc.stdout is not None and proc.stderr is not None
+        tail = _Tail(self._output_limit)
+        readers = [
+            _Reader(proc.stdout, "stdout", log, tail),
+            _Reader(proc.stderr, "stderr", log, tail),
+        ]
+        for reader in readers:
+            reader.start()
+        stopped = False
+        try:
+            ending = self._wait(proc, cancel)
+            if ending == "exited" and _group_alive(proc.pid):
+                log.warning("run.leftover_processes", pid=proc.pid)
+            self._stop_group(proc)
+            stopped = True
+        finally:
+            if not stopped:  # interrupted above: nothing of the run may outlive this call
+                _signal_group(proc.pid, signal.SIGKILL)
+                proc.wait()
+            for reader in readers:
+                reader.finish(drain=1.0)
+            for reader in readers:
+                reader.join()
+        return ending, tail.render()
+
+    def _wait(self, proc: subprocess.Popen[bytes], cancel: threading.Event) -> _Ending:
+        deadline = None
+        if self._timeout is not None:
+            deadline = time.monotonic() + self._timeout.total_seconds()
+        while True:
+            step = _POLL_SECONDS
+            if deadline is not None:
+                step = max(0.0, min(step, deadline - time.monotonic()))
+            try:
+                proc.wait(timeout=step)
+            except subprocess.TimeoutExpired:
+                pass
+            else:
+                return "exited"
+            if cancel.is_set():
+                return "cancelled"
+            if deadline is not None and time.monotonic() >= deadline:
+                return "timed_out"
+
+    def _stop_group(self, proc: subprocess.Popen[bytes]) -> None:
+        """SIGTERM the group, give it ``kill_grace`` to end, then SIGKILL what is left.
+
+        Returns at once when the group is already empty (the usual case after a clean exit).
+        """
+        if proc.poll() is not None and not _group_alive(proc.pid):
+            return
+        _signal_group(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + self._grace
+        while time.monotonic() < deadline:
+            # The group id stays taken while any member lives, so probing it after the leader
+            # was reaped cannot hit an unrelated process.
+            if proc.poll() is not None and not _group_alive(proc.pid):
+                return
+            time.sleep(0.02)
+        _signal_group(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+    def _outcome(
+        self, returncode: int, ending: _Ending, output: str, log: structlog.stdlib.BoundLogger
+    ) -> RunOutcome:
+        log.info("run.process_exited", exit_code=returncode, ending=ending)
+        if ending == "cancelled":
+            raise TransientSubmitError("interrupted: daemon shutting down")
+        if ending == "timed_out":
+            assert self._timeout is not None
+            error = f"timed out after {human_duration(self._timeout)}"
+            return RunOutcome(status="failed", exit_code=returncode, error=error, output=output)
+        if returncode == 0:
+            return RunOutcome(status="succeeded", exit_code=0, output=output)
+        return RunOutcome(
+            status="failed", exit_code=returncode, error=_describe_exit(returncode), output=output
+        )
+
+    def _start_error(self, argv0: str, exc: OSError | ValueError) -> str:
+        if isinstance(exc, ValueError):  # e.g. a NUL byte in an argument or variable
+            return f"cannot start {argv0!r}: {exc}"
+        cwd = None if self._cwd is None else os.fspath(self._cwd)
+        if cwd is not None and exc.filename == cwd:
+            if isinstance(exc, FileNotFoundError):
+                return f"working directory not found: {cwd!r}"
+            return f"cannot use working directory {cwd!r}: {exc.strerror}"
+        if isinstance(exc, FileNotFoundError):
+            return f"executable not found: {argv0!r}"
+        if isinstance(exc, PermissionError):
+            return f"not executable: {argv0!r} (permission denied)"
+        return f"cannot start {argv0!r}: {exc.strerror or exc}"
