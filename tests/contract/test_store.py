@@ -115,8 +115,12 @@ def test_finishing_records_the_outcome(store: Store) -> None:
     [run_id] = store.record_fires("nightly", [pending("nightly:a")], cursor_at=T0, now=T0)
     store.claim_next("me", T0)
     store.finish_run(
-        run_id, status="failed", now=T0 + timedelta(seconds=3), exit_code=3,
-        error="exited with status 3", output="boom\n",
+        run_id,
+        status="failed",
+        now=T0 + timedelta(seconds=3),
+        exit_code=3,
+        error="exited with status 3",
+        output="boom\n",
     )
     run = store.get_run(run_id)
     assert run.as_json() == {

@@ -30,8 +30,18 @@ class PostgresServer:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
     def create_database(self, name: str) -> str:
-        self._run([str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
-                   "-U", "postgres", name])
+        self._run(
+            [
+                str(PG_BIN / "createdb"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                name,
+            ]
+        )
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
 
     def _run(self, argv: list[str]) -> None:
@@ -39,8 +49,18 @@ class PostgresServer:
 
     def stop(self) -> None:
         subprocess.run(
-            [*self.as_user, str(PG_BIN / "pg_ctl"), "-D", str(self.root / "data"), "-m", "fast",
-             "-w", "-t", "30", "stop"],
+            [
+                *self.as_user,
+                str(PG_BIN / "pg_ctl"),
+                "-D",
+                str(self.root / "data"),
+                "-m",
+                "fast",
+                "-w",
+                "-t",
+                "30",
+                "stop",
+            ],
             capture_output=True,
             timeout=60,
             check=False,
@@ -70,14 +90,39 @@ def start() -> PostgresServer:
         as_user = ["runuser", "-u", "postgres", "--"]
         shutil.chown(root, "postgres", "postgres")
     server = PostgresServer(root, _free_port(), as_user)
-    server._run([str(PG_BIN / "initdb"), "-D", str(root / "data"), "-U", "postgres",
-                 "-A", "trust", "--no-sync", "-E", "UTF8"])
+    server._run(
+        [
+            str(PG_BIN / "initdb"),
+            "-D",
+            str(root / "data"),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        ]
+    )
     options = (
         f"-c listen_addresses=127.0.0.1 -c port={server.port} "
         f"-c unix_socket_directories={root} -c fsync=off -c full_page_writes=off"
     )
-    server._run([str(PG_BIN / "pg_ctl"), "-D", str(root / "data"), "-o", options,
-                 "-l", str(root / "server.log"), "-w", "-t", "60", "start"])
+    server._run(
+        [
+            str(PG_BIN / "pg_ctl"),
+            "-D",
+            str(root / "data"),
+            "-o",
+            options,
+            "-l",
+            str(root / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        ]
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         with socket.socket() as sock:

@@ -94,8 +94,12 @@ def test_downtime_across_spring_forward_is_made_up_per_policy(
     )
     assert iso(plan.fires) == fired
     reasons = {d.scheduled_for.isoformat(): d.reason for d in plan.skipped}
-    assert reasons["2024-03-29T01:30:00+00:00"] == "missed: 2d10m late, beyond misfire_grace_time 1d"
-    assert reasons["2024-03-30T01:30:00+00:00"] == "missed: 1d10m late, beyond misfire_grace_time 1d"
+    assert (
+        reasons["2024-03-29T01:30:00+00:00"] == "missed: 2d10m late, beyond misfire_grace_time 1d"
+    )
+    assert (
+        reasons["2024-03-30T01:30:00+00:00"] == "missed: 1d10m late, beyond misfire_grace_time 1d"
+    )
     assert reasons.get("2024-03-31T01:30:00+00:00") == skipped_reason
     assert plan.cursor == t("2024-03-31T01:30:00+00:00")
 

@@ -17,6 +17,7 @@ from triggerd.settings import Settings
 from triggerd.store import open_store
 from triggerd.store.repository import utcnow
 
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="triggerd")
 def main() -> None:

@@ -72,7 +72,9 @@ class Daemon:
         self.runtime.startup()
         for schedule in self.runtime.time_schedules():
             assert schedule.recurrence is not None
-            self.scheduler.add(schedule.name, schedule.recurrence, self.runtime.anchor(schedule.name))
+            self.scheduler.add(
+                schedule.name, schedule.recurrence, self.runtime.anchor(schedule.name)
+            )
         self.scheduler.start()
         self.dispatcher.start()
         interval = self.settings.heartbeat_interval.total_seconds()

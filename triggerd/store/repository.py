@@ -119,9 +119,7 @@ class Store:
 
     def ensure_schedule_state(self, name: str, now: datetime) -> ScheduleState:
         """The schedule's state, created with ``first_seen_at=now`` the first time it is seen."""
-        stmt = self._insert(schedule_state).values(
-            name=name, first_seen_at=now, updated_at=now
-        )
+        stmt = self._insert(schedule_state).values(name=name, first_seen_at=now, updated_at=now)
         with self.engine.begin() as conn:
             conn.execute(stmt.on_conflict_do_nothing(index_elements=["name"]))  # type: ignore[attr-defined]
             return self._state(conn, name)
@@ -310,9 +308,7 @@ class Store:
         with self.engine.begin() as conn:
             run = self._run(conn, run_id)
             if run.status != "failed":
-                raise ValueError(
-                    f"run {run_id} is {run.status}; only a failed run can be retried"
-                )
+                raise ValueError(f"run {run_id} is {run.status}; only a failed run can be retried")
             conn.execute(
                 update(runs)
                 .where(runs.c.id == run_id)

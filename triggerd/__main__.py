@@ -1,0 +1,5 @@
+"""`python -m triggerd` is the `triggerd` command."""
+
+from triggerd.cli import main
+
+main()
