@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -90,10 +91,8 @@ class DaemonProcess:
             text = raw.decode("utf-8", "replace").rstrip("\n")
             with self._lock:
                 self.raw.append(text)
-                try:
+                with contextlib.suppress(ValueError):
                     self.events.append(json.loads(text))
-                except ValueError:
-                    pass
 
     def named(self, event: str) -> list[dict[str, Any]]:
         with self._lock:

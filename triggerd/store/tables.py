@@ -23,7 +23,7 @@ from sqlalchemy import (
 
 
 class UTCDateTime(TypeDecorator[datetime]):
-    """An aware UTC datetime on every backend (SQLite stores it naive, PostgreSQL as timestamptz)."""
+    """An aware UTC datetime on every backend (SQLite stores it naive, PostgreSQL timestamptz)."""
 
     impl = DateTime(timezone=True)
     cache_ok = True

@@ -1,4 +1,4 @@
-"""What every submitter takes and returns. Submitters are the I/O edge that hands a run to its target."""
+"""What every submitter takes and returns: the I/O edge that hands a run to its target."""
 
 from __future__ import annotations
 
