@@ -276,8 +276,6 @@ class Recurrence:
             parts.append(self._describe_clock())
         if start is not None:
             parts.append(f"from {start.isoformat(sep=' ')}")
-        else:
-            parts.append("from when first seen")
         return " ".join(part for part in parts if part) + f" ({self.time_zone})"
 
     def _describe_clock(self) -> str:

@@ -134,7 +134,10 @@ def test_a_second_daemon_on_the_same_sqlite_file_is_refused(tmp_path: Path) -> N
 def test_run_refuses_an_invalid_config_before_doing_anything(tmp_path: Path) -> None:
     config = tmp_path / "bad.yaml"
     config.write_text(
-        "schedules:\n  - name: x\n    pipeline: nope\n    recurrence: {frequency: Daily, interval: 1}\n"
+        "schedules:\n"
+        "  - name: x\n"
+        "    pipeline: nope\n"
+        "    recurrence: {frequency: Daily, interval: 1}\n"
     )
     result = cli("run", state_dir=tmp_path / "state", config=config)
     assert result.returncode == 2

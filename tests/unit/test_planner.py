@@ -115,7 +115,7 @@ def test_catchup_latest_fires_only_the_newest_missed_slot() -> None:
     )
     assert iso(plan.fires) == ["2024-10-27T00:40:00+00:00"]
     assert {d.reason for d in plan.skipped} == {
-        "missed: superseded by a later missed slot (catchup: latest)"
+        "missed: superseded by a later slot (catchup: latest)"
     }
     assert len(plan.skipped) == 3
 
@@ -179,7 +179,9 @@ def test_a_long_downtime_is_examined_only_within_the_horizon() -> None:
     )
     assert plan.not_examined_before == t("2024-03-24T12:00:00+00:00")
     assert len(plan.decisions) == 7 * 24 * 60
+    # 11:59 is within the one-day grace, but the 12:00 slot fires now: nothing to make up.
     assert iso(plan.fires) == ["2024-03-31T12:00:00+00:00"]
+    assert plan.decisions[-2].reason == ("missed: superseded by a later slot (catchup: latest)")
 
 
 @pytest.mark.parametrize(

@@ -4,11 +4,12 @@ A *slot* is an instant at which a recurrence is due. Planning looks at the slots
 schedule's cursor (the latest slot already decided) up to ``now`` and decides each one:
 
 - a slot that came while the daemon was running fires (late by scheduler load or not: a fire is
-  keyed by its slot, so lateness delays it but never drops it) — unless it is later than
-  ``misfire_grace_time``, when it is recorded as missed;
+  keyed by its slot, so lateness delays it but never drops it) — unless it is
+  ``misfire_grace_time`` late or more, when it is recorded as missed;
 - a slot that passed while the daemon was down is *missed* and made up according to the
-  schedule's catch-up policy (``none``, ``latest`` or ``all`` within the grace time, ``all``
-  capped by ``max_catchup_runs``);
+  schedule's catch-up policy within the grace time: ``none`` makes up nothing, ``latest`` the
+  newest missed slot (nothing if a slot is due right now anyway), ``all`` every one, capped by
+  ``max_catchup_runs``;
 - every slot of a disabled schedule is skipped.
 
 Slots before the moment the daemon first saw the schedule never fire (Azure ML never makes up
@@ -102,7 +103,7 @@ def plan_time_fires(
     missed_in_grace: list[datetime] = []
     for slot in slots:
         late = now - slot
-        if late > policy.grace:
+        if late >= policy.grace:
             reason = (
                 f"missed: {_human(late)} late, beyond misfire_grace_time {_human(policy.grace)}"
             )
@@ -111,20 +112,26 @@ def plan_time_fires(
             decisions_by_slot[slot] = SlotDecision(slot, True)
         else:
             missed_in_grace.append(slot)
-    for decision in _catch_up(missed_in_grace, policy):
+    live_fires = any(d.fire for d in decisions_by_slot.values())
+    for decision in _catch_up(missed_in_grace, policy, superseded=live_fires):
         decisions_by_slot[decision.scheduled_for] = decision
     decisions = tuple(decisions_by_slot[s] for s in slots)
     return TimePlan(decisions, slots[-1], cut_short)
 
 
-def _catch_up(missed: list[datetime], policy: CatchupPolicy) -> list[SlotDecision]:
-    """Apply the catch-up policy to slots that passed while the daemon was down."""
+def _catch_up(
+    missed: list[datetime], policy: CatchupPolicy, *, superseded: bool
+) -> list[SlotDecision]:
+    """Apply the catch-up policy to slots that passed while the daemon was down.
+
+    ``superseded``: a newer slot fires now anyway, so ``latest`` has nothing to make up.
+    """
     if policy.mode == "none":
         reason = "missed: the daemon was not running (catchup: none)"
         return [SlotDecision(s, False, reason) for s in missed]
     if policy.mode == "latest":
-        keep = missed[-1:]
-        superseded = "missed: superseded by a later missed slot (catchup: latest)"
+        keep = [] if superseded else missed[-1:]
+        superseded = "missed: superseded by a later slot (catchup: latest)"
         return [SlotDecision(s, s in keep, None if s in keep else superseded) for s in missed]
     keep = missed[-policy.max_runs :]
     capped = f"missed: more than max_catchup_runs ({policy.max_runs}) slots to make up"

@@ -292,11 +292,33 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
 
 
 def _group_alive(pgid: int) -> bool:
+    """Whether a process of the group still runs."""
     try:
         os.killpg(pgid, 0)
     except (ProcessLookupError, PermissionError):
         return False
-    return True
+    return _has_running_member(pgid)
+
+
+def _has_running_member(pgid: int) -> bool:
+    # killpg(pgid, 0) also finds zombies, which only their parent can remove; an orphan's new
+    # parent may never do it (a container without an init). Where /proc exists, ignore them.
+    try:
+        entries = list(os.scandir("/proc"))
+    except OSError:
+        return True
+    for entry in entries:
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"{entry.path}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue  # exited meanwhile
+        state, _ppid, pgrp = stat.rsplit(b")", 1)[1].split()[:3]
+        if int(pgrp) == pgid and state not in (b"Z", b"X"):
+            return True
+    return False
 
 
 # --- the submitter --------------------------------------------------------------------------
@@ -427,7 +449,7 @@ class CommandSubmitter:
             # was reaped cannot hit an unrelated process.
             if proc.poll() is not None and not _group_alive(proc.pid):
                 return
-            time.sleep(0.02)
+            time.sleep(0.05)
         _signal_group(proc.pid, signal.SIGKILL)
         proc.wait()
 
@@ -451,7 +473,11 @@ class CommandSubmitter:
         if isinstance(exc, ValueError):  # e.g. a NUL byte in an argument or variable
             return f"cannot start {argv0!r}: {exc}"
         cwd = None if self._cwd is None else os.fspath(self._cwd)
-        if cwd is not None and exc.filename == cwd:
+        # subprocess reports a failed chdir with the cwd (as given) as the filename.
+        failed_on = exc.filename
+        if isinstance(failed_on, os.PathLike | str):
+            failed_on = os.fspath(failed_on)
+        if cwd is not None and failed_on == cwd:
             if isinstance(exc, FileNotFoundError):
                 return f"working directory not found: {cwd!r}"
             return f"cannot use working directory {cwd!r}: {exc.strerror}"

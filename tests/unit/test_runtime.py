@@ -1,0 +1,156 @@
+"""The runtime with an injected clock and a real SQLite store: restarts, catch-up, disabling."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from triggerd.config import Config, load_config
+from triggerd.engine.runtime import Runtime
+from triggerd.store import Store, open_store
+
+CONFIG = """
+pipelines:
+  job:
+    kind: command
+    argv: [echo, "{greeting}"]
+schedules:
+  - name: every-10-minutes
+    pipeline: job
+    recurrence:
+      frequency: Minute
+      interval: 10
+      time_zone: W. Europe Standard Time
+    pipeline_parameters: {greeting: hi}
+  - name: nightly
+    pipeline: job
+    recurrence:
+      frequency: Day
+      interval: 1
+      start_time: "2024-03-01T00:00:00"
+      hours: [2]
+      minutes: [30]
+      time_zone: W. Europe Standard Time
+    pipeline_parameters: {greeting: night}
+"""
+
+
+class Clock:
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    path = tmp_path / "triggerd.yaml"
+    path.write_text(CONFIG, encoding="utf-8")
+    return load_config(path)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    opened = open_store(f"sqlite:///{tmp_path / 'triggerd.db'}")
+    yield opened
+    opened.close()
+
+
+def start(config: Config, store: Store, clock: Clock, owner: str = "a") -> Runtime:
+    runtime = Runtime(config, store, clock=clock, owner=owner, running_since=clock())
+    runtime.startup()
+    return runtime
+
+
+def keys(store: Store, schedule: str, status: str = "pending") -> list[str]:
+    return [r.fire_key for r in reversed(store.list_runs(schedule=schedule, statuses=[status]))]
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def test_a_new_schedule_without_start_time_fires_at_once_then_every_interval(
+    config: Config, store: Store
+) -> None:
+    # Berlin, the night clocks go back at 03:00 CEST: Minute/10 stays 10 minutes apart on the
+    # absolute timeline, so 02:55 CEST is followed by 02:05 CET.
+    clock = Clock(at("2024-10-27T02:55:07.400+02:00"))
+    runtime = start(config, store, clock)
+    assert keys(store, "every-10-minutes") == ["every-10-minutes:2024-10-27T00:55:07Z"]
+    for local in ("02:05:07.1+01:00", "02:15:07.1+01:00", "02:25:07.1+01:00"):
+        clock.now = at(f"2024-10-27T{local}")
+        runtime.tick("every-10-minutes")
+        runtime.tick("every-10-minutes")  # a second wake-up in the same slot adds nothing
+    assert keys(store, "every-10-minutes") == [
+        "every-10-minutes:2024-10-27T00:55:07Z",
+        "every-10-minutes:2024-10-27T01:05:07Z",
+        "every-10-minutes:2024-10-27T01:15:07Z",
+        "every-10-minutes:2024-10-27T01:25:07Z",
+    ]
+
+
+def test_restart_inside_a_slot_does_not_fire_it_again(config: Config, store: Store) -> None:
+    clock = Clock(at("2024-03-31T03:30:00.200+02:00"))  # the nightly slot (02:30 does not exist)
+    first = start(config, store, clock)
+    first.tick("nightly")
+    assert keys(store, "nightly") == ["nightly:2024-03-31T01:30:00Z"]
+    clock.now += timedelta(seconds=20)  # SIGKILL, restart within the slot's minute
+    start(config, store, clock, owner="b")
+    assert keys(store, "nightly") == ["nightly:2024-03-31T01:30:00Z"]
+
+
+def test_a_slot_missed_by_a_crash_fires_once_after_restart(config: Config, store: Store) -> None:
+    clock = Clock(at("2024-03-30T12:00:00+01:00"))
+    start(config, store, clock)  # first seen at noon; nothing due
+    assert keys(store, "nightly") == []
+    clock.now = at("2024-03-31T03:40:00+02:00")  # down over the slot, back 10 minutes later
+    second = start(config, store, clock, owner="b")
+    second.tick("nightly")
+    assert keys(store, "nightly") == ["nightly:2024-03-31T01:30:00Z"]
+
+
+def test_a_long_downtime_fires_the_latest_slot_and_records_why_the_others_did_not(
+    config: Config, store: Store
+) -> None:
+    clock = Clock(at("2024-03-27T12:00:00+01:00"))
+    start(config, store, clock)
+    clock.now = at("2024-03-31T10:00:00+02:00")
+    start(config, store, clock, owner="b")
+    assert keys(store, "nightly") == ["nightly:2024-03-31T01:30:00Z"]
+    skipped = {r.fire_key: r.reason for r in store.list_runs(statuses=["skipped"])}
+    assert skipped["nightly:2024-03-28T01:30:00Z"] == (
+        "missed: 3d6h30m late, beyond misfire_grace_time 1d"
+    )
+    assert len([k for k in skipped if k.startswith("nightly:")]) == 3
+
+
+def test_disabling_records_skips_and_enabling_resumes(config: Config, store: Store) -> None:
+    clock = Clock(at("2024-03-30T12:00:00+01:00"))
+    runtime = start(config, store, clock)
+    store.set_enabled("nightly", False, clock())
+    clock.now = at("2024-03-31T03:30:01+02:00")
+    runtime.tick("nightly")
+    assert keys(store, "nightly", "skipped") == ["nightly:2024-03-31T01:30:00Z"]
+    assert store.list_runs(schedule="nightly")[0].reason == "schedule disabled"
+    store.set_enabled("nightly", True, clock())
+    clock.now = at("2024-04-01T02:30:01+02:00")
+    runtime.tick("nightly")
+    assert keys(store, "nightly") == ["nightly:2024-04-01T00:30:00Z"]
+
+
+def test_a_run_whose_schedule_left_the_config_fails_with_the_reason(
+    config: Config, store: Store
+) -> None:
+    clock = Clock(at("2024-03-31T03:30:00+02:00"))
+    runtime = start(config, store, clock)
+    runtime.tick("nightly")
+    run = store.claim_next("a", clock())
+    assert run is not None
+    shrunk = config.model_copy(update={"schedules": {}})
+    later = Runtime(shrunk, store, clock=clock, owner="b", running_since=clock())
+    assert later.resolve(run) == "schedule 'every-10-minutes' is no longer in the configuration"

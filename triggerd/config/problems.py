@@ -1,0 +1,147 @@
+"""Turning validation failures into ConfigProblems that name the file, the key path and the line.
+
+Validators raise :class:`Invalid` with our own message (and, if the problem is inside the value,
+the key path below the field, e.g. ``("hours", 0)`` under ``recurrence``). Errors pydantic raises
+itself get a plain message here. Values are never echoed, so no secret can leak into a message.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from triggerd.config.yamltree import Node, format_path
+from triggerd.errors import ConfigProblem
+
+Path_ = tuple[str | int, ...]
+
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+class Invalid(ValueError):
+    """A validation failure with its own message, optionally located below the field."""
+
+    def __init__(self, message: str, *key: str | int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.key: Path_ = key
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a datastore, pipeline or schedule (None if it can)."""
+    if NAME_RE.fullmatch(name):
+        return None
+    return (
+        f"name {name!r} is not valid: use letters, digits, '.', '_' and '-', "
+        "starting with a letter or digit"
+    )
+
+
+def show(value: Any) -> str:
+    """A value as the user wrote it in YAML, for messages (never used for secrets)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f"'{value}'"
+    if value is None:
+        return "null"
+    if isinstance(value, list | dict):
+        return "a list" if isinstance(value, list) else "a mapping"
+    return repr(value)
+
+
+def unknown_key(key: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(key, list(known), n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return f"unknown key '{key}'{hint}"
+
+
+_PLAIN: dict[str, str] = {
+    "string_type": "must be a string (quote numbers, booleans and dates)",
+    "int_type": "must be an integer",
+    "int_parsing": "must be an integer",
+    "int_from_float": "must be an integer",
+    "float_type": "must be a number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "dict_type": "must be a mapping",
+    "model_type": "must be a mapping",
+    "model_attributes_type": "must be a mapping",
+    "list_type": "must be a list",
+    "path_type": "must be a path (a string)",
+    "too_short": "must not be empty",
+}
+
+
+def _message(error: Any, path: Path_, known_keys: Iterable[str]) -> str:
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    if kind == "value_error" and isinstance(ctx.get("error"), Invalid):
+        return str(ctx["error"].message)
+    if kind == "extra_forbidden":
+        return unknown_key(str(path[-1]), known_keys)
+    if kind == "missing":
+        return f"missing required key '{path[-1]}'"
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected')}"
+    if kind == "greater_than_equal":
+        return f"must be at least {ctx.get('ge')}"
+    if kind == "union_tag_not_found":
+        return "missing required key 'kind'"
+    if kind == "union_tag_invalid":
+        return f"unknown kind '{ctx.get('tag')}' (one of: {ctx.get('expected_tags')})"
+    if kind in _PLAIN:
+        return _PLAIN[kind]
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    return str(error["msg"])
+
+
+def _user_path(loc: tuple[Any, ...], data: Any) -> Path_:
+    """The key path in the user's data: drops the union tags pydantic puts into ``loc``."""
+    path: list[str | int] = []
+    current = data
+    for part in loc:
+        if part == "[key]":
+            continue
+        if isinstance(current, Mapping) and part not in current and current.get("kind") == part:
+            continue  # the member of a union chosen by ``kind``
+        path.append(part)
+        if isinstance(current, Mapping):
+            current = current.get(part)
+        elif isinstance(current, list) and isinstance(part, int) and part < len(current):
+            current = current[part]
+        else:
+            current = None
+    return tuple(path)
+
+
+def problems_from(
+    exc: ValidationError,
+    *,
+    file: str,
+    prefix: Path_,
+    node: Node,
+    data: Any,
+    known_keys: Iterable[str] = (),
+    rename: Callable[[Path_], Path_] = lambda path: path,
+) -> list[ConfigProblem]:
+    """One ConfigProblem per error of ``exc``, raised while validating ``data`` (from ``node``,
+    found at ``prefix`` in ``file``); ``rename`` maps model field names back to the file's keys."""
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False):
+        path = _user_path(tuple(error["loc"]), data)
+        ctx = error.get("ctx") or {}
+        if isinstance(ctx.get("error"), Invalid):
+            path = (*path, *ctx["error"].key)
+        if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            path = (*path, "kind")
+        path = rename(path)
+        message = _message(error, path, known_keys)
+        line = node.line_at(path)
+        problems.append(ConfigProblem(file, format_path((*prefix, *path)), message, line))
+    return problems
