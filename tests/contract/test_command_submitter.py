@@ -181,7 +181,7 @@ def test_unknown_placeholder_fails_without_starting_anything(tmp_path: Path) -> 
         outcome = run([PY, "-c", f"open({str(marker)!r}, 'w')", "{nope}"])
     assert outcome == RunOutcome(status="failed", error="argv placeholder {nope} has no value")
     assert not marker.exists()
-    assert not [e for e in logs if e["event"] == "run.process_started"]
+    assert [e["event"] for e in logs] == ["run.start_failed"]
 
 
 # --- environment ------------------------------------------------------------------------------

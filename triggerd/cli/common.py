@@ -47,7 +47,7 @@ def common_options(func: F) -> F:
         **kwargs: Any,
     ) -> Any:
         overrides = {"config": config_path, "database_url": database_url, "state_dir": state_dir}
-        settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+        settings = Settings.model_validate({k: v for k, v in overrides.items() if v is not None})
         try:
             return func(*args, settings=settings, **kwargs)
         except ConfigError as exc:

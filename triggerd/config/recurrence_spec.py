@@ -31,7 +31,9 @@ _FREQUENCIES = tuple(f.value for f in Frequency)
 _TIME_OF_DAY = re.compile(r"(\d{1,2}):(\d{2})")
 _START_TIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?")
 
-SDK_FREQUENCY = "Invalid value for frequency, only one of Minute, Hour, Day, Week, or Month accepted"
+SDK_FREQUENCY = (
+    "Invalid value for frequency, only one of Minute, Hour, Day, Week, or Month accepted"
+)
 SDK_INTERVAL = "Interval must be an integer greater than 0."
 SDK_HOURS_FREQUENCY = "Can only specify hours if frequency is Week or Day."
 SDK_MINUTES_FREQUENCY = "Can only specify minutes if frequency is Week or Day."
@@ -119,14 +121,16 @@ def _start_time(value: Any) -> datetime | None:
         return value
     if isinstance(value, str):
         try:
-            if datetime.fromisoformat(value).tzinfo is not None:
-                raise Invalid(SDK_TZINFO, "start_time")
+            aware = datetime.fromisoformat(value).tzinfo is not None
         except ValueError:
-            pass
+            aware = False
+        if aware:
+            raise Invalid(SDK_TZINFO, "start_time")
         match = _START_TIME.fullmatch(value)
         if match is not None:
             try:
-                return datetime(*(int(part or 0) for part in match.groups()))  # noqa: DTZ001
+                year, month, day, hour, minute, second = (int(p or 0) for p in match.groups())
+                return datetime(year, month, day, hour, minute, second)  # noqa: DTZ001
             except ValueError:
                 pass
     raise Invalid(
@@ -152,15 +156,14 @@ def _numbers(
         raise Invalid(f"must be a list of {what}s from 0 to {highest}, e.g. [{highest // 2}]", key)
     if not values:
         raise Invalid(f"must list at least one {what} (or be left out)", key)
-    at = (lambda i: (key,)) if key == "time_of_day" else (lambda i: (key, i))
     for i, item in enumerate(values):
         if isinstance(item, bool) or not isinstance(item, int):
-            raise Invalid(f"{what} must be an integer, not {show(item)}", *at(i))
+            raise Invalid(f"{what} must be an integer, not {show(item)}", key, i)
         if not 0 <= item <= highest:
-            raise Invalid(range_message, *at(i))
+            raise Invalid(range_message, key, i)
     for i, item in enumerate(values):
         if item in values[:i]:
-            raise Invalid(f"{what} {item} is listed twice", *at(i))
+            raise Invalid(f"{what} {item} is listed twice", key, i)
     return tuple(sorted(values))
 
 

@@ -59,7 +59,7 @@ class ConfigLoader(_Base):  # type: ignore[valid-type,misc]
 
 @dataclass
 class Node:
-    """A YAML value with its line (1-based). Mappings hold Nodes by key, sequences a list of them."""
+    """A YAML value and its line (1-based). Mappings hold Nodes by key, sequences a list."""
 
     value: Any
     line: int
@@ -125,7 +125,9 @@ class _Builder:
         for key_node, value_node in node.value:
             key_line = key_node.start_mark.line + 1
             if key_node.tag == _MERGE:
-                sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+                sources = (
+                    value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+                )
                 merged.extend(s for s in sources if isinstance(s, yaml.MappingNode))
                 continue
             if not isinstance(key_node, yaml.ScalarNode):

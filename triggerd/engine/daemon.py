@@ -15,8 +15,9 @@ from triggerd.engine.runtime import Runtime
 from triggerd.engine.scheduler import TimeScheduler
 from triggerd.observability.logging import get_logger
 from triggerd.settings import Settings
-from triggerd.store import Store
+from triggerd.store import RunRecord, Store
 from triggerd.store.repository import utcnow
+from triggerd.submitters import RunRequest, Submitter
 
 
 class Daemon:
@@ -52,8 +53,8 @@ class Daemon:
         )
         self.scheduler = TimeScheduler(self.runtime.tick)
 
-    def _resolve(self, run: object) -> object:
-        return self.runtime.resolve(run)  # type: ignore[arg-type]
+    def _resolve(self, run: RunRecord) -> tuple[RunRequest, Submitter] | str:
+        return self.runtime.resolve(run)
 
     def request_stop(self, signum: int, _frame: FrameType | None = None) -> None:
         self._log.info("daemon.stopping", signal=signal.Signals(signum).name)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from triggerd.errors import SubmitError
-from triggerd.observability.logging import get_logger
+from triggerd.observability.logging import Logger, get_logger
 from triggerd.store import RunRecord, Store
 from triggerd.submitters import RunOutcome, RunRequest, Submitter
 
@@ -102,7 +102,7 @@ class Dispatcher:
                 self._workers.pop(run.id, None)
             self._wake.set()
 
-    def _finish(self, run: RunRecord, outcome: RunOutcome, log: object) -> None:
+    def _finish(self, run: RunRecord, outcome: RunOutcome, log: Logger) -> None:
         self._store.finish_run(
             run.id,
             status=outcome.status,
@@ -115,9 +115,9 @@ class Dispatcher:
         fields = {"exit_code": outcome.exit_code, "external_id": outcome.external_id}
         event = {"succeeded": "run.succeeded", "submitted": "run.submitted"}.get(outcome.status)
         if event:
-            log.info(event, **{k: v for k, v in fields.items() if v is not None})  # type: ignore[attr-defined]
+            log.info(event, **{k: v for k, v in fields.items() if v is not None})
         else:
-            log.warning("run.failed", error=outcome.error, **fields)  # type: ignore[attr-defined]
+            log.warning("run.failed", error=outcome.error, **fields)
 
     def stop(self, grace: timedelta) -> None:
         """Stop claiming; wait ``grace`` for runs in flight, then interrupt and hand them back."""

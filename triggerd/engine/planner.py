@@ -96,8 +96,8 @@ def plan_time_fires(
     if not slots:
         return TimePlan((), cursor, cut_short)
     if not enabled:
-        decisions = [SlotDecision(s, False, "schedule disabled") for s in slots]
-        return TimePlan(tuple(decisions), slots[-1], cut_short)
+        disabled = tuple(SlotDecision(s, False, "schedule disabled") for s in slots)
+        return TimePlan(disabled, slots[-1], cut_short)
 
     decisions_by_slot: dict[datetime, SlotDecision] = {}
     missed_in_grace: list[datetime] = []
@@ -115,8 +115,7 @@ def plan_time_fires(
     live_fires = any(d.fire for d in decisions_by_slot.values())
     for decision in _catch_up(missed_in_grace, policy, superseded=live_fires):
         decisions_by_slot[decision.scheduled_for] = decision
-    decisions = tuple(decisions_by_slot[s] for s in slots)
-    return TimePlan(decisions, slots[-1], cut_short)
+    return TimePlan(tuple(decisions_by_slot[s] for s in slots), slots[-1], cut_short)
 
 
 def _catch_up(
@@ -131,8 +130,8 @@ def _catch_up(
         return [SlotDecision(s, False, reason) for s in missed]
     if policy.mode == "latest":
         keep = [] if superseded else missed[-1:]
-        superseded = "missed: superseded by a later slot (catchup: latest)"
-        return [SlotDecision(s, s in keep, None if s in keep else superseded) for s in missed]
+        why = "missed: superseded by a later slot (catchup: latest)"
+        return [SlotDecision(s, s in keep, None if s in keep else why) for s in missed]
     keep = missed[-policy.max_runs :]
     capped = f"missed: more than max_catchup_runs ({policy.max_runs}) slots to make up"
     return [SlotDecision(s, s in keep, None if s in keep else capped) for s in missed]

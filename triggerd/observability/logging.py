@@ -38,5 +38,9 @@ def configure_logging(fmt: LogFormat = "auto", level: str = "INFO") -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
-def get_logger(**bound: object) -> structlog.stdlib.BoundLogger:
-    return structlog.get_logger("triggerd").bind(**bound)  # type: ignore[no-any-return]
+Logger = structlog.typing.FilteringBoundLogger
+
+
+def get_logger(**bound: object) -> Logger:
+    logger: Logger = structlog.get_logger("triggerd")
+    return logger.bind(**bound)

@@ -28,10 +28,8 @@ from datetime import UTC, timedelta
 from pathlib import Path
 from typing import IO, Any, Literal
 
-import structlog
-
 from triggerd.errors import TransientSubmitError
-from triggerd.observability.logging import get_logger
+from triggerd.observability.logging import Logger, get_logger
 from triggerd.submitters.base import RunOutcome, RunRequest
 
 __all__ = [
@@ -223,9 +221,7 @@ class _Tail:
 class _Reader(threading.Thread):
     """Reads one pipe of the child line by line, logs each line and feeds the tail."""
 
-    def __init__(
-        self, stream: IO[bytes], channel: str, log: structlog.stdlib.BoundLogger, tail: _Tail
-    ) -> None:
+    def __init__(self, stream: IO[bytes], channel: str, log: Logger, tail: _Tail) -> None:
         super().__init__(name=f"triggerd-command-{channel}", daemon=True)
         self._fd = stream.fileno()
         self._channel = channel
@@ -359,8 +355,10 @@ class CommandSubmitter:
         try:
             argv = render_argv(self._argv, placeholder_values(request))
         except UnknownPlaceholder as exc:
+            log.warning("run.start_failed", error=str(exc))
             return RunOutcome(status="failed", error=str(exc))
         if not argv:
+            log.warning("run.start_failed", error="argv is empty")
             return RunOutcome(status="failed", error="argv is empty")
         env = run_environment(request, self._env, os.environ)
         try:
@@ -388,7 +386,7 @@ class CommandSubmitter:
         self,
         proc: subprocess.Popen[bytes],
         cancel: threading.Event,
-        log: structlog.stdlib.BoundLogger,
+        log: Logger,
     ) -> tuple[_Ending, str]:
         """Wait for the run to end, stop its group, and return how it ended and its output."""
         assert proc.stdout is not None and proc.stderr is not None
@@ -453,9 +451,7 @@ class CommandSubmitter:
         _signal_group(proc.pid, signal.SIGKILL)
         proc.wait()
 
-    def _outcome(
-        self, returncode: int, ending: _Ending, output: str, log: structlog.stdlib.BoundLogger
-    ) -> RunOutcome:
+    def _outcome(self, returncode: int, ending: _Ending, output: str, log: Logger) -> RunOutcome:
         log.info("run.process_exited", exit_code=returncode, ending=ending)
         if ending == "cancelled":
             raise TransientSubmitError("interrupted: daemon shutting down")
@@ -473,11 +469,8 @@ class CommandSubmitter:
         if isinstance(exc, ValueError):  # e.g. a NUL byte in an argument or variable
             return f"cannot start {argv0!r}: {exc}"
         cwd = None if self._cwd is None else os.fspath(self._cwd)
-        # subprocess reports a failed chdir with the cwd (as given) as the filename.
-        failed_on = exc.filename
-        if isinstance(failed_on, os.PathLike | str):
-            failed_on = os.fspath(failed_on)
-        if cwd is not None and failed_on == cwd:
+        # subprocess reports a failed chdir with the cwd, as given, as the filename.
+        if cwd is not None and exc.filename is not None and os.fspath(exc.filename) == cwd:
             if isinstance(exc, FileNotFoundError):
                 return f"working directory not found: {cwd!r}"
             return f"cannot use working directory {cwd!r}: {exc.strerror}"

@@ -1,0 +1,205 @@
+"""The CLI contract: command names, --json shapes, exit codes (click's CliRunner, real SQLite)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from triggerd.cli import main
+from triggerd.store import open_store
+from triggerd.store.repository import utcnow
+
+NATIVE = """
+pipelines:
+  job:
+    kind: command
+    argv: [echo, "{greeting}"]
+datastores:
+  inbox: {kind: local, path: ./inbox}
+schedules:
+  - name: every-minute
+    pipeline: job
+    recurrence: {frequency: Minute, interval: 1, time_zone: W. Europe Standard Time}
+    pipeline_parameters: {greeting: hi}
+  - name: new-files
+    pipeline: job
+    datastore: inbox
+    path_on_datastore: incoming
+    data_path_parameter_name: greeting
+"""
+
+AZUREML = """
+Schedule:
+  description: Nightly report, Azure ML style
+  recurrence:
+    frequency: Day
+    interval: 1
+    start_time: "2024-03-01T00:00:00"
+    time_zone: Pacific Standard Time
+    hours: [2]
+    minutes: [30]
+    time_of_day: ~
+    week_days: ~
+  pipeline_parameters: {greeting: night}
+  wait_for_provisioning: false
+  wait_timeout: 3600
+  datastore_name: ~
+  polling_interval: ~
+  data_path_parameter_name: ~
+  continue_on_step_failure: None
+  path_on_datastore: ~
+  pipeline_id: job
+  experiment_name: nightly
+"""
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path) -> Path:
+    directory = tmp_path / "config"
+    directory.mkdir()
+    (directory / "triggerd.yaml").write_text(NATIVE, encoding="utf-8")
+    (directory / "nightly-report.yaml").write_text(AZUREML, encoding="utf-8")
+    return directory
+
+
+@pytest.fixture
+def invoke(config_dir: Path, tmp_path: Path) -> Any:
+    def run(*args: str) -> Result:
+        full = [*args, "--config", str(config_dir), "--state-dir", str(tmp_path / "state")]
+        return CliRunner().invoke(main, full, catch_exceptions=False)
+
+    return run
+
+
+def test_next_on_an_azureml_schedule_yaml_crosses_spring_forward(invoke: Any) -> None:
+    result = invoke("next", "nightly-report", "--after", "2024-03-08T12:00:00Z", "--count", "4")
+    assert result.exit_code == 0, result.output
+    assert result.output.split() == [
+        "2024-03-09T02:30:00-08:00",
+        "2024-03-10T03:30:00-07:00",  # 02:30 does not exist that night in Los Angeles
+        "2024-03-11T02:30:00-07:00",
+        "2024-03-12T02:30:00-07:00",
+    ]
+
+
+def test_next_json_lists_times_strictly_after(invoke: Any) -> None:
+    result = invoke(
+        "next", "nightly-report", "--after", "2024-11-03T02:30:00-08:00", "--count", "2", "--json"
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {
+        "schedule": "nightly-report",
+        "times": ["2024-11-04T02:30:00-08:00", "2024-11-05T02:30:00-08:00"],
+    }
+
+
+def test_next_of_a_datastore_schedule_says_why_not(invoke: Any) -> None:
+    result = invoke("next", "new-files")
+    assert result.exit_code == 1
+    assert "datastore schedule" in result.output
+
+
+def test_an_unknown_schedule_is_named(invoke: Any) -> None:
+    result = invoke("next", "nope")
+    assert result.exit_code == 1
+    assert "no schedule named 'nope'" in result.output
+
+
+def test_schedules_list_json(invoke: Any) -> None:
+    result = invoke("schedules", "list", "--json")
+    assert result.exit_code == 0, result.output
+    items = {i["name"]: i for i in json.loads(result.output)}
+    assert set(items) == {"every-minute", "new-files", "nightly-report"}
+    nightly = items["nightly-report"]
+    assert (nightly["pipeline"], nightly["trigger"], nightly["status"]) == (
+        "job",
+        "recurrence",
+        "Active",
+    )
+    assert nightly["next_fire"].endswith(("T02:30:00-08:00", "T02:30:00-07:00", "T03:30:00-07:00"))
+    assert nightly["last_run"] is None
+    assert items["new-files"]["trigger"] == "datastore"
+    assert items["new-files"]["next_fire"] is None
+    assert {"last_poll", "entries"} <= set(items["new-files"])
+
+
+def test_disable_and_enable_show_in_the_list(invoke: Any) -> None:
+    assert invoke("schedules", "disable", "every-minute").exit_code == 0
+    items = {i["name"]: i for i in json.loads(invoke("schedules", "list", "--json").output)}
+    assert items["every-minute"]["status"] == "Disabled"
+    assert items["every-minute"]["next_fire"] is None
+    assert invoke("schedules", "enable", "every-minute").exit_code == 0
+    items = {i["name"]: i for i in json.loads(invoke("schedules", "list", "--json").output)}
+    assert items["every-minute"]["status"] == "Active"
+
+
+def test_trigger_records_a_manual_run_with_overrides(invoke: Any) -> None:
+    result = invoke("schedules", "trigger", "every-minute", "--param", "greeting=x; rm -rf ~")
+    assert result.exit_code == 0, result.output
+    [run] = json.loads(invoke("runs", "list", "--json").output)
+    assert run["trigger"] == "manual"
+    assert run["status"] == "pending"
+    assert run["fire_key"].startswith("every-minute:manual:")
+    assert run["parameters"] == {"greeting": "x; rm -rf ~"}
+    assert set(run) >= {
+        "id", "schedule", "status", "trigger", "fire_key", "scheduled_for", "data_path",
+        "parameters", "attempts", "created_at", "finished_at", "error", "external_id",
+    }  # fmt: skip
+
+
+def test_trigger_with_a_data_path_binds_the_datastore(invoke: Any) -> None:
+    result = invoke("schedules", "trigger", "new-files", "--data-path", "incoming/a b.csv")
+    assert result.exit_code == 0, result.output
+    [run] = json.loads(invoke("runs", "list", "--json").output)
+    assert run["data_path"] == {"datastore": "inbox", "relative_path": "incoming/a b.csv"}
+
+
+def test_trigger_rejects_a_data_path_on_a_time_schedule(invoke: Any) -> None:
+    result = invoke("schedules", "trigger", "every-minute", "--data-path", "a.csv")
+    assert result.exit_code == 2
+    assert "watches no datastore" in result.output
+
+
+def test_runs_show_and_retry(invoke: Any, tmp_path: Path) -> None:
+    invoke("schedules", "trigger", "every-minute")
+    store = open_store(f"sqlite:///{(tmp_path / 'state' / 'triggerd.db').resolve()}")
+    try:
+        run = store.claim_next("test", utcnow())
+        assert run is not None
+        store.finish_run(run.id, status="failed", now=utcnow(), exit_code=3, error="boom")
+    finally:
+        store.close()
+    shown = json.loads(invoke("runs", "show", str(run.id), "--json").output)
+    assert (shown["status"], shown["exit_code"], shown["error"]) == ("failed", 3, "boom")
+    failed = json.loads(invoke("runs", "list", "--status", "failed", "--json").output)
+    assert [r["id"] for r in failed] == [run.id]
+    retried = invoke("runs", "retry", str(run.id))
+    assert retried.exit_code == 0
+    assert f"run {run.id} is pending again" in retried.output
+    again = invoke("runs", "retry", str(run.id))
+    assert again.exit_code == 1
+    assert "only a failed run can be retried" in again.output
+    missing = invoke("runs", "show", "999")
+    assert missing.exit_code == 1
+    assert "no run with id 999" in missing.output
+
+
+def test_check_fails_without_a_daemon(invoke: Any) -> None:
+    result = invoke("check")
+    assert result.exit_code == 1
+    assert "no daemon is running" in result.output
+
+
+def test_check_passes_with_a_fresh_heartbeat(invoke: Any, tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{(tmp_path / 'state' / 'triggerd.db').resolve()}")
+    try:
+        store.register_instance(utcnow(), 1234)
+    finally:
+        store.close()
+    result = invoke("check")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("healthy")

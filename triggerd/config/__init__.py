@@ -1,0 +1,31 @@
+"""The configuration: YAML files (native or Azure ML Schedule-YAML) -> one validated ``Config``."""
+
+from triggerd.config.loader import load_config
+from triggerd.config.models import (
+    AccountKeyCredential,
+    AzureBlobDatastore,
+    CommandPipeline,
+    Config,
+    Credential,
+    Datastore,
+    DefaultCredential,
+    LocalDatastore,
+    Pipeline,
+    SasTokenCredential,
+    Schedule,
+)
+
+__all__ = [
+    "AccountKeyCredential",
+    "AzureBlobDatastore",
+    "CommandPipeline",
+    "Config",
+    "Credential",
+    "Datastore",
+    "DefaultCredential",
+    "LocalDatastore",
+    "Pipeline",
+    "SasTokenCredential",
+    "Schedule",
+    "load_config",
+]

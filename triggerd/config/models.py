@@ -1,0 +1,254 @@
+"""The validated configuration: datastores, pipelines and schedules, each a frozen pydantic model.
+
+Every model forbids unknown keys. A key set to ``~``, ``null`` or the string ``"None"`` (as
+published Azure ML samples write it) counts as not given, so its default applies.
+Relative paths resolve against the directory of the file that defines them (validation context
+``base_dir``).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from triggerd.config.durations import Minutes, Seconds
+from triggerd.config.problems import Invalid, name_problem, show
+from triggerd.config.recurrence_spec import parse_recurrence
+from triggerd.errors import ScheduleNotFound
+from triggerd.recurrence import Recurrence
+
+
+class ConfigModel(BaseModel):
+    """Base of every config section: frozen, unknown keys rejected, null = not given."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    keep_none_string: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_means_absent(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        return {
+            key: value
+            for key, value in data.items()
+            if value is not None and (value != "None" or key in cls.keep_none_string)
+        }
+
+
+def relative_to_file(value: Path | None, info: ValidationInfo) -> Path | None:
+    base = (info.context or {}).get("base_dir")
+    if value is None or value.is_absolute() or base is None:
+        return value
+    return Path(base) / value
+
+
+# --- datastores ---------------------------------------------------------------------------
+
+
+class LocalDatastore(ConfigModel):
+    """A directory on this machine."""
+
+    kind: Literal["local"]
+    path: Path
+
+    _resolve_path = field_validator("path")(relative_to_file)
+
+
+class SecretSource(ConfigModel):
+    """A secret read from an environment variable or a file, never written into the config."""
+
+    env: str | None = None
+    file: Path | None = None
+
+    _resolve_file = field_validator("file")(relative_to_file)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SecretSource:
+        if (self.env is None) == (self.file is None):
+            raise Invalid("give exactly one of env (a variable name) or file (a path)")
+        return self
+
+
+class DefaultCredential(ConfigModel):
+    """Azure's DefaultAzureCredential (managed identity, environment, Azure CLI login...)."""
+
+    kind: Literal["default"]
+
+
+class SasTokenCredential(SecretSource):
+    kind: Literal["sas_token"]
+
+
+class AccountKeyCredential(SecretSource):
+    kind: Literal["account_key"]
+
+
+Credential = Annotated[
+    DefaultCredential | SasTokenCredential | AccountKeyCredential, Field(discriminator="kind")
+]
+
+
+class AzureBlobDatastore(ConfigModel):
+    """A blob container, reached by a connection string from env or by account URL + credential."""
+
+    kind: Literal["azure_blob"]
+    container: str
+    connection_string_env: str | None = None
+    account_url: str | None = None
+    credential: Credential | None = None
+
+    @model_validator(mode="after")
+    def _one_way_in(self) -> AzureBlobDatastore:
+        if (self.connection_string_env is None) == (self.account_url is None):
+            raise Invalid(
+                "give exactly one of connection_string_env (the name of an environment variable "
+                "holding the connection string) or account_url"
+            )
+        if self.credential is not None and self.account_url is None:
+            raise Invalid(
+                "credential is only used with account_url (a connection string carries its own)",
+                "credential",
+            )
+        return self
+
+
+Datastore = Annotated[LocalDatastore | AzureBlobDatastore, Field(discriminator="kind")]
+DATASTORE_KINDS = ("local", "azure_blob")
+
+
+# --- pipelines ----------------------------------------------------------------------------
+
+PLACEHOLDER_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class CommandPipeline(ConfigModel):
+    """A local command: argv (never a shell), ``{name}`` placeholders filled from parameters."""
+
+    kind: Literal["command"]
+    argv: Annotated[list[str], Field(min_length=1)]
+    env: dict[str, str] = Field(default_factory=dict)
+    cwd: Path | None = None
+    timeout: Seconds = None
+
+    _resolve_cwd = field_validator("cwd")(relative_to_file)
+
+    @property
+    def placeholders(self) -> frozenset[str]:
+        """The ``{name}`` placeholders of argv (``{{`` and ``}}`` are literal braces)."""
+        found: set[str] = set()
+        for arg in self.argv:
+            found.update(PLACEHOLDER_RE.findall(arg.replace("{{", "").replace("}}", "")))
+        return frozenset(found)
+
+
+# To add a kind: define its model with ``kind: Literal["..."]`` and add it here with ``|``.
+Pipeline = Annotated[CommandPipeline, Field(discriminator="kind")]
+PIPELINE_KINDS = ("command",)
+PLANNED_PIPELINE_KINDS = ("azureml", "http")
+
+
+# --- schedules ----------------------------------------------------------------------------
+
+ParameterValue = str | int | float | bool
+
+
+def _parameters(value: Any) -> dict[str, ParameterValue]:
+    if not isinstance(value, dict):
+        raise Invalid("must be a mapping of parameter names to values")
+    for key, item in value.items():
+        if not isinstance(item, str | int | float | bool):
+            raise Invalid(f"must be a string, number or boolean, not {show(item)}", key)
+    return dict(value)
+
+
+def _status(value: Any) -> str:
+    if value not in ("Active", "Disabled"):
+        raise Invalid("Status must be either Active or Disabled")
+    return str(value)
+
+
+class Schedule(ConfigModel):
+    """One schedule: a recurrence or a datastore to watch, and the pipeline it runs."""
+
+    keep_none_string: ClassVar[frozenset[str]] = frozenset({"catchup"})
+
+    name: str
+    pipeline: str
+    experiment_name: str | None = None
+    description: str | None = None
+    recurrence: Annotated[Recurrence | None, PlainValidator(parse_recurrence)] = None
+    datastore: str | None = None
+    path_on_datastore: str | None = None
+    polling_interval: Minutes = timedelta(minutes=5)
+    data_path_parameter_name: str | None = None
+    pipeline_parameters: Annotated[dict[str, ParameterValue], PlainValidator(_parameters)] = Field(
+        default_factory=dict
+    )
+    continue_on_step_failure: Annotated[bool | None, Field(strict=True)] = None
+    status: Annotated[Literal["Active", "Disabled"], PlainValidator(_status)] = "Active"
+    catchup: Literal["none", "latest", "all"] = "latest"
+    misfire_grace_time: Seconds = None
+    max_catchup_runs: Annotated[int, Field(strict=True, ge=1)] = 10
+    source: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        problem = name_problem(value)
+        if problem:
+            raise Invalid(problem)
+        return value
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> Schedule:
+        if self.recurrence is not None and self.datastore is not None:
+            raise Invalid("Can not specify both a Recurrence and a Datastore", "datastore")
+        if self.recurrence is None and self.datastore is None:
+            raise Invalid("a schedule needs a recurrence or a datastore")
+        if self.datastore is None and self.data_path_parameter_name is not None:
+            raise Invalid(
+                "Data Path parameter name can only be specified for Datastore schedules.",
+                "data_path_parameter_name",
+            )
+        if self.datastore is None and self.path_on_datastore is not None:
+            raise Invalid(
+                "Path on datastore parameter can only be specified for Datastore schedules.",
+                "path_on_datastore",
+            )
+        return self
+
+    @property
+    def trigger(self) -> Literal["recurrence", "datastore"]:
+        return "recurrence" if self.recurrence is not None else "datastore"
+
+
+SCHEDULE_KEYS = tuple(name for name in Schedule.model_fields if name != "source")
+
+
+class Config(BaseModel):
+    """Everything the config files define, by name."""
+
+    model_config = ConfigDict(frozen=True)
+
+    datastores: dict[str, Datastore] = Field(default_factory=dict)
+    pipelines: dict[str, Pipeline] = Field(default_factory=dict)
+    schedules: dict[str, Schedule] = Field(default_factory=dict)
+
+    def schedule(self, name: str) -> Schedule:
+        try:
+            return self.schedules[name]
+        except KeyError:
+            raise ScheduleNotFound(name) from None
