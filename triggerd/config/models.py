@@ -126,7 +126,6 @@ class AzureBlobDatastore(ConfigModel):
 
 
 Datastore = Annotated[LocalDatastore | AzureBlobDatastore, Field(discriminator="kind")]
-DATASTORE_KINDS = ("local", "azure_blob")
 
 
 # --- pipelines ----------------------------------------------------------------------------

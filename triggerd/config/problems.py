@@ -55,7 +55,7 @@ def show(value: Any) -> str:
 
 
 def unknown_key(key: str, known: Iterable[str]) -> str:
-    close = difflib.get_close_matches(key, list(known), n=1)
+    close = difflib.get_close_matches(key, [k for k in known if k != key], n=1)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
     return f"unknown key '{key}'{hint}"
 
@@ -124,14 +124,15 @@ def problems_from(
     exc: ValidationError,
     *,
     file: str,
+    root: Node,
     prefix: Path_,
-    node: Node,
     data: Any,
     known_keys: Iterable[str] = (),
     rename: Callable[[Path_], Path_] = lambda path: path,
 ) -> list[ConfigProblem]:
-    """One ConfigProblem per error of ``exc``, raised while validating ``data`` (from ``node``,
-    found at ``prefix`` in ``file``); ``rename`` maps model field names back to the file's keys."""
+    """One ConfigProblem per error of ``exc``, raised while validating ``data``, found at
+    ``prefix`` in ``file`` (whose tree is ``root``). ``rename`` maps field names to the file's keys.
+    """
     problems = []
     for error in exc.errors(include_url=False, include_input=False):
         path = _user_path(tuple(error["loc"]), data)
@@ -142,6 +143,6 @@ def problems_from(
             path = (*path, "kind")
         path = rename(path)
         message = _message(error, path, known_keys)
-        line = node.line_at(path)
+        line = root.line_at((*prefix, *path))
         problems.append(ConfigProblem(file, format_path((*prefix, *path)), message, line))
     return problems

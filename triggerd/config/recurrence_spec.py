@@ -153,7 +153,8 @@ def _numbers(
     if values is None:
         return None
     if not isinstance(values, list):
-        raise Invalid(f"must be a list of {what}s from 0 to {highest}, e.g. [{highest // 2}]", key)
+        example = "[9, 17]" if what == "hour" else "[0, 30]"
+        raise Invalid(f"must be a list of {what}s from 0 to {highest}, e.g. {example}", key)
     if not values:
         raise Invalid(f"must list at least one {what} (or be left out)", key)
     for i, item in enumerate(values):

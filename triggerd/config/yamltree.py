@@ -125,9 +125,11 @@ class _Builder:
         for key_node, value_node in node.value:
             key_line = key_node.start_mark.line + 1
             if key_node.tag == _MERGE:
-                sources = (
-                    value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
-                )
+                many = isinstance(value_node, yaml.SequenceNode)
+                sources = value_node.value if many else [value_node]
+                if not all(isinstance(source, yaml.MappingNode) for source in sources):
+                    message = "'<<' merges a mapping or a list of mappings"
+                    self._problem((*path, "<<"), message, key_line)
                 merged.extend(s for s in sources if isinstance(s, yaml.MappingNode))
                 continue
             if not isinstance(key_node, yaml.ScalarNode):

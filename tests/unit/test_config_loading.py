@@ -1,0 +1,412 @@
+"""Files, directories, YAML, names across files, the Azure ML Schedule-YAML form and valid loads."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pydantic
+import pytest
+
+from triggerd.config import CommandPipeline, LocalDatastore, load_config
+from triggerd.errors import ConfigError, ScheduleNotFound
+from triggerd.recurrence import Frequency, Recurrence
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = Path(__file__).parent / "configs"
+PIPELINE = "pipelines:\n  p: {kind: command, argv: [echo]}\n"
+DAILY = "{frequency: Day, interval: 1}"
+
+
+def write(directory: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        (directory / name).write_text(text)
+
+
+def problems_of(path: Path) -> list[tuple[str, str, int | None, str]]:
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    return [(Path(p.file).name, p.key, p.line, p.message) for p in caught.value.problems]
+
+
+FILE_CASES = {
+    "syntax error": (
+        "schedules:\n  - name: s\n    pipeline: [p\n",
+        [
+            (
+                "c.yaml",
+                "",
+                4,
+                "invalid YAML: while parsing a flow sequence, did not find expected ',' or ']'",
+            )
+        ],
+    ),
+    "duplicate key": (
+        PIPELINE + f"schedules:\n  - name: s\n    pipeline: p\n    recurrence: {DAILY}\n"
+        "    pipeline: p\n",
+        [("c.yaml", "schedules[0].pipeline", 7, "key 'pipeline' is defined twice (lines 5 and 7)")],
+    ),
+    "duplicate top-level key": (
+        PIPELINE + PIPELINE,
+        [("c.yaml", "pipelines", 3, "key 'pipelines' is defined twice (lines 1 and 3)")],
+    ),
+    "root is a list": (
+        "- name: s\n",
+        [
+            (
+                "c.yaml",
+                "",
+                1,
+                "the top level must be a mapping with datastores, pipelines, schedules or Schedule",
+            )
+        ],
+    ),
+    "unknown top-level key": (
+        PIPELINE + "schedule: []\n",
+        [("c.yaml", "schedule", 3, "unknown key 'schedule' (did you mean 'schedules'?)")],
+    ),
+    "schedules as a mapping": (
+        PIPELINE + f"schedules:\n  s: {{pipeline: p, recurrence: {DAILY}}}\n",
+        [("c.yaml", "schedules", 3, "must be a list of schedules, each with a name")],
+    ),
+    "pipelines as a list": (
+        "pipelines:\n  - {kind: command, argv: [echo]}\n",
+        [("c.yaml", "pipelines", 1, "must be a mapping of pipelines by name")],
+    ),
+    "merge of a scalar": (
+        PIPELINE + "schedules:\n  - name: s\n    <<: 5\n",
+        [
+            ("c.yaml", "schedules[0].pipeline", 4, "missing required key 'pipeline'"),
+            ("c.yaml", "schedules[0].<<", 5, "'<<' merges a mapping or a list of mappings"),
+        ],
+    ),
+    "custom tag": (
+        "pipelines: !include other.yaml\n",
+        [
+            (
+                "c.yaml",
+                "",
+                1,
+                "invalid YAML: could not determine a constructor for the tag '!include'",
+            )
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize(("text", "expected"), list(FILE_CASES.values()), ids=list(FILE_CASES))
+def test_file_problem(tmp_path: Path, text: str, expected: list[tuple[str, str, int, str]]) -> None:
+    write(tmp_path, {"c.yaml": text})
+    assert problems_of(tmp_path / "c.yaml") == expected
+
+
+AZURE_CASES = {
+    "pipeline_id missing": (
+        f"Schedule:\n  recurrence: {DAILY}\n",
+        [("s.yaml", "Schedule.pipeline_id", 1, "missing required key 'pipeline_id'")],
+    ),
+    "both pipeline ids": (
+        f"Schedule:\n  recurrence: {DAILY}\n  pipeline_id: p\n  pipeline_endpoint_id: p\n",
+        [
+            (
+                "s.yaml",
+                "Schedule.pipeline_endpoint_id",
+                4,
+                "give pipeline_id or pipeline_endpoint_id, not both",
+            )
+        ],
+    ),
+    "unknown pipeline": (
+        f"Schedule:\n  recurrence: {DAILY}\n  pipeline_endpoint_id: q\n",
+        [("s.yaml", "Schedule.pipeline_endpoint_id", 3, "unknown pipeline 'q' (defined: p)")],
+    ),
+    "unknown datastore": (
+        "Schedule:\n  recurrence: ~\n  datastore_name: blobs\n  pipeline_id: p\n",
+        [("s.yaml", "Schedule.datastore_name", 3, "unknown datastore 'blobs' (defined: none)")],
+    ),
+    "recurrence and datastore": (
+        f"Schedule:\n  recurrence: {DAILY}\n  datastore_name: blobs\n  pipeline_id: p\n",
+        [
+            (
+                "s.yaml",
+                "Schedule.datastore_name",
+                3,
+                "Can not specify both a Recurrence and a Datastore",
+            )
+        ],
+    ),
+    "native key": (
+        f"Schedule:\n  recurrence: {DAILY}\n  datastore: blobs\n  pipeline_id: p\n",
+        [
+            (
+                "s.yaml",
+                "Schedule.datastore",
+                3,
+                "unknown key 'datastore' (did you mean 'datastore_name'?)",
+            )
+        ],
+    ),
+    "recurrence key": (
+        "Schedule:\n  recurrence:\n    frequency: Day\n    interval: 1\n    hours: [25]\n"
+        "  pipeline_id: p\n",
+        [("s.yaml", "Schedule.recurrence.hours[0]", 5, "Hours must be between 0 and 23.")],
+    ),
+    "with native sections": (
+        f"Schedule:\n  recurrence: {DAILY}\n  pipeline_id: p\ndatastores: {{}}\n",
+        [
+            (
+                "s.yaml",
+                "datastores",
+                4,
+                "a file with a top-level Schedule holds that one Azure ML "
+                "schedule only: move 'datastores' to another file",
+            )
+        ],
+    ),
+    "name from a file name that is not a name": (
+        f"Schedule:\n  recurrence: {DAILY}\n  pipeline_id: p\n",
+        [],  # replaced below: the file is written as "my schedule.yaml"
+    ),
+}
+
+
+@pytest.mark.parametrize(("text", "expected"), list(AZURE_CASES.values()), ids=list(AZURE_CASES))
+def test_azure_schedule_problem(
+    tmp_path: Path, text: str, expected: list[tuple[str, str, int, str]]
+) -> None:
+    name = "s.yaml" if expected else "my schedule.yaml"
+    write(tmp_path, {"pipelines.yaml": PIPELINE, name: text})
+    if not expected:
+        expected = [
+            (
+                name,
+                "Schedule.name",
+                1,
+                "name 'my schedule' is not valid: use letters, "
+                "digits, '.', '_' and '-', starting with a letter or digit",
+            )
+        ]
+    assert problems_of(tmp_path) == expected
+
+
+def test_names_defined_twice_across_files(tmp_path: Path) -> None:
+    schedule = f"schedules:\n  - name: s\n    pipeline: p\n    recurrence: {DAILY}\n"
+    write(
+        tmp_path,
+        {
+            "a.yaml": PIPELINE + schedule,
+            "b.yaml": PIPELINE,
+            "s.yaml": (f"Schedule:\n  name: s\n  recurrence: {DAILY}\n  pipeline_id: p\n"),
+        },
+    )
+    a = tmp_path / "a.yaml"
+    assert problems_of(tmp_path) == [
+        ("b.yaml", "pipelines.p", 2, f"pipeline 'p' is defined twice: here and at {a}:2"),
+        ("s.yaml", "Schedule", 2, f"schedule 's' is defined twice: here and at {a}:4"),
+    ]
+
+
+def test_every_problem_in_every_file_is_reported(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "a.yaml": "pipelines:\n  p: {kind: http}\n  q: {kind: command}\n",
+            "b.yml": f"schedules:\n  - {{name: s, pipeline: p, recurrence: {DAILY}, bad: 1}}\n",
+            "c.yaml": "schedules: [\n",
+        },
+    )
+    assert [(file, key) for file, key, _, _ in problems_of(tmp_path)] == [
+        ("a.yaml", "pipelines.p.kind"),
+        ("a.yaml", "pipelines.q.argv"),
+        ("b.yml", "schedules[0].bad"),
+        ("c.yaml", ""),
+    ]
+
+
+def test_missing_path(tmp_path: Path) -> None:
+    assert problems_of(tmp_path / "nope") == [("nope", "", None, "no such file or directory")]
+
+
+def test_directory_without_config_files(tmp_path: Path) -> None:
+    write(tmp_path, {"notes.txt": "x", ".hidden.yaml": "x: [", "old.yaml.bak": "x: ["})
+    assert problems_of(tmp_path) == [(tmp_path.name, "", None, "no *.yaml or *.yml files here")]
+
+
+def test_directory_reads_yaml_and_yml_files_only_not_hidden_not_nested(tmp_path: Path) -> None:
+    (tmp_path / "nested").mkdir()
+    write(
+        tmp_path,
+        {
+            "a.yaml": PIPELINE,
+            "b.yml": f"schedules:\n  - {{name: s, pipeline: p, recurrence: {DAILY}}}\n",
+            "empty.yaml": "",
+            "comments.yaml": "# nothing here yet\n",
+            ".hidden.yaml": "broken: [",
+            "README.md": "broken: [",
+            "nested/c.yaml": "broken: [",
+        },
+    )
+    config = load_config(tmp_path)
+    assert list(config.schedules) == ["s"]
+    assert config.schedule("s").source == str(tmp_path / "b.yml")
+    with pytest.raises(ScheduleNotFound):
+        config.schedule("t")
+
+
+def test_empty_file_defines_nothing(tmp_path: Path) -> None:
+    write(tmp_path, {"c.yaml": ""})
+    config = load_config(tmp_path / "c.yaml")
+    assert (config.datastores, config.pipelines, config.schedules) == ({}, {}, {})
+
+
+def test_native_file_with_defaults_durations_and_relative_paths(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "c.yaml": """\
+datastores:
+  inbox: {kind: local, path: data/inbox}
+pipelines:
+  score:
+    kind: command
+    argv: [python3, score.py, "{input}", "{{literal}}", "{threshold}"]
+    env: {MODE: fast}
+    cwd: jobs
+    timeout: 10m
+schedules:
+  - name: score-files
+    pipeline: score
+    datastore: inbox
+    path_on_datastore: incoming
+    polling_interval: 30s
+    data_path_parameter_name: input
+    pipeline_parameters: {threshold: 0.5, label: x, retries: 3, dry: false}
+    continue_on_step_failure: None
+  - name: nightly
+    pipeline: score
+    recurrence: &daily {frequency: Day, interval: 1, hours: [2], minutes: [30]}
+    pipeline_parameters: {input: a.csv, threshold: 1}
+    status: Disabled
+    catchup: all
+    misfire_grace_time: 3600
+    max_catchup_runs: 3
+  - name: nightly-copy
+    pipeline: score
+    recurrence: *daily
+    pipeline_parameters: {input: b.csv, threshold: 2}
+"""
+        },
+    )
+    config = load_config(tmp_path / "c.yaml")
+    assert config.datastores["inbox"] == LocalDatastore(kind="local", path=tmp_path / "data/inbox")
+    score = config.pipelines["score"]
+    assert isinstance(score, CommandPipeline)
+    assert score.cwd == tmp_path / "jobs"
+    assert score.timeout == timedelta(minutes=10)
+    assert score.placeholders == {"input", "threshold"}
+    files = config.schedule("score-files")
+    assert files.trigger == "datastore"
+    assert files.polling_interval == timedelta(seconds=30)
+    assert files.pipeline_parameters == {"threshold": 0.5, "label": "x", "retries": 3, "dry": False}
+    assert files.continue_on_step_failure is None
+    assert (files.status, files.catchup, files.misfire_grace_time, files.max_catchup_runs) == (
+        "Active",
+        "latest",
+        None,
+        10,
+    )
+    nightly = config.schedule("nightly")
+    assert nightly.recurrence == Recurrence(Frequency.DAY, 1, hours=(2,), minutes=(30,))
+    assert nightly.polling_interval == timedelta(minutes=5)
+    assert (nightly.status, nightly.catchup, nightly.misfire_grace_time) == (
+        "Disabled",
+        "all",
+        timedelta(hours=1),
+    )
+    assert nightly.max_catchup_runs == 3
+    assert config.schedule("nightly-copy").recurrence == nightly.recurrence
+
+
+def test_anchors_and_merge_keys(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "c.yaml": PIPELINE
+            + """\
+schedules:
+  - &daily {name: a, pipeline: p, recurrence: {frequency: Day, interval: 1}, status: Disabled}
+  - <<: *daily
+    name: b
+    status: Active
+  - name: c
+    <<: [{pipeline: p}, {recurrence: {frequency: Hour, interval: 2}}]
+"""
+        },
+    )
+    config = load_config(tmp_path / "c.yaml")
+    a, b, c = config.schedules.values()
+    assert (a.status, b.status, b.recurrence) == ("Disabled", "Active", a.recurrence)
+    assert c.recurrence == Recurrence(Frequency.HOUR, 2)
+
+
+def test_config_is_frozen(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {"c.yaml": PIPELINE + f"schedules:\n  - {{name: s, pipeline: p, recurrence: {DAILY}}}\n"},
+    )
+    config = load_config(tmp_path / "c.yaml")
+    with pytest.raises(pydantic.ValidationError):
+        config.schedule("s").status = "Disabled"  # type: ignore[misc]
+
+
+def test_azure_recurrence_schedule_yaml() -> None:
+    config = load_config(FIXTURES / "azure-recurrence")
+    schedule = config.schedule("weekly-training")
+    assert schedule.pipeline == "train"
+    assert schedule.experiment_name == "training"
+    assert schedule.description == "Weekly training"
+    assert schedule.recurrence == Recurrence(
+        Frequency.WEEK,
+        2,
+        time_zone="W. Europe Standard Time",
+        start_time=datetime(2019, 11, 1, 9, 0),
+        hours=(18,),
+        minutes=(30,),
+        week_days=("Monday", "Wednesday"),
+    )
+    assert schedule.pipeline_parameters == {"learning_rate": 0.01}
+    assert schedule.continue_on_step_failure is False
+    assert schedule.datastore is None
+    assert schedule.source == str(FIXTURES / "azure-recurrence" / "weekly-training.yaml")
+
+
+def test_azure_datastore_schedule_yaml() -> None:
+    config = load_config(FIXTURES / "azure-datastore")
+    schedule = config.schedule("score-uploads")
+    assert schedule.trigger == "datastore"
+    assert (schedule.pipeline, schedule.datastore) == ("score", "workspaceblobstore")
+    assert schedule.polling_interval == timedelta(minutes=5)
+    assert schedule.data_path_parameter_name == "input_data"
+    assert schedule.path_on_datastore == "uploads"
+    assert schedule.continue_on_step_failure is None
+    assert schedule.experiment_name is None
+
+
+def test_example_config_of_make_run() -> None:
+    config = load_config(REPO / "config")
+    assert sorted(config.schedules) == ["every-minute", "nightly-report", "workday-morning"]
+    hello = config.pipelines["hello"]
+    assert isinstance(hello, CommandPipeline)
+    assert hello.cwd == REPO / "config"
+    assert hello.timeout == timedelta(seconds=60)
+    assert all(s.trigger == "recurrence" for s in config.schedules.values())
+    nightly = config.schedule("nightly-report")
+    assert nightly.recurrence is not None
+    assert (nightly.recurrence.hours, nightly.recurrence.minutes) == ((2,), (30,))
+    assert nightly.experiment_name == "nightly"
+
+
+def test_annotated_examples_load() -> None:
+    config = load_config(REPO / "config" / "examples")
+    assert {s.trigger for s in config.schedules.values()} == {"datastore"}
+    assert set(config.datastores) == {"inbox", "workspaceblobstore"}

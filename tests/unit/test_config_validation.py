@@ -1,0 +1,402 @@
+"""Schedules, pipelines and datastores: one case per check, with its file, key path and line."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from triggerd.config import load_config
+from triggerd.errors import ConfigError
+
+# Lines 1-5; a schedule's own keys start on line 8.
+HEADER = """\
+datastores:
+  inbox: {kind: local, path: inbox}
+pipelines:
+  p: {kind: command, argv: [echo, "{x}"]}
+schedules:
+  - name: s
+    pipeline: p
+"""
+RECURRENCE = "recurrence: {frequency: Day, interval: 1}\npipeline_parameters: {x: 1}\n"
+PARAMS = "pipeline_parameters: {x: 1}\n"
+
+
+def problems_in(tmp_path: Path, text: str) -> list[tuple[str, int | None, str]]:
+    path = tmp_path / "triggerd.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert {p.file for p in caught.value.problems} == {str(path)}
+    return [(p.key, p.line, p.message) for p in caught.value.problems]
+
+
+def schedule(body: str) -> str:
+    return HEADER + textwrap.indent(body, "    ")
+
+
+SCHEDULE_CASES = {
+    "recurrence and datastore": (
+        RECURRENCE + "datastore: inbox\n",
+        "schedules[0].datastore",
+        10,
+        "Can not specify both a Recurrence and a Datastore",
+    ),
+    "neither recurrence nor datastore": (
+        PARAMS,
+        "schedules[0]",
+        6,
+        "a schedule needs a recurrence or a datastore",
+    ),
+    "data path parameter without datastore": (
+        RECURRENCE + "data_path_parameter_name: input\n",
+        "schedules[0].data_path_parameter_name",
+        10,
+        "Data Path parameter name can only be specified for Datastore schedules.",
+    ),
+    "path on datastore without datastore": (
+        RECURRENCE + "path_on_datastore: incoming\n",
+        "schedules[0].path_on_datastore",
+        10,
+        "Path on datastore parameter can only be specified for Datastore schedules.",
+    ),
+    "status": (
+        RECURRENCE + "status: Enabled\n",
+        "schedules[0].status",
+        10,
+        "Status must be either Active or Disabled",
+    ),
+    "status case": (
+        RECURRENCE + "status: active\n",
+        "schedules[0].status",
+        10,
+        "Status must be either Active or Disabled",
+    ),
+    "polling_interval text": (
+        PARAMS + "datastore: inbox\npolling_interval: soon\n",
+        "schedules[0].polling_interval",
+        10,
+        "must be a whole number of minutes or a string like '30s', '10m', '2h', '1d', not 'soon'",
+    ),
+    "polling_interval float": (
+        PARAMS + "datastore: inbox\npolling_interval: 1.5\n",
+        "schedules[0].polling_interval",
+        10,
+        "must be a whole number of minutes or a string like '30s', '10m', '2h', '1d', not 1.5",
+    ),
+    "polling_interval zero": (
+        PARAMS + "datastore: inbox\npolling_interval: 0\n",
+        "schedules[0].polling_interval",
+        10,
+        "must be greater than 0",
+    ),
+    "misfire_grace_time": (
+        RECURRENCE + "misfire_grace_time: 5 minutes\n",
+        "schedules[0].misfire_grace_time",
+        10,
+        "must be a whole number of seconds or a string like '30s', '10m', '2h', '1d', "
+        "not '5 minutes'",
+    ),
+    "max_catchup_runs zero": (
+        RECURRENCE + "max_catchup_runs: 0\n",
+        "schedules[0].max_catchup_runs",
+        10,
+        "must be at least 1",
+    ),
+    "max_catchup_runs boolean": (
+        RECURRENCE + "max_catchup_runs: true\n",
+        "schedules[0].max_catchup_runs",
+        10,
+        "must be an integer",
+    ),
+    "catchup": (
+        RECURRENCE + "catchup: None\n",
+        "schedules[0].catchup",
+        10,
+        "must be one of 'none', 'latest' or 'all'",
+    ),
+    "continue_on_step_failure": (
+        RECURRENCE + "continue_on_step_failure: maybe\n",
+        "schedules[0].continue_on_step_failure",
+        10,
+        "must be true or false",
+    ),
+    "pipeline parameter list": (
+        "recurrence: {frequency: Day, interval: 1}\npipeline_parameters:\n  x: 1\n  y: [1, 2]\n",
+        "schedules[0].pipeline_parameters.y",
+        11,
+        "must be a string, number or boolean, not a list",
+    ),
+    "pipeline parameter null": (
+        "recurrence: {frequency: Day, interval: 1}\npipeline_parameters: {x: ~}\n",
+        "schedules[0].pipeline_parameters.x",
+        9,
+        "must be a string, number or boolean, not null",
+    ),
+    "pipeline parameters not a mapping": (
+        "recurrence: {frequency: Day, interval: 1}\npipeline_parameters: [x]\n",
+        "schedules[0].pipeline_parameters",
+        9,
+        "must be a mapping of parameter names to values",
+    ),
+    "unknown key": (
+        RECURRENCE + "experiment: nightly\n",
+        "schedules[0].experiment",
+        10,
+        "unknown key 'experiment' (did you mean 'experiment_name'?)",
+    ),
+    "source is not a key": (
+        RECURRENCE + "source: elsewhere.yaml\n",
+        "schedules[0].source",
+        10,
+        "unknown key 'source'",
+    ),
+    "recurrence not a mapping": (
+        "recurrence: daily\n" + PARAMS,
+        "schedules[0].recurrence",
+        8,
+        "must be a mapping with keys frequency, interval, start_time, time_zone, hours, "
+        "minutes, time_of_day, week_days",
+    ),
+    "description not a string": (
+        RECURRENCE + "description: 5\n",
+        "schedules[0].description",
+        10,
+        "must be a string (quote numbers, booleans and dates)",
+    ),
+    "unknown datastore": (
+        PARAMS + "datastore: outbox\n",
+        "schedules[0].datastore",
+        9,
+        "unknown datastore 'outbox' (defined: inbox)",
+    ),
+    "placeholder not supplied": (
+        "recurrence: {frequency: Day, interval: 1}\npipeline_parameters: {y: 1}\n",
+        "schedules[0].pipeline_parameters",
+        9,
+        "pipeline 'p' has the placeholder {x} in its argv, which this schedule does not "
+        "supply: add 'x' to pipeline_parameters",
+    ),
+    "placeholder without any parameters": (
+        "recurrence: {frequency: Day, interval: 1}\n",
+        "schedules[0].pipeline_parameters",
+        6,
+        "pipeline 'p' has the placeholder {x} in its argv, which this schedule does not "
+        "supply: add 'x' to pipeline_parameters",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("body", "key", "line", "message"), list(SCHEDULE_CASES.values()), ids=list(SCHEDULE_CASES)
+)
+def test_schedule_problem(tmp_path: Path, body: str, key: str, line: int, message: str) -> None:
+    assert problems_in(tmp_path, schedule(body)) == [(key, line, message)]
+
+
+SCHEDULE_HEAD_CASES = {
+    "unknown pipeline": (
+        "- name: s\n  pipeline: nope\n",
+        "schedules[0].pipeline",
+        7,
+        "unknown pipeline 'nope' (defined: p)",
+    ),
+    "missing pipeline": (
+        "- name: s\n",
+        "schedules[0].pipeline",
+        6,
+        "missing required key 'pipeline'",
+    ),
+    "missing name": ("- pipeline: p\n", "schedules[0].name", 6, "missing required key 'name'"),
+    "name with a space": (
+        "- name: my schedule\n  pipeline: p\n",
+        "schedules[0].name",
+        6,
+        "name 'my schedule' is not valid: use letters, digits, '.', '_' and '-', "
+        "starting with a letter or digit",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("item", "key", "line", "message"),
+    list(SCHEDULE_HEAD_CASES.values()),
+    ids=list(SCHEDULE_HEAD_CASES),
+)
+def test_schedule_identity_problem(
+    tmp_path: Path, item: str, key: str, line: int, message: str
+) -> None:
+    head = HEADER.rsplit("  - name: s\n", 1)[0]
+    body = textwrap.indent(item, "  ") + textwrap.indent(RECURRENCE, "    ")
+    assert problems_in(tmp_path, head + body) == [(key, line, message)]
+
+
+PIPELINE_CASES = {
+    "azureml kind": (
+        "kind: azureml\nendpoint: https://example.invalid/",
+        "pipelines.p.kind",
+        4,
+        "pipeline kind 'azureml' is not supported by this version (supported: command)",
+    ),
+    "http kind": (
+        "kind: http\nurl: https://example.invalid/",
+        "pipelines.p.kind",
+        4,
+        "pipeline kind 'http' is not supported by this version (supported: command)",
+    ),
+    "misspelled kind": (
+        "kind: comand\nargv: [echo]",
+        "pipelines.p.kind",
+        4,
+        "unknown pipeline kind 'comand' (supported: command)",
+    ),
+    "kind missing": ("argv: [echo]", "pipelines.p.kind", 3, "missing required key 'kind'"),
+    "argv empty": ("kind: command\nargv: []", "pipelines.p.argv", 5, "must not be empty"),
+    "argv missing": ("kind: command", "pipelines.p.argv", 3, "missing required key 'argv'"),
+    "argv number": (
+        "kind: command\nargv:\n  - sleep\n  - 5",
+        "pipelines.p.argv[1]",
+        7,
+        "must be a string (quote numbers, booleans and dates)",
+    ),
+    "argv a string": ("kind: command\nargv: echo hello", "pipelines.p.argv", 5, "must be a list"),
+    "timeout": (
+        "kind: command\nargv: [echo]\ntimeout: 1 hour",
+        "pipelines.p.timeout",
+        6,
+        "must be a whole number of seconds or a string like '30s', '10m', '2h', '1d', not '1 hour'",
+    ),
+    "timeout zero": (
+        "kind: command\nargv: [echo]\ntimeout: 0",
+        "pipelines.p.timeout",
+        6,
+        "must be greater than 0",
+    ),
+    "env value number": (
+        "kind: command\nargv: [echo]\nenv: {PORT: 8080}",
+        "pipelines.p.env.PORT",
+        6,
+        "must be a string (quote numbers, booleans and dates)",
+    ),
+    "unknown key": (
+        "kind: command\nargs: [echo]\nargv: [echo]",
+        "pipelines.p.args",
+        5,
+        "unknown key 'args' (did you mean 'argv'?)",
+    ),
+}
+
+DATASTORE_CASES = {
+    "local without path": ("kind: local", "datastores.d.path", 3, "missing required key 'path'"),
+    "unknown kind": (
+        "kind: s3\nbucket: b",
+        "datastores.d.kind",
+        4,
+        "unknown kind 's3' (one of: 'local', 'azure_blob')",
+    ),
+    "blob with both ways in": (
+        "kind: azure_blob\ncontainer: c\nconnection_string_env: CS\naccount_url: https://a",
+        "datastores.d",
+        3,
+        "give exactly one of connection_string_env (the name of an environment variable "
+        "holding the connection string) or account_url",
+    ),
+    "blob with no way in": (
+        "kind: azure_blob\ncontainer: c",
+        "datastores.d",
+        3,
+        "give exactly one of connection_string_env (the name of an environment variable "
+        "holding the connection string) or account_url",
+    ),
+    "credential with a connection string": (
+        "kind: azure_blob\ncontainer: c\nconnection_string_env: CS\ncredential: {kind: default}",
+        "datastores.d.credential",
+        7,
+        "credential is only used with account_url (a connection string carries its own)",
+    ),
+    "credential from env and file": (
+        "kind: azure_blob\ncontainer: c\naccount_url: https://a\n"
+        "credential: {kind: sas_token, env: SAS, file: sas.txt}",
+        "datastores.d.credential",
+        7,
+        "give exactly one of env (a variable name) or file (a path)",
+    ),
+    "credential from nowhere": (
+        "kind: azure_blob\ncontainer: c\naccount_url: https://a\ncredential: {kind: account_key}",
+        "datastores.d.credential",
+        7,
+        "give exactly one of env (a variable name) or file (a path)",
+    ),
+    "credential kind": (
+        "kind: azure_blob\ncontainer: c\naccount_url: https://a\ncredential: {kind: password}",
+        "datastores.d.credential.kind",
+        7,
+        "unknown kind 'password' (one of: 'default', 'sas_token', 'account_key')",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("section", "name", "body", "key", "line", "message"),
+    [("pipelines", "p", *case) for case in PIPELINE_CASES.values()]
+    + [("datastores", "d", *case) for case in DATASTORE_CASES.values()],
+    ids=[*PIPELINE_CASES, *DATASTORE_CASES],
+)
+def test_definition_problem(
+    tmp_path: Path, section: str, name: str, body: str, key: str, line: int, message: str
+) -> None:
+    text = f"# {section}\n{section}:\n  {name}:\n" + textwrap.indent(body, "    ") + "\n"
+    assert problems_in(tmp_path, text) == [(key, line, message)]
+
+
+def test_schedule_not_a_mapping(tmp_path: Path) -> None:
+    text = HEADER.rsplit("  - name: s\n", 1)[0] + "  - every-day\n"
+    assert problems_in(tmp_path, text) == [
+        ("schedules[0]", 6, "must be a mapping (a schedule with a name)")
+    ]
+
+
+def test_invalid_definition_name(tmp_path: Path) -> None:
+    text = "pipelines:\n  say hello: {kind: command, argv: [echo]}\n"
+    assert problems_in(tmp_path, text) == [
+        (
+            "pipelines.say hello",
+            2,
+            "name 'say hello' is not valid: use letters, digits, '.', '_' and '-', "
+            "starting with a letter or digit",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    "datastore",
+    [
+        "{kind: azure_blob, container: c, connection_string: 'AccountKey=SECRET-VALUE'}",
+        "{kind: azure_blob, container: c, account_url: https://a, "
+        "credential: {kind: sas_token, token: 'sv=SECRET-VALUE'}}",
+        "{kind: azure_blob, container: c, account_url: https://a, "
+        "credential: {kind: account_key, env: ['SECRET-VALUE']}}",
+        "{kind: azure_blob, container: 'SECRET-VALUE', account_url: https://a, "
+        "credential: 'SECRET-VALUE'}",
+    ],
+)
+def test_secrets_never_appear_in_problems(tmp_path: Path, datastore: str) -> None:
+    path = tmp_path / "triggerd.yaml"
+    path.write_text(f"datastores:\n  d: {datastore}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.problems
+    assert "SECRET" not in str(caught.value)
+
+
+def test_every_problem_of_every_definition_is_reported(tmp_path: Path) -> None:
+    text = schedule(RECURRENCE + "status: On\n") + (
+        "  - name: t\n    pipeline: nope\n    datastore: inbox\n    polling_interval: 0\n"
+        "  - name: u\n    pipeline: p\n    datastore: inbox\n    pipeline_parameters: {x: 1}\n"
+    )
+    assert [(key, line) for key, line, _ in problems_in(tmp_path, text)] == [
+        ("schedules[0].status", 10),
+        ("schedules[1].polling_interval", 14),
+    ]
