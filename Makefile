@@ -20,8 +20,8 @@ run: install
 	$(BIN)/triggerd run --config config
 
 lint: install
-	$(BIN)/ruff check triggerd tests bench
-	$(BIN)/ruff format --check triggerd tests bench
+	$(BIN)/ruff check triggerd tests
+	$(BIN)/ruff format --check triggerd tests
 
 typecheck: install
 	$(BIN)/mypy
