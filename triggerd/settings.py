@@ -10,6 +10,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from triggerd.config.durations import parse_duration
+
 
 def _default_state_dir() -> Path:
     # systemd's StateDirectory= sets STATE_DIRECTORY; otherwise state lives next to where the
@@ -34,6 +36,14 @@ class Settings(BaseSettings):
         default=timedelta(seconds=30), description="how long SIGTERM waits for runs in flight"
     )
     heartbeat_interval: timedelta = timedelta(seconds=5)
+
+    @field_validator("shutdown_grace", "heartbeat_interval", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> timedelta:
+        """Whole seconds (``30``) or a string with a unit (``"30s"``, ``"2m"``)."""
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        return parse_duration(value, unit="s")
 
     @field_validator("log_level")
     @classmethod

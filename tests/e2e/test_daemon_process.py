@@ -146,3 +146,22 @@ def test_run_refuses_an_invalid_config_before_doing_anything(tmp_path: Path) -> 
         in result.stderr
     )
     assert not (tmp_path / "state").exists()
+
+
+def test_sigterm_hands_a_run_still_in_flight_back_after_the_grace(tmp_path: Path) -> None:
+    config, out = write_config(tmp_path, sleep=60)
+    state = tmp_path / "state"
+    daemon = DaemonProcess(config, state, env={"TRIGGERD_SHUTDOWN_GRACE": "1s"})
+    try:
+        planned = daemon.wait_event("fire.planned", schedule="every-minute")
+        daemon.wait_for(lambda: records(out), what="the command to start")
+        daemon.signal(signal.SIGTERM)
+        assert daemon.wait(timeout=60) == 0
+    finally:
+        daemon.kill()
+    daemon.wait_event("daemon.draining", runs_in_flight=1)
+    handed_back = daemon.wait_event("run.handed_back", fire_key=planned["fire_key"])
+    assert handed_back["reason"] == "interrupted: daemon shutting down"
+    [run] = [r for r in runs_json(state, config) if r["fire_key"] == planned["fire_key"]]
+    assert run["status"] == "pending"  # submitted again at the next start
+    assert [r["phase"] for r in records(out)] == ["started"]  # the command was stopped

@@ -59,7 +59,9 @@ def _env() -> dict[str, str]:
 class DaemonProcess:
     """`triggerd run` in the background; its JSON log events are collected as dicts."""
 
-    def __init__(self, config: Path, state_dir: Path, *extra: str) -> None:
+    def __init__(
+        self, config: Path, state_dir: Path, *extra: str, env: dict[str, str] | None = None
+    ) -> None:
         self.events: list[dict[str, Any]] = []
         self.raw: list[str] = []
         self._lock = threading.Lock()
@@ -80,7 +82,7 @@ class DaemonProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             cwd=REPO,
-            env=_env(),
+            env={**_env(), **(env or {})},
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()

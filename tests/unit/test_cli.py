@@ -203,3 +203,29 @@ def test_check_passes_with_a_fresh_heartbeat(invoke: Any, tmp_path: Path) -> Non
     result = invoke("check")
     assert result.exit_code == 0, result.output
     assert result.output.startswith("healthy")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        (
+            "TRIGGERD_SHUTDOWN_GRACE",
+            "soon",
+            "TRIGGERD_SHUTDOWN_GRACE: Value error, must be a whole",
+        ),
+        (
+            "TRIGGERD_CONCURRENCY",
+            "0",
+            "TRIGGERD_CONCURRENCY: Input should be greater than or equal",
+        ),
+        ("TRIGGERD_LOG_FORMAT", "xml", "TRIGGERD_LOG_FORMAT: Input should be 'auto', 'json'"),
+    ],
+)
+def test_a_bad_setting_names_its_variable(
+    config_dir: Path, variable: str, value: str, message: str
+) -> None:
+    result = CliRunner().invoke(
+        main, ["validate", "--config", str(config_dir)], env={variable: value}
+    )
+    assert result.exit_code == 2
+    assert result.output.startswith(message)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from pydantic import ValidationError
 
 from triggerd.errors import ConfigError, TriggerdError
 from triggerd.settings import Settings
@@ -47,7 +48,7 @@ def common_options(func: F) -> F:
         **kwargs: Any,
     ) -> Any:
         overrides = {"config": config_path, "database_url": database_url, "state_dir": state_dir}
-        settings = Settings.model_validate({k: v for k, v in overrides.items() if v is not None})
+        settings = load_settings({k: v for k, v in overrides.items() if v is not None})
         try:
             return func(*args, settings=settings, **kwargs)
         except ConfigError as exc:
@@ -58,6 +59,17 @@ def common_options(func: F) -> F:
             raise click.ClickException(str(exc)) from exc
 
     return wrapper  # type: ignore[return-value]
+
+
+def load_settings(overrides: dict[str, Any]) -> Settings:
+    """Settings from TRIGGERD_* variables and flags; a bad value exits 2 naming the variable."""
+    try:
+        return Settings.model_validate(overrides)
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = "TRIGGERD_" + "_".join(str(part) for part in error["loc"]).upper()
+            click.echo(f"{name}: {error['msg']}", err=True)
+        sys.exit(2)
 
 
 def open_cli_store(settings: Settings) -> Store:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 
 from triggerd.cli.common import common_options, iso, open_cli_store, print_json, table
@@ -65,7 +67,8 @@ def show(settings: Settings, run_id: int, as_json: bool) -> None:
         return
     for key, value in record.as_json().items():
         if value is not None:
-            click.echo(f"{key + ':':<16}{value}")
+            text = json.dumps(value) if isinstance(value, dict | list) else str(value)
+            click.echo(f"{key + ':':<16}{text}")
     if record.output:
         click.echo("output:")
         for line in record.output.splitlines():

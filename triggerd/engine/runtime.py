@@ -87,9 +87,11 @@ class Runtime:
         return "Active" if override else "Disabled"
 
     def next_fire(self, schedule: Schedule, anchor: datetime) -> datetime | None:
+        """The next fire time, in the schedule's time zone."""
         if schedule.recurrence is None:
             return None
-        return schedule.recurrence.next_fire_after(self.clock(), anchor=anchor)
+        moment = schedule.recurrence.next_fire_after(self.clock(), anchor=anchor)
+        return moment.astimezone(schedule.recurrence.zone) if moment else None
 
     def tick(self, name: str) -> list[int]:
         """Plan and record the due slots of one time schedule; returns the new pending run ids."""
