@@ -167,19 +167,7 @@ class Store:
             for new in new_runs:
                 stmt = (
                     self._insert(runs)
-                    .values(
-                        schedule=new.schedule,
-                        trigger=new.trigger,
-                        fire_key=new.fire_key,
-                        scheduled_for=new.scheduled_for,
-                        status=new.status,
-                        reason=new.reason,
-                        parameters=new.parameters,
-                        data_path=new.data_path,
-                        attempts=0,
-                        created_at=now,
-                        finished_at=now if new.status == "skipped" else None,
-                    )
+                    .values(**_run_values(new, now))
                     .on_conflict_do_nothing(index_elements=["fire_key"])  # type: ignore[attr-defined]
                     .returning(runs.c.id)
                 )
@@ -285,22 +273,7 @@ class Store:
 
     def add_run(self, new: NewRun, now: datetime) -> int:
         with self.engine.begin() as conn:
-            stmt = (
-                runs.insert()
-                .values(
-                    schedule=new.schedule,
-                    trigger=new.trigger,
-                    fire_key=new.fire_key,
-                    scheduled_for=new.scheduled_for,
-                    status=new.status,
-                    reason=new.reason,
-                    parameters=new.parameters,
-                    data_path=new.data_path,
-                    attempts=0,
-                    created_at=now,
-                )
-                .returning(runs.c.id)
-            )
+            stmt = runs.insert().values(**_run_values(new, now)).returning(runs.c.id)
             return int(conn.execute(stmt).scalar_one())
 
     def retry_run(self, run_id: int) -> RunRecord:
@@ -407,6 +380,22 @@ class Store:
         if isinstance(value, str):  # SQLite aggregates lose the column type
             value = datetime.fromisoformat(value)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _run_values(new: NewRun, now: datetime) -> dict[str, Any]:
+    return {
+        "schedule": new.schedule,
+        "trigger": new.trigger,
+        "fire_key": new.fire_key,
+        "scheduled_for": new.scheduled_for,
+        "status": new.status,
+        "reason": new.reason,
+        "parameters": new.parameters,
+        "data_path": new.data_path,
+        "attempts": 0,
+        "created_at": now,
+        "finished_at": now if new.status == "skipped" else None,
+    }
 
 
 def _state_fields(mapping: Any) -> dict[str, Any]:
