@@ -13,24 +13,22 @@ are stopped the same way, so nothing of a run outlives ``submit``.
 
 from __future__ import annotations
 
-import codecs
-import contextlib
 import os
 import re
-import selectors
 import signal
 import subprocess
 import threading
 import time
-from collections import deque
 from collections.abc import Mapping, Sequence
 from datetime import UTC, timedelta
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import Any, Literal
 
 from triggerd.errors import TransientSubmitError
 from triggerd.observability.logging import Logger, get_logger
 from triggerd.submitters.base import RunOutcome, RunRequest
+from triggerd.submitters.output import OutputReader, OutputTail
+from triggerd.submitters.processgroup import group_alive, signal_group
 
 __all__ = [
     "CommandSubmitter",
@@ -62,8 +60,6 @@ _RUN_VARIABLES = (
 )
 _PARAM_PREFIX = "TRIGGERD_PARAM_"
 
-_LOG_LINE_BYTES = 4 * 1024  # one `run.output` event carries at most this much of a line
-_MAX_LINE_BYTES = 64 * 1024  # a longer line is handled in pieces of this size
 _POLL_SECONDS = 0.1  # how often a waiting loop looks at `cancel` and the clock
 
 _Ending = Literal["exited", "timed_out", "cancelled"]
@@ -178,145 +174,6 @@ def _describe_exit(returncode: int) -> str:
     return f"killed by signal {name}"
 
 
-# --- output ---------------------------------------------------------------------------------
-
-
-class _Tail:
-    """The last ``limit`` bytes of the combined output, shared by both reader threads."""
-
-    def __init__(self, limit: int) -> None:
-        self._limit = limit
-        self._pieces: deque[bytes] = deque()
-        self._size = 0
-        self._dropped = 0
-        self._lock = threading.Lock()
-
-    def add(self, text: str, end_of_line: bool) -> None:
-        data = text.encode() + (b"\n" if end_of_line else b"")
-        with self._lock:
-            self._pieces.append(data)
-            self._size += len(data)
-            while self._size > self._limit and self._pieces:
-                excess = self._size - self._limit
-                first = self._pieces[0]
-                if len(first) <= excess:
-                    self._pieces.popleft()
-                    cut = len(first)
-                else:
-                    self._pieces[0] = first[excess:]
-                    cut = excess
-                self._size -= cut
-                self._dropped += cut
-
-    def render(self) -> str:
-        """The kept output (at most ``limit`` bytes), after a marker when some was dropped."""
-        with self._lock:
-            # A cut may split a multi-byte character at the start: drop its remains.
-            text = b"".join(self._pieces).decode("utf-8", errors="ignore")
-            if self._dropped:
-                return f"[... {self._dropped} bytes dropped]\n{text}"
-            return text
-
-
-class _Reader(threading.Thread):
-    """Reads one pipe of the child line by line, logs each line and feeds the tail."""
-
-    def __init__(self, stream: IO[bytes], channel: str, log: Logger, tail: _Tail) -> None:
-        super().__init__(name=f"triggerd-command-{channel}", daemon=True)
-        self._fd = stream.fileno()
-        self._channel = channel
-        self._log = log
-        self._tail = tail
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._pending = bytearray()
-        self._mid_line = False  # the pending bytes continue a line already logged in part
-        self._stop_at: float | None = None
-
-    def finish(self, drain: float) -> None:
-        """Stop after at most ``drain`` seconds, even if a process outside the group holds
-        the pipe open; output that is already in the pipe is still read."""
-        self._stop_at = time.monotonic() + drain
-
-    def run(self) -> None:
-        with selectors.DefaultSelector() as selector:
-            selector.register(self._fd, selectors.EVENT_READ)
-            while True:
-                stop_at = self._stop_at
-                if stop_at is not None and time.monotonic() >= stop_at:
-                    break
-                if not selector.select(timeout=_POLL_SECONDS):
-                    if stop_at is not None:
-                        break
-                    continue
-                chunk = os.read(self._fd, _MAX_LINE_BYTES)
-                if not chunk:
-                    break
-                self._feed(chunk)
-        if self._pending:
-            self._emit(bytes(self._pending), end_of_line=True)
-
-    def _feed(self, chunk: bytes) -> None:
-        self._pending += chunk
-        while (newline := self._pending.find(b"\n")) >= 0:
-            line = bytes(self._pending[:newline])
-            del self._pending[: newline + 1]
-            self._emit(line.removesuffix(b"\r"), end_of_line=True)
-        if len(self._pending) >= _MAX_LINE_BYTES:
-            self._emit(bytes(self._pending), end_of_line=False)
-            self._pending.clear()
-
-    def _emit(self, data: bytes, *, end_of_line: bool) -> None:
-        text = self._decoder.decode(data, final=end_of_line)
-        if not self._mid_line:
-            encoded = text.encode()
-            if len(encoded) > _LOG_LINE_BYTES:
-                short = encoded[:_LOG_LINE_BYTES].decode("utf-8", errors="ignore")
-                self._log.info("run.output", channel=self._channel, line=short, truncated=True)
-            else:
-                self._log.info("run.output", channel=self._channel, line=text)
-        self._tail.add(text, end_of_line)
-        self._mid_line = not end_of_line
-
-
-# --- process group --------------------------------------------------------------------------
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    # The group is gone (ESRCH) or holds only processes we may not signal (EPERM).
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
-
-
-def _group_alive(pgid: int) -> bool:
-    """Whether a process of the group still runs."""
-    try:
-        os.killpg(pgid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return _has_running_member(pgid)
-
-
-def _has_running_member(pgid: int) -> bool:
-    # killpg(pgid, 0) also finds zombies, which only their parent can remove; an orphan's new
-    # parent may never do it (a container without an init). Where /proc exists, ignore them.
-    try:
-        entries = list(os.scandir("/proc"))
-    except OSError:
-        return True
-    for entry in entries:
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"{entry.path}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue  # exited meanwhile
-        state, _ppid, pgrp = stat.rsplit(b")", 1)[1].split()[:3]
-        if int(pgrp) == pgid and state not in (b"Z", b"X"):
-            return True
-    return False
-
-
 # --- the submitter --------------------------------------------------------------------------
 
 
@@ -390,23 +247,23 @@ class CommandSubmitter:
     ) -> tuple[_Ending, str]:
         """Wait for the run to end, stop its group, and return how it ended and its output."""
         assert proc.stdout is not None and proc.stderr is not None
-        tail = _Tail(self._output_limit)
+        tail = OutputTail(self._output_limit)
         readers = [
-            _Reader(proc.stdout, "stdout", log, tail),
-            _Reader(proc.stderr, "stderr", log, tail),
+            OutputReader(proc.stdout, "stdout", log, tail),
+            OutputReader(proc.stderr, "stderr", log, tail),
         ]
         for reader in readers:
             reader.start()
         stopped = False
         try:
             ending = self._wait(proc, cancel)
-            if ending == "exited" and _group_alive(proc.pid):
+            if ending == "exited" and group_alive(proc.pid):
                 log.warning("run.leftover_processes", pid=proc.pid)
             self._stop_group(proc)
             stopped = True
         finally:
             if not stopped:  # interrupted above: nothing of the run may outlive this call
-                _signal_group(proc.pid, signal.SIGKILL)
+                signal_group(proc.pid, signal.SIGKILL)
                 proc.wait()
             for reader in readers:
                 reader.finish(drain=1.0)
@@ -438,17 +295,17 @@ class CommandSubmitter:
 
         Returns at once when the group is already empty (the usual case after a clean exit).
         """
-        if proc.poll() is not None and not _group_alive(proc.pid):
+        if proc.poll() is not None and not group_alive(proc.pid):
             return
-        _signal_group(proc.pid, signal.SIGTERM)
+        signal_group(proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + self._grace
         while time.monotonic() < deadline:
             # The group id stays taken while any member lives, so probing it after the leader
             # was reaped cannot hit an unrelated process.
-            if proc.poll() is not None and not _group_alive(proc.pid):
+            if proc.poll() is not None and not group_alive(proc.pid):
                 return
             time.sleep(0.05)
-        _signal_group(proc.pid, signal.SIGKILL)
+        signal_group(proc.pid, signal.SIGKILL)
         proc.wait()
 
     def _outcome(self, returncode: int, ending: _Ending, output: str, log: Logger) -> RunOutcome:
