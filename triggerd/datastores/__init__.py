@@ -1,0 +1,1 @@
+"""Datastores: list a watched folder (local or Azure Blob), diff and settle what changed."""
