@@ -35,6 +35,10 @@ EXTRA_KEYS = (
     "catchup",
     "misfire_grace_time",
     "max_catchup_runs",
+    "settle",
+    "include",
+    "exclude",
+    "on_existing",
 )
 IGNORED_KEYS = ("wait_for_provisioning", "wait_timeout")
 _PIPELINE_KEYS = ("pipeline_id", "pipeline_endpoint_id")

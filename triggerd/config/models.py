@@ -201,6 +201,13 @@ class Schedule(ConfigModel):
     catchup: Literal["none", "latest", "all"] = "latest"
     misfire_grace_time: Seconds = None
     max_catchup_runs: Annotated[int, Field(strict=True, ge=1)] = 10
+    # Datastore schedules only: when a new or changed file counts as finished (None: unchanged
+    # across two consecutive listings), which names count, and whether the files present at
+    # the first poll fire (Azure ML: they do not).
+    settle: Seconds = None
+    include: Annotated[list[str], Field(min_length=1)] | None = None
+    exclude: list[str] | None = None
+    on_existing: Literal["ignore", "fire"] = "ignore"
     source: str = ""
 
     @field_validator("name")
@@ -227,6 +234,12 @@ class Schedule(ConfigModel):
                 "Path on datastore parameter can only be specified for Datastore schedules.",
                 "path_on_datastore",
             )
+        if self.datastore is None:
+            for key in DATASTORE_ONLY_KEYS:
+                if key in self.model_fields_set:
+                    raise Invalid(f"{key} can only be specified for Datastore schedules.", key)
+        if self.path_on_datastore is not None and ".." in self.path_on_datastore.split("/"):
+            raise Invalid("must stay inside the datastore (no '..')", "path_on_datastore")
         return self
 
     @property
@@ -234,6 +247,7 @@ class Schedule(ConfigModel):
         return "recurrence" if self.recurrence is not None else "datastore"
 
 
+DATASTORE_ONLY_KEYS = ("settle", "include", "exclude", "on_existing")
 SCHEDULE_KEYS = tuple(name for name in Schedule.model_fields if name != "source")
 
 

@@ -76,6 +76,8 @@ class Daemon:
             self.scheduler.add(
                 schedule.name, schedule.recurrence, self.runtime.anchor(schedule.name)
             )
+        for name, poller in self.runtime.pollers.items():
+            self.scheduler.add_poll(name, poller.schedule.polling_interval, poller.poll)
         self.scheduler.start()
         self.dispatcher.start()
         interval = self.settings.heartbeat_interval.total_seconds()
@@ -99,6 +101,7 @@ class Daemon:
                 grace_s=self.settings.shutdown_grace.total_seconds(),
             )
         self.dispatcher.stop(self.settings.shutdown_grace)
+        self.runtime.close()
         self.store.stop_instance(self.instance_id, self.clock())
         self._log.info("daemon.stopped")
         return 0

@@ -6,12 +6,15 @@ nothing of threads or signals, so tests drive it with an injected clock.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from triggerd.config import Config, Schedule
 from triggerd.engine.planner import CatchupPolicy, TimePlan, plan_time_fires, time_fire_key
+from triggerd.engine.poller import DatastorePoller
 from triggerd.observability.logging import get_logger
 from triggerd.store import RunRecord, Store
 from triggerd.store.repository import NewRun
@@ -48,6 +51,18 @@ class Runtime:
         self._submitters: dict[str, Submitter] = {}
         self._tick_locks: dict[str, threading.Lock] = {}
         self._log = get_logger()
+        self.pollers = {
+            s.name: DatastorePoller(
+                s,
+                config,
+                store,
+                clock=clock,
+                is_enabled=functools.partial(self.is_enabled, s),
+                on_recorded=on_recorded,
+            )
+            for s in config.schedules.values()
+            if s.datastore is not None
+        }
 
     def time_schedules(self) -> list[Schedule]:
         return [s for s in self.config.schedules.values() if s.recurrence is not None]
@@ -71,14 +86,16 @@ class Runtime:
                 source=schedule.source,
                 next_fire=_iso(self.next_fire(schedule, state.first_seen_at)),
             )
-            if schedule.trigger == "datastore":
-                self._log.warning(
-                    "schedule.unsupported",
-                    schedule=schedule.name,
-                    reason="datastore polling is not part of this version; schedule not run",
-                )
         for schedule in self.time_schedules():
             self.tick(schedule.name)
+
+    def is_enabled(self, schedule: Schedule) -> bool:
+        state = self.store.schedule_state(schedule.name)
+        return self.effective_status(schedule, state.enabled if state else None) == "Active"
+
+    def close(self) -> None:
+        for poller in self.pollers.values():
+            poller.close()
 
     @staticmethod
     def effective_status(schedule: Schedule, override: bool | None) -> str:
@@ -159,6 +176,14 @@ class Runtime:
         if submitter is None:
             submitter = self._submitters[schedule.pipeline] = build_submitter(pipeline)
         data_path = DataPath(**run.data_path) if run.data_path else None
+        resolved: dict[str, str] = {}
+        if data_path is not None:
+            located = self._locate(schedule, data_path)
+            if located is None:
+                return f"datastore {data_path.datastore!r} is not watched by {schedule.name!r}"
+            if schedule.data_path_parameter_name:
+                resolved[schedule.data_path_parameter_name] = located
+            resolved["data_uri"] = Path(located).as_uri() if located.startswith("/") else located
         request = RunRequest(
             run_id=run.id,
             schedule=run.schedule,
@@ -170,8 +195,16 @@ class Runtime:
             data_path_parameter_name=schedule.data_path_parameter_name,
             experiment_name=schedule.experiment_name,
             attempt=run.attempts,
+            resolved=resolved,
         )
         return request, submitter
+
+    def _locate(self, schedule: Schedule, data_path: DataPath) -> str | None:
+        """The bound file for the pipeline: an absolute local path or the blob URL."""
+        poller = self.pollers.get(schedule.name)
+        if poller is None or data_path.datastore != schedule.datastore:
+            return None
+        return poller.lister().locate(data_path.relative_path)
 
 
 def _iso(moment: datetime | None) -> str | None:

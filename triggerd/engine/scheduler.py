@@ -8,9 +8,10 @@ slot's own fire key, and a slot is never dropped by APScheduler's misfire handli
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
 
 from triggerd.observability.logging import get_logger
 from triggerd.recurrence import Recurrence, RecurrenceTrigger
@@ -38,6 +39,33 @@ class TimeScheduler:
             args=[name],
             id=name,
             name=name,
+            replace_existing=True,
+        )
+
+    def add_poll(
+        self, name: str, interval: timedelta, poll: Callable[[], timedelta | None]
+    ) -> None:
+        """Poll every ``interval``, the first time at once; a poll that failed returns when to
+        retry, and the next poll moves up to then."""
+        job_id = f"poll:{name}"
+
+        def run() -> None:
+            try:
+                retry_in = poll()
+            except Exception as exc:  # the store was unavailable, say: poll again next time
+                self._log.error("poll.crashed", schedule=name, error=str(exc), exc_info=True)
+                return
+            if retry_in is not None:
+                job = self._scheduler.get_job(job_id)
+                if job is not None:
+                    job.modify(next_run_time=datetime.now(UTC) + retry_in)
+
+        self._scheduler.add_job(
+            run,
+            trigger=IntervalTrigger(seconds=interval.total_seconds(), timezone=UTC),
+            id=job_id,
+            name=job_id,
+            next_run_time=datetime.now(UTC),
             replace_existing=True,
         )
 

@@ -13,7 +13,9 @@ from sqlalchemy import Engine, Insert, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from triggerd.datastores.settle import SettleResult, Tracked
 from triggerd.errors import RunNotFound
+from triggerd.store import snapshots
 from triggerd.store.tables import daemon_instances, runs, schedule_state
 
 
@@ -162,18 +164,8 @@ class Store:
         A fire whose key is already recorded is left alone (restart, two replicas): the ids
         returned are those of the pending runs this call created.
         """
-        created: list[int] = []
         with self.engine.begin() as conn:
-            for new in new_runs:
-                stmt = (
-                    self._insert(runs)
-                    .values(**_run_values(new, now))
-                    .on_conflict_do_nothing(index_elements=["fire_key"])  # type: ignore[attr-defined]
-                    .returning(runs.c.id)
-                )
-                run_id = conn.execute(stmt).scalar()
-                if run_id is not None and new.status == "pending":
-                    created.append(int(run_id))
+            created = self._insert_runs(conn, new_runs, now)
             if cursor_at is not None:
                 conn.execute(
                     update(schedule_state)
@@ -184,6 +176,61 @@ class Store:
                     )
                     .values(cursor_at=cursor_at, updated_at=now)
                 )
+        return created
+
+    # -- datastore polls -----------------------------------------------------------------------
+
+    def load_snapshot(self, schedule: str) -> dict[str, Tracked]:
+        with self.engine.connect() as conn:
+            return snapshots.load(conn, schedule)
+
+    def record_poll(
+        self,
+        schedule: str,
+        result: SettleResult,
+        new_runs: Sequence[NewRun],
+        *,
+        now: datetime,
+        entries: int,
+        stats_only: bool = False,
+    ) -> list[int]:
+        """Commit a poll in ONE transaction: its runs, the snapshot rows that changed, the stats.
+
+        A run whose fire key is already recorded is left alone; returns the new run ids.
+        """
+        created: list[int] = []
+        with self.engine.begin() as conn:
+            if not stats_only:
+                created = self._insert_runs(conn, new_runs, now)
+                snapshots.write(
+                    conn,
+                    schedule,
+                    inserts=result.inserts,
+                    updates=result.updates,
+                    removals=result.removals,
+                )
+            conn.execute(
+                update(schedule_state)
+                .where(schedule_state.c.name == schedule)
+                .values(last_poll_at=now, entries=entries, updated_at=now)
+            )
+        return created
+
+    def _insert_runs(
+        self, conn: Connection, new_runs: Sequence[NewRun], now: datetime
+    ) -> list[int]:
+        """Insert runs, skipping fire keys already recorded; the ids of new pending runs."""
+        created: list[int] = []
+        for new in new_runs:
+            stmt = (
+                self._insert(runs)
+                .values(**_run_values(new, now))
+                .on_conflict_do_nothing(index_elements=["fire_key"])  # type: ignore[attr-defined]
+                .returning(runs.c.id)
+            )
+            run_id = conn.execute(stmt).scalar()
+            if run_id is not None and new.status == "pending":
+                created.append(int(run_id))
         return created
 
     # -- the dispatcher's side -----------------------------------------------------------------

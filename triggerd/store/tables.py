@@ -105,6 +105,21 @@ daemon_instances = Table(
     Column("stopped_at", UTCDateTime(), nullable=True),
 )
 
+# The persisted snapshot of a watched folder (see triggerd/datastores/settle.py): per path, the
+# version that fired (or was the baseline) and a newer candidate version waiting to settle.
+datastore_entries = Table(
+    "datastore_entries",
+    metadata,
+    Column("schedule", String(200), primary_key=True),
+    Column("path", String(1024), primary_key=True),
+    Column("fired_size", BigInteger(), nullable=True),
+    Column("fired_version", String(200), nullable=True),
+    Column("candidate_size", BigInteger(), nullable=True),
+    Column("candidate_version", String(200), nullable=True),
+    Column("candidate_seen_at", UTCDateTime(), nullable=True),
+    Column("candidate_polls", Integer(), nullable=False),
+)
+
 RUN_STATUSES = ("pending", "running", "submitted", "succeeded", "failed", "skipped")
 
 

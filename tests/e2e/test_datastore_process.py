@@ -1,0 +1,196 @@
+"""Datastore schedules with the daemon as a process, on a real folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.daemon import DaemonProcess, runs_json
+
+pytestmark = pytest.mark.e2e
+
+SCRIPT = Path(__file__).parent / "scripts" / "record.py"
+HOSTILE_NAME = "x; touch PWNED; $(touch P2).csv"
+
+
+class Inbox:
+    def __init__(self, tmp_path: Path) -> None:
+        self.root = tmp_path / "store"
+        self.folder = self.root / "incoming"
+        self.folder.mkdir(parents=True)
+        self.out = tmp_path / "record.jsonl"
+        self.config = tmp_path / "config.yaml"
+        self.state = tmp_path / "state"
+        self.work = tmp_path / "work"
+        self.work.mkdir()
+        self._mtime = 1_700_000_000 * 10**9
+        self.config.write_text(
+            f"""
+datastores:
+  inbox: {{kind: local, path: {json.dumps(str(self.root))}}}
+pipelines:
+  record:
+    kind: command
+    argv: [{json.dumps(sys.executable)}, {json.dumps(str(SCRIPT))}, {json.dumps(str(self.out))},
+           "0", "{{input_file}}"]
+    cwd: {json.dumps(str(self.work))}
+schedules:
+  - name: new-files
+    pipeline: record
+    datastore: inbox
+    path_on_datastore: incoming
+    polling_interval: 1s
+    data_path_parameter_name: input_file
+""",
+            encoding="utf-8",
+        )
+
+    def write(self, name: str, text: str, *, append: bool = False) -> None:
+        """Write a file and give it a new mtime (no sleeping for the clock to move)."""
+        path = self.folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a" if append else "w", encoding="utf-8") as handle:
+            handle.write(text)
+        self._mtime += 10**9
+        os.utime(path, ns=(self._mtime, self._mtime))
+
+    def fired(self) -> list[str]:
+        """Relative paths of the runs that started, in order."""
+        if not self.out.exists():
+            return []
+        lines = [json.loads(line) for line in self.out.read_text().splitlines()]
+        return [line["env"]["TRIGGERD_DATA_PATH"] for line in lines if line["phase"] == "finished"]
+
+    def records(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.out.read_text().splitlines()]
+
+    def start(self) -> DaemonProcess:
+        return DaemonProcess(self.config, self.state)
+
+
+@pytest.fixture
+def inbox(tmp_path: Path) -> Iterator[Inbox]:
+    yield Inbox(tmp_path)
+
+
+def polls(daemon: DaemonProcess) -> int:
+    return len(daemon.named("poll.completed"))
+
+
+def wait_polls(daemon: DaemonProcess, count: int) -> None:
+    """Wait until ``count`` more polls have completed."""
+    target = polls(daemon) + count
+    daemon.wait_for(lambda: polls(daemon) >= target, timeout=30, what=f"{count} polls")
+
+
+def stop(daemon: DaemonProcess) -> None:
+    daemon.signal(signal.SIGTERM)
+    assert daemon.wait() == 0
+
+
+def test_files_fire_once_when_new_or_changed_and_never_otherwise(inbox: Inbox) -> None:
+    inbox.write("existing.csv", "was here first")
+    daemon = inbox.start()
+    try:
+        baseline = daemon.wait_event("poll.completed", baseline=True)
+        assert baseline["entries"] == 1
+        inbox.write("new.csv", "a,b\n")
+        inbox.write(".hidden.csv", "no")
+        inbox.write("upload.tmp", "no")
+        inbox.write("sub/deeper.csv", "no")
+        inbox.write(HOSTILE_NAME, "evil")
+        daemon.wait_for(lambda: len(inbox.fired()) >= 2, what="two runs")
+        inbox.write("existing.csv", "changed")
+        daemon.wait_for(lambda: len(inbox.fired()) >= 3, what="the modified file's run")
+        (inbox.folder / "new.csv").unlink()
+        wait_polls(daemon, 2)
+        inbox.write("new.csv", "again")
+        daemon.wait_for(lambda: len(inbox.fired()) >= 4, what="the recreated file's run")
+        wait_polls(daemon, 3)
+        stop(daemon)
+    finally:
+        daemon.kill()
+    assert sorted(inbox.fired()[:2]) == sorted(
+        [str(inbox.folder / HOSTILE_NAME), str(inbox.folder / "new.csv")]
+    )
+    assert inbox.fired()[2:] == [str(inbox.folder / "existing.csv"), str(inbox.folder / "new.csv")]
+    hostile = [r for r in inbox.records() if r["argv"] == [str(inbox.folder / HOSTILE_NAME)]]
+    assert hostile, "the hostile file name reached the command as one argument"
+    assert not (inbox.work / "PWNED").exists()
+    assert not (inbox.work / "P2").exists()
+    runs = runs_json(inbox.state, inbox.config)
+    assert len(runs) == 4
+    assert {r["status"] for r in runs} == {"succeeded"}
+    assert {r["trigger"] for r in runs} == {"datastore"}
+    assert {r["data_path"]["relative_path"] for r in runs} == {
+        "incoming/new.csv",
+        f"incoming/{HOSTILE_NAME}",
+        "incoming/existing.csv",
+    }
+    assert all(r["fire_key"].startswith("new-files:incoming/") for r in runs)
+
+
+def test_a_file_written_over_several_polls_fires_once_after_it_settles(inbox: Inbox) -> None:
+    daemon = inbox.start()
+    try:
+        daemon.wait_event("poll.completed", baseline=True)
+        for chunk in range(4):
+            inbox.write("growing.csv", f"row {chunk}\n", append=True)
+            wait_polls(daemon, 1)
+        daemon.wait_for(lambda: inbox.fired(), what="the settled file's run")
+        wait_polls(daemon, 3)
+        stop(daemon)
+    finally:
+        daemon.kill()
+    assert inbox.fired() == [str(inbox.folder / "growing.csv")]
+    [run] = runs_json(inbox.state, inbox.config)
+    assert run["status"] == "succeeded"
+
+
+def test_files_added_while_stopped_fire_after_restart_exactly_once(inbox: Inbox) -> None:
+    daemon = inbox.start()
+    try:
+        daemon.wait_event("poll.completed", baseline=True)
+        stop(daemon)
+    finally:
+        daemon.kill()
+    inbox.write("while-down.csv", "x")
+    again = inbox.start()
+    try:
+        again.wait_for(lambda: inbox.fired(), what="the run of the file added while down")
+        assert not again.named("poll.completed")[0]["baseline"]
+        wait_polls(again, 3)
+        stop(again)
+    finally:
+        again.kill()
+    third = inbox.start()
+    try:
+        wait_polls(third, 3)
+        stop(third)
+    finally:
+        third.kill()
+    assert inbox.fired() == [str(inbox.folder / "while-down.csv")]
+
+
+def test_a_removed_and_recreated_folder_does_not_stop_the_schedule(inbox: Inbox) -> None:
+    daemon = inbox.start()
+    try:
+        daemon.wait_event("poll.completed", baseline=True)
+        shutil.rmtree(inbox.folder)
+        failed = daemon.wait_event("poll.failed")
+        assert "incoming" in failed["reason"]
+        inbox.folder.mkdir()
+        inbox.write("after.csv", "back")
+        daemon.wait_for(lambda: inbox.fired(), timeout=60, what="a run after the folder came back")
+        stop(daemon)
+    finally:
+        daemon.kill()
+    assert inbox.fired() == [str(inbox.folder / "after.csv")]

@@ -1,0 +1,96 @@
+"""Settling: which new or changed files are finished and fire now. Pure.
+
+Each path of a watched folder is *tracked* with the version that last fired (or formed the
+baseline) and, while a newer version is being written, that *candidate* version with when it
+was first seen. A candidate fires once it has stayed unchanged across the settle window: by
+default two consecutive listings, or a configured duration. A path that disappears stops being
+tracked (a deletion fires nothing), so a file deleted and created again fires again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from triggerd.datastores.snapshot import Entry
+
+LISTINGS_TO_SETTLE = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Tracked:
+    fired: Entry | None  # the version that fired or was the baseline; None: never fired
+    candidate: Entry | None = None  # a newer version waiting to settle
+    seen_at: datetime | None = None  # when the candidate was first seen
+    polls: int = 0  # listings that saw the candidate unchanged
+
+    @property
+    def last_seen(self) -> Entry | None:
+        return self.candidate if self.candidate is not None else self.fired
+
+
+@dataclass
+class SettleResult:
+    fire: list[tuple[str, Entry]] = field(default_factory=list)
+    inserts: dict[str, Tracked] = field(default_factory=dict)  # paths not tracked before
+    updates: dict[str, Tracked] = field(default_factory=dict)  # tracked paths that changed
+    removals: list[str] = field(default_factory=list)  # paths gone from the folder
+    changes: int = 0  # paths whose listing differs from the previous one
+
+    @property
+    def writes(self) -> bool:
+        return bool(self.inserts or self.updates or self.removals)
+
+
+def settle(
+    tracked: Mapping[str, Tracked],
+    listing: Mapping[str, Entry],
+    *,
+    now: datetime,
+    window: timedelta | None = None,
+    baseline: bool = False,
+) -> SettleResult:
+    """Compare a listing with what is tracked.
+
+    ``baseline``: this is the schedule's first poll and what is there must not fire.
+    ``window``: how long a candidate must stay unchanged; None means two listings.
+    """
+    result = SettleResult()
+    for path, entry in listing.items():
+        known = tracked.get(path)
+        if known is not None and known.fired == entry and known.candidate is None:
+            continue  # the steady state: nothing to do, nothing to write
+        if known is None or known.last_seen != entry:
+            result.changes += 1
+        if baseline:
+            result.inserts[path] = Tracked(fired=entry)
+            continue
+        decided = _decide(known, entry, now, window)
+        if decided is None:
+            continue
+        state, fires = decided
+        if fires:
+            result.fire.append((path, entry))
+        (result.updates if known is not None else result.inserts)[path] = state
+    for path in tracked.keys() - listing.keys():
+        result.removals.append(path)
+        result.changes += 1
+    result.fire.sort()
+    return result
+
+
+def _decide(
+    known: Tracked | None, entry: Entry, now: datetime, window: timedelta | None
+) -> tuple[Tracked, bool] | None:
+    """The path's new state and whether it fires now; None when nothing changes."""
+    if known is not None and known.fired == entry:
+        return Tracked(fired=entry), False  # the writer went back to the fired version
+    if known is not None and known.candidate == entry and known.seen_at is not None:
+        polls = known.polls + 1
+        settled = polls >= LISTINGS_TO_SETTLE if window is None else now - known.seen_at >= window
+        if settled:
+            return Tracked(fired=entry), True
+        return Tracked(known.fired, entry, known.seen_at, polls), False
+    fired = known.fired if known is not None else None
+    return Tracked(fired, entry, now, 1), False

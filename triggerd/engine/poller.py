@@ -1,0 +1,166 @@
+"""Polling one datastore schedule: list the folder, settle what changed, record the fires.
+
+A poll is one non-recursive listing. New or changed files that have settled become pending
+runs in the same transaction that advances the persisted snapshot, so a crash loses nothing
+and fires nothing twice. A poll that finds no change writes nothing (but the poll statistics,
+at most once a minute). A failed listing is logged, retried with backoff, and the old snapshot
+stays the baseline: the schedule never stops by itself.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from triggerd.config import Config, Schedule
+from triggerd.datastores.filters import DEFAULT_EXCLUDE, FileFilter
+from triggerd.datastores.listers import Lister, ListingError, build_lister
+from triggerd.datastores.settle import SettleResult, Tracked, settle
+from triggerd.observability.logging import get_logger
+from triggerd.store import Store
+from triggerd.store.repository import NewRun
+
+STATS_EVERY = timedelta(minutes=1)  # poll statistics of unchanged polls are written this often
+FIRST_RETRY = timedelta(seconds=5)
+
+
+def datastore_fire_key(schedule: str, relative_path: str, version: str) -> str:
+    return f"{schedule}:{relative_path}:{version}"
+
+
+def retry_delay(failures: int, interval: timedelta) -> timedelta:
+    """Exponential backoff from 5 s, never longer than the polling interval, with 10% jitter."""
+    delay: timedelta = min(FIRST_RETRY * (1 << max(0, min(failures, 30) - 1)), interval)
+    return delay * (0.9 + 0.1 * random.random())  # noqa: S311 - jitter, not security
+
+
+class DatastorePoller:
+    def __init__(
+        self,
+        schedule: Schedule,
+        config: Config,
+        store: Store,
+        *,
+        clock: Callable[[], datetime],
+        is_enabled: Callable[[], bool],
+        on_recorded: Callable[[], None] = lambda: None,
+    ) -> None:
+        assert schedule.datastore is not None
+        self.schedule = schedule
+        self.datastore = config.datastores[schedule.datastore]
+        self.store = store
+        self.clock = clock
+        self.is_enabled = is_enabled
+        self.on_recorded = on_recorded
+        self.failures = 0
+        self._lister: Lister | None = None
+        self._tracked: dict[str, Tracked] | None = None
+        self._stats_written: datetime | None = None
+        self._busy = threading.Lock()
+        self._log = get_logger(schedule=schedule.name)
+
+    def lister(self) -> Lister:
+        if self._lister is None:
+            file_filter = FileFilter(
+                include=self.schedule.include or ("*",),
+                exclude=self.schedule.exclude
+                if self.schedule.exclude is not None
+                else DEFAULT_EXCLUDE,
+            )
+            self._lister = build_lister(
+                self.datastore, self.schedule.path_on_datastore, file_filter
+            )
+        return self._lister
+
+    def close(self) -> None:
+        if self._lister is not None:
+            self._lister.close()
+            self._lister = None
+
+    def poll(self) -> timedelta | None:
+        """One poll. Returns when to retry if it failed, else None. Polls never overlap."""
+        if not self._busy.acquire(blocking=False):
+            self._log.info("poll.skipped", reason="the previous poll is still running")
+            return None
+        try:
+            return self._poll()
+        finally:
+            self._busy.release()
+
+    def _poll(self) -> timedelta | None:
+        started = time.monotonic()
+        try:
+            listing = self.lister().list()
+        except (ListingError, ValueError) as exc:
+            self.failures += 1
+            delay = retry_delay(self.failures, self.schedule.polling_interval)
+            self._log.warning(
+                "poll.failed",
+                reason=str(exc),
+                failures=self.failures,
+                retry_in_s=round(delay.total_seconds(), 1),
+            )
+            return delay
+        self.failures = 0
+        now = self.clock()
+        name = self.schedule.name
+        if self._tracked is None:
+            self._tracked = self.store.load_snapshot(name)
+        state = self.store.ensure_schedule_state(name, now.replace(microsecond=0))
+        first_poll = state.last_poll_at is None
+        baseline = first_poll and self.schedule.on_existing == "ignore"
+        result = settle(
+            self._tracked, listing, now=now, window=self.schedule.settle, baseline=baseline
+        )
+        new_runs = self._new_runs(result, now)
+        stats_due = self._stats_written is None or now - self._stats_written >= STATS_EVERY
+        created: list[int] = []
+        if result.writes or new_runs or stats_due:
+            created = self.store.record_poll(
+                name, result, new_runs, now=now, entries=len(listing),
+                stats_only=not (result.writes or new_runs),
+            )  # fmt: skip
+            self._stats_written = now
+        self._apply(result)
+        self._log.info(
+            "poll.completed",
+            entries=len(listing),
+            changes=result.changes,
+            fires=len(new_runs),
+            baseline=baseline,
+            duration_ms=round((time.monotonic() - started) * 1000, 1),
+        )
+        for new in new_runs:
+            event = "fire.planned" if new.status == "pending" else "fire.skipped"
+            self._log.info(event, fire_key=new.fire_key, data_path=new.data_path, reason=new.reason)
+        if created:
+            self.on_recorded()
+        return None
+
+    def _new_runs(self, result: SettleResult, now: datetime) -> list[NewRun]:
+        enabled = self.is_enabled()
+        name = self.schedule.name
+        return [
+            NewRun(
+                schedule=name,
+                trigger="datastore",
+                fire_key=datastore_fire_key(name, path, entry.version),
+                scheduled_for=now,
+                parameters=dict(self.schedule.pipeline_parameters),
+                data_path={"datastore": self.schedule.datastore or "", "relative_path": path},
+                status="pending" if enabled else "skipped",
+                reason=None if enabled else "schedule disabled",
+            )
+            for path, entry in result.fire
+        ]
+
+    def _apply(self, result: SettleResult) -> None:
+        """Keep the in-memory snapshot in step with what was just committed."""
+        assert self._tracked is not None
+        self._tracked.update(result.inserts)
+        self._tracked.update(result.updates)
+        for path in result.removals:
+            del self._tracked[path]
