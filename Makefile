@@ -4,9 +4,16 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck unit clean
+NODE_STAMP := node_modules/.installed
+
+.PHONY: install run test lint typecheck clean
 
 install: $(STAMP)
+
+# Azurite (the Azure Storage emulator) for the blob tests, pinned in package-lock.json.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
 
 # The virtualenv is rebuilt whenever pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -26,8 +33,8 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: install lint typecheck
+test: install $(NODE_STAMP) lint typecheck
 	$(BIN)/pytest -q -p no:cacheprovider
 
 clean:
-	rm -rf $(VENV) .triggerd .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) node_modules .triggerd .mypy_cache .ruff_cache .pytest_cache

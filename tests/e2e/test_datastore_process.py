@@ -194,3 +194,40 @@ def test_a_removed_and_recreated_folder_does_not_stop_the_schedule(inbox: Inbox)
     finally:
         daemon.kill()
     assert inbox.fired() == [str(inbox.folder / "after.csv")]
+
+
+def test_a_folder_watch_wakes_the_poll_long_before_its_interval(tmp_path: Path) -> None:
+    inbox = Inbox(tmp_path)
+    inbox.config.write_text(
+        inbox.config.read_text().replace("polling_interval: 1s", "polling_interval: 60"),
+        encoding="utf-8",
+    )
+    daemon = inbox.start()
+    try:
+        daemon.wait_event("poll.completed", baseline=True)
+        daemon.wait_event("watch.started", folder=str(inbox.folder))
+        inbox.write("early.csv", "no need to wait an hour")
+        # An hour-long interval: only the watch (and its settle follow-up) can fire this.
+        daemon.wait_for(lambda: inbox.fired(), timeout=30, what="a run woken by the watch")
+        stop(daemon)
+    finally:
+        daemon.kill()
+    assert inbox.fired() == [str(inbox.folder / "early.csv")]
+
+
+def test_a_folder_that_cannot_be_watched_is_polled(tmp_path: Path) -> None:
+    inbox = Inbox(tmp_path)
+    shutil.rmtree(inbox.folder)  # missing at start: no watch, polls fail and retry
+    daemon = inbox.start()
+    try:
+        unavailable = daemon.wait_event("watch.unavailable")
+        assert unavailable["fallback"] == "polling only"
+        daemon.wait_event("poll.failed")
+        inbox.folder.mkdir()
+        daemon.wait_event("poll.completed", baseline=True, timeout=60)
+        inbox.write("later.csv", "x")
+        daemon.wait_for(lambda: inbox.fired(), timeout=60, what="a run without a watch")
+        stop(daemon)
+    finally:
+        daemon.kill()
+    assert inbox.fired() == [str(inbox.folder / "later.csv")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import threading
@@ -10,6 +11,7 @@ from datetime import datetime
 from types import FrameType
 
 from triggerd.config import Config
+from triggerd.datastores.watch import FolderWatcher
 from triggerd.engine.dispatcher import Dispatcher
 from triggerd.engine.runtime import Runtime
 from triggerd.engine.scheduler import TimeScheduler
@@ -52,6 +54,7 @@ class Daemon:
             on_recorded=self.dispatcher.wake,
         )
         self.scheduler = TimeScheduler(self.runtime.tick)
+        self.watcher = FolderWatcher()
 
     def _resolve(self, run: RunRecord) -> tuple[RunRequest, Submitter] | str:
         return self.runtime.resolve(run)
@@ -79,11 +82,19 @@ class Daemon:
         for name, poller in self.runtime.pollers.items():
             self.scheduler.add_poll(name, poller.schedule.polling_interval, poller.poll)
         self.scheduler.start()
+        self._watch_local_folders()
         self.dispatcher.start()
         interval = self.settings.heartbeat_interval.total_seconds()
         while not self.stop_requested.wait(interval):
             self._heartbeat()
         return self.shutdown()
+
+    def _watch_local_folders(self) -> None:
+        for name, poller in self.runtime.pollers.items():
+            folder = poller.local_folder()
+            if folder is not None:
+                wake = functools.partial(self.scheduler.wake_poll, name)
+                poller.watched = self.watcher.watch(name, folder, wake)
 
     def _heartbeat(self) -> None:
         try:
@@ -92,6 +103,7 @@ class Daemon:
             self._log.error("daemon.heartbeat_failed", error=str(exc))
 
     def shutdown(self) -> int:
+        self.watcher.stop()
         self.scheduler.shutdown()
         in_flight = self.dispatcher.in_flight
         if in_flight:

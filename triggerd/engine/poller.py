@@ -14,15 +14,23 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from triggerd.config import Config, Schedule
+from triggerd.config.models import LocalDatastore
 from triggerd.datastores.filters import DEFAULT_EXCLUDE, FileFilter
-from triggerd.datastores.listers import Lister, ListingError, build_lister
+from triggerd.datastores.listers import (
+    Lister,
+    ListingError,
+    build_lister,
+    normalise_path_on_datastore,
+)
 from triggerd.datastores.settle import SettleResult, Tracked, settle
 from triggerd.observability.logging import get_logger
 from triggerd.store import Store
 from triggerd.store.repository import NewRun
 
+FOLLOW_UP = timedelta(seconds=5)  # with a folder watch: poll again this soon while files settle
 STATS_EVERY = timedelta(minutes=1)  # poll statistics of unchanged polls are written this often
 FIRST_RETRY = timedelta(seconds=5)
 
@@ -56,6 +64,7 @@ class DatastorePoller:
         self.is_enabled = is_enabled
         self.on_recorded = on_recorded
         self.failures = 0
+        self.watched = False  # set when inotify wakes this poller early (local folders)
         self._lister: Lister | None = None
         self._tracked: dict[str, Tracked] | None = None
         self._stats_written: datetime | None = None
@@ -75,13 +84,21 @@ class DatastorePoller:
             )
         return self._lister
 
+    def local_folder(self) -> Path | None:
+        """The watched folder when it is on this machine (for an inotify watch)."""
+        if not isinstance(self.datastore, LocalDatastore):
+            return None
+        prefix = normalise_path_on_datastore(self.schedule.path_on_datastore)
+        return self.datastore.path / prefix if prefix else self.datastore.path
+
     def close(self) -> None:
         if self._lister is not None:
             self._lister.close()
             self._lister = None
 
     def poll(self) -> timedelta | None:
-        """One poll. Returns when to retry if it failed, else None. Polls never overlap."""
+        """One poll; polls never overlap. Returns how soon to poll again when that should be
+        sooner than the interval (a retry after a failure, files settling under a watch)."""
         if not self._busy.acquire(blocking=False):
             self._log.info("poll.skipped", reason="the previous poll is still running")
             return None
@@ -138,6 +155,10 @@ class DatastorePoller:
             self._log.info(event, fire_key=new.fire_key, data_path=new.data_path, reason=new.reason)
         if created:
             self.on_recorded()
+        changed = (*result.inserts.values(), *result.updates.values())
+        settling = any(t.candidate is not None for t in changed)
+        if self.watched and settling:
+            return min(FOLLOW_UP, self.schedule.polling_interval)
         return None
 
     def _new_runs(self, result: SettleResult, now: datetime) -> list[NewRun]:

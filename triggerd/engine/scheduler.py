@@ -45,8 +45,9 @@ class TimeScheduler:
     def add_poll(
         self, name: str, interval: timedelta, poll: Callable[[], timedelta | None]
     ) -> None:
-        """Poll every ``interval``, the first time at once; a poll that failed returns when to
-        retry, and the next poll moves up to then."""
+        """Poll every ``interval``, the first time at once. A poll may return a shorter delay
+        (a retry after a failure, a follow-up for files still settling): the next poll moves
+        up to then."""
         job_id = f"poll:{name}"
 
         def run() -> None:
@@ -68,6 +69,13 @@ class TimeScheduler:
             next_run_time=datetime.now(UTC),
             replace_existing=True,
         )
+
+    def wake_poll(self, name: str, delay: timedelta = timedelta(seconds=0.5)) -> None:
+        """Bring a poll forward to ``delay`` from now (early wake); later polls keep their pace."""
+        job = self._scheduler.get_job(f"poll:{name}")
+        soon = datetime.now(UTC) + delay
+        if job is not None and job.next_run_time is not None and job.next_run_time > soon:
+            job.modify(next_run_time=soon)
 
     def _wake(self, name: str) -> None:
         try:
