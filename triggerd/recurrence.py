@@ -219,7 +219,7 @@ class Recurrence:
         if start.is_anchor and after < start.utc:
             return start.utc  # first run immediate; the pattern continues after it
         threshold = max(after, start.utc)
-        clock = self._clock_times(start.wall)
+        clock = self._clock_times(start)
         if not clock:
             return None  # an empty hours or minutes list never matches
         zone = self.zone
@@ -237,13 +237,15 @@ class Recurrence:
                         first_day = day
         return best
 
-    def _clock_times(self, start_wall: datetime) -> list[time]:
-        """Every hour x minute of the pattern, seconds from S; missing parts from S."""
-        hours = self.hours if self.hours is not None else (start_wall.hour,)
-        minutes = self.minutes if self.minutes is not None else (start_wall.minute,)
-        return sorted(
-            {time(h, m, start_wall.second, start_wall.microsecond) for h in hours for m in minutes}
-        )
+    def _clock_times(self, start: _Start) -> list[time]:
+        """Every hour x minute of the pattern; missing parts from S. Seconds come from a
+        start_time, but not from an anchor: ``07:30`` means 07:30:00 whenever the daemon
+        first saw the schedule."""
+        wall = start.wall
+        hours = self.hours if self.hours is not None else (wall.hour,)
+        minutes = self.minutes if self.minutes is not None else (wall.minute,)
+        second, micro = (0, 0) if start.is_anchor else (wall.second, wall.microsecond)
+        return sorted({time(h, m, second, micro) for h in hours for m in minutes})
 
     def _pattern_days(self, start_day: date, from_day: date) -> Iterator[date]:
         """The pattern's days in order, from about one period before ``from_day``."""

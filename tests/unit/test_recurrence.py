@@ -130,6 +130,14 @@ CASES = [
                   "2024-10-27T06:45:00+01:00", "2024-10-27T18:45:00+01:00"],
     ),
     case(
+        "week/1 07:30 no start: the anchor's seconds stay with the anchor, the pattern is :00",
+        rec("Week", 1, BERLIN, week_days=("Monday",), hours=(7,), minutes=(30,)),
+        after="2024-10-26T12:00:00+02:00",
+        anchor="2024-10-26T12:34:56.250000+02:00",
+        expected=["2024-10-26T12:34:56.250000+02:00", "2024-10-28T07:30:00+01:00",
+                  "2024-11-04T07:30:00+01:00"],
+    ),
+    case(
         "day/1 no start, after past the anchor: anchor does not fire again",
         rec("Day", 1, BERLIN, hours=(9,), minutes=(0,)),
         after="2024-03-30T15:20:00+01:00",
