@@ -131,7 +131,7 @@ CASES = [
     ),
     case(
         "week/1 07:30 no start: the anchor's seconds stay with the anchor, the pattern is :00",
-        rec("Week", 1, BERLIN, week_days=("Monday",), hours=(7,), minutes=(30,)),
+        rec("Week", 1, BERLIN, days=("Monday",), hours=(7,), minutes=(30,)),
         after="2024-10-26T12:00:00+02:00",
         anchor="2024-10-26T12:34:56.250000+02:00",
         expected=["2024-10-26T12:34:56.250000+02:00", "2024-10-28T07:30:00+01:00",
