@@ -68,6 +68,7 @@ class DatastorePoller:
         self._lister: Lister | None = None
         self._tracked: dict[str, Tracked] | None = None
         self._stats_written: datetime | None = None
+        self._first_poll = True
         self._busy = threading.Lock()
         self._log = get_logger(schedule=schedule.name)
 
@@ -124,11 +125,11 @@ class DatastorePoller:
         self.failures = 0
         now = self.clock()
         name = self.schedule.name
-        if self._tracked is None:
+        if self._tracked is None:  # first poll of this process: the stored snapshot
+            state = self.store.ensure_schedule_state(name, now.replace(microsecond=0))
             self._tracked = self.store.load_snapshot(name)
-        state = self.store.ensure_schedule_state(name, now.replace(microsecond=0))
-        first_poll = state.last_poll_at is None
-        baseline = first_poll and self.schedule.on_existing == "ignore"
+            self._first_poll = state.last_poll_at is None
+        baseline = self._first_poll and self.schedule.on_existing == "ignore"
         result = settle(
             self._tracked, listing, now=now, window=self.schedule.settle, baseline=baseline
         )
@@ -142,6 +143,7 @@ class DatastorePoller:
             )  # fmt: skip
             self._stats_written = now
         self._apply(result)
+        self._first_poll = False
         self._log.info(
             "poll.completed",
             entries=len(listing),

@@ -1,0 +1,189 @@
+"""One datastore schedule's polls against a real folder and store, with an injected clock."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from triggerd.config import load_config
+from triggerd.engine.poller import DatastorePoller, retry_delay
+from triggerd.store import Store, open_store
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2024, 10, 27, 0, 30, tzinfo=UTC)  # Berlin falls back this night
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    opened = open_store(store_url)
+    yield opened
+    opened.close()
+
+
+class Folder:
+    def __init__(self, tmp_path: Path, store: Store, **options: Any) -> None:
+        self.path = tmp_path / "inbox" / "incoming"
+        self.path.mkdir(parents=True)
+        extra = "".join(f"    {k}: {json.dumps(v)}\n" for k, v in options.items())
+        (tmp_path / "c.yaml").write_text(
+            f"""
+datastores:
+  inbox: {{kind: local, path: {json.dumps(str(tmp_path / "inbox"))}}}
+pipelines:
+  job: {{kind: command, argv: [echo, "{{f}}"]}}
+schedules:
+  - name: files
+    pipeline: job
+    datastore: inbox
+    path_on_datastore: incoming
+    data_path_parameter_name: f
+    pipeline_parameters: {{threshold: 0.5}}
+{extra}""",
+            encoding="utf-8",
+        )
+        config = load_config(tmp_path / "c.yaml")
+        self.enabled = True
+        self.clock = Clock()
+        self.store = store
+        self.poller = DatastorePoller(
+            config.schedules["files"],
+            config,
+            store,
+            clock=self.clock,
+            is_enabled=lambda: self.enabled,
+        )
+        self._mtime = 1_700_000_000 * 10**9
+
+    def write(self, name: str, text: str = "x") -> None:
+        path = self.path / name
+        path.write_text(text, encoding="utf-8")
+        self._mtime += 10**9
+        os.utime(path, ns=(self._mtime, self._mtime))
+
+    def poll(self) -> timedelta | None:
+        self.clock.now += timedelta(minutes=5)
+        return self.poller.poll()
+
+    def runs(self, status: str = "pending") -> list[str]:
+        return [r.data_path["relative_path"] for r in self.store.list_runs(statuses=[status])]  # type: ignore[index]
+
+
+def test_a_settled_new_file_becomes_one_pending_run_with_its_data_path(
+    tmp_path: Path, store: Store
+) -> None:
+    folder = Folder(tmp_path, store)
+    folder.poll()
+    folder.write("a.csv")
+    folder.poll()
+    folder.poll()
+    folder.poll()
+    [run] = store.list_runs()
+    assert (run.trigger, run.status, run.parameters) == ("datastore", "pending", {"threshold": 0.5})
+    assert run.data_path == {"datastore": "inbox", "relative_path": "incoming/a.csv"}
+    assert run.fire_key == f"files:incoming/a.csv:{(folder.path / 'a.csv').stat().st_mtime_ns}"
+    state = store.schedule_state("files")
+    assert state is not None and state.entries == 1 and state.last_poll_at is not None
+
+
+def test_a_poll_that_finds_no_change_writes_nothing(tmp_path: Path, store: Store) -> None:
+    folder = Folder(tmp_path, store)
+    for i in range(50):
+        folder.write(f"{i}.csv")
+    folder.poll()  # baseline: 50 rows and the poll statistics
+    writes: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().split()[0].upper() in ("INSERT", "UPDATE", "DELETE"):
+            writes.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", count)
+    try:
+        folder.clock.now += timedelta(seconds=10)  # within a minute: no statistics are due
+        folder.poller.poll()
+        folder.clock.now += timedelta(seconds=10)
+        folder.poller.poll()
+    finally:
+        event.remove(store.engine, "before_cursor_execute", count)
+    assert writes == []
+
+
+def test_a_restarted_poller_continues_from_the_stored_snapshot(
+    tmp_path: Path, store: Store
+) -> None:
+    folder = Folder(tmp_path, store)
+    folder.write("old.csv")
+    folder.poll()  # baseline
+    folder.write("new.csv")
+    again = Folder.__new__(Folder)
+    again.__dict__.update(folder.__dict__)
+    again.poller = DatastorePoller(
+        folder.poller.schedule, _config(folder), store, clock=folder.clock, is_enabled=lambda: True
+    )
+    again.poll()
+    again.poll()
+    assert again.runs() == ["incoming/new.csv"]
+
+
+def _config(folder: Folder) -> Any:
+    return load_config(folder.path.parents[1] / "c.yaml")
+
+
+def test_on_existing_fire_fires_what_the_first_poll_finds(tmp_path: Path, store: Store) -> None:
+    folder = Folder(tmp_path, store, on_existing="fire")
+    folder.write("there-before.csv")
+    folder.poll()
+    folder.poll()
+    assert folder.runs() == ["incoming/there-before.csv"]
+
+
+def test_a_disabled_schedule_records_its_files_as_skipped(tmp_path: Path, store: Store) -> None:
+    folder = Folder(tmp_path, store)
+    folder.poll()
+    folder.enabled = False
+    folder.write("a.csv")
+    folder.poll()
+    folder.poll()
+    assert folder.runs() == []
+    assert folder.runs("skipped") == ["incoming/a.csv"]
+    assert store.list_runs()[0].reason == "schedule disabled"
+
+
+def test_a_failed_listing_backs_off_and_keeps_the_snapshot(tmp_path: Path, store: Store) -> None:
+    folder = Folder(tmp_path, store)
+    folder.write("a.csv")
+    folder.poll()
+    os.rename(folder.path, folder.path.with_name("moved"))
+    first, second = folder.poll(), folder.poll()
+    assert first is not None and second is not None
+    assert timedelta(seconds=4) < first < second <= timedelta(seconds=11)
+    os.rename(folder.path.with_name("moved"), folder.path)
+    assert folder.poll() is None
+    folder.poll()
+    assert folder.runs() == []  # a.csv is still the baseline: nothing fired
+
+
+@pytest.mark.parametrize(
+    ("failures", "interval", "low", "high"),
+    [
+        (1, timedelta(minutes=5), 4.5, 5.0),
+        (3, timedelta(minutes=5), 18.0, 20.0),
+        (30, timedelta(minutes=5), 270.0, 300.0),
+        (2, timedelta(seconds=3), 2.7, 3.0),
+    ],
+)
+def test_retry_delays_grow_but_never_past_the_interval(
+    failures: int, interval: timedelta, low: float, high: float
+) -> None:
+    assert low <= retry_delay(failures, interval).total_seconds() <= high
