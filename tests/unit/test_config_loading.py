@@ -394,12 +394,21 @@ def test_azure_datastore_schedule_yaml() -> None:
 
 def test_example_config_of_make_run() -> None:
     config = load_config(REPO / "config")
-    assert sorted(config.schedules) == ["every-minute", "nightly-report", "workday-morning"]
+    assert sorted(config.schedules) == [
+        "every-minute",
+        "inbox-files",
+        "nightly-report",
+        "workday-morning",
+    ]
+    inbox = config.schedule("inbox-files")
+    assert (inbox.datastore, inbox.data_path_parameter_name) == ("inbox", "input_file")
+    assert inbox.polling_interval == timedelta(seconds=10)
+    assert config.datastores["inbox"].path == REPO / "config" / ".." / "data" / "inbox"
     hello = config.pipelines["hello"]
     assert isinstance(hello, CommandPipeline)
     assert hello.cwd == REPO / "config"
     assert hello.timeout == timedelta(seconds=60)
-    assert all(s.trigger == "recurrence" for s in config.schedules.values())
+    assert [s.trigger for s in config.schedules.values()].count("datastore") == 1
     nightly = config.schedule("nightly-report")
     assert nightly.recurrence is not None
     assert (nightly.recurrence.hours, nightly.recurrence.minutes) == ((2,), (30,))

@@ -69,12 +69,7 @@ def build_lister(
 
     container = azure_blob.container_client(datastore)
     try:
-        return azure_blob.AzureBlobLister(
-            container,
-            path_on_datastore,
-            file_filter,
-            description=azure_blob.describe(datastore, path_on_datastore),
-        )
+        return azure_blob.AzureBlobLister(container, path_on_datastore, file_filter)
     except BaseException:
         azure_blob.close_container(container)
         raise

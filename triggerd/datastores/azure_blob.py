@@ -1,0 +1,279 @@
+"""The Azure Blob lister: one ``walk_blobs(delimiter="/")`` of the watched prefix per poll.
+
+The watched folder is a container plus an optional prefix (``path_on_datastore``). Only blobs
+directly under ``prefix/`` are listed; sub-folders come back from the service as ``BlobPrefix``
+items and are skipped without being opened, so ``incoming/sub/a.csv`` never appears. Because the
+listing asks for ``"incoming/"`` (with the slash), neither ``incomingX.csv`` nor
+``incoming2/a.csv`` matches ``incoming``. The version of a blob is its ETag.
+
+Keys, SAS tokens and connection strings never reach a log line or an error message: reasons are
+built from status codes and error codes, and any service text is scrubbed of query strings and
+key-like fields first.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from azure.core.credentials import AzureNamedKeyCredential, AzureSasCredential
+from azure.core.exceptions import (
+    AzureError,
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.storage.blob import BlobPrefix, ContainerClient, ExponentialRetry
+
+from triggerd.config.models import (
+    AccountKeyCredential,
+    AzureBlobDatastore,
+    SasTokenCredential,
+    SecretSource,
+)
+from triggerd.datastores.filters import FileFilter
+from triggerd.datastores.listers import ListingError, normalise_path_on_datastore
+from triggerd.datastores.snapshot import Entry, Listing
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+
+# A poll runs again at its next interval and the scheduler backs off on failure, so the SDK's
+# own retries stay short: 2 retries after ~1 s and ~3 s (the SDK default waits 15 s, 18 s, 24 s).
+CLIENT_OPTIONS: dict[str, Any] = {
+    "connection_timeout": 10,
+    "read_timeout": 60,
+}
+
+
+def _retry_policy() -> ExponentialRetry:
+    return ExponentialRetry(initial_backoff=1, increment_base=2, retry_total=2)
+
+
+class AzureBlobLister:
+    """Lists the blobs directly under ``path_on_datastore/`` in one container."""
+
+    def __init__(
+        self,
+        container: ContainerClient,
+        path_on_datastore: str | None,
+        file_filter: FileFilter,
+        *,
+        description: str | None = None,
+    ) -> None:
+        self.container = container
+        self.path_on_datastore = normalise_path_on_datastore(path_on_datastore)
+        self.file_filter = file_filter
+        self._head = f"{self.path_on_datastore}/" if self.path_on_datastore else ""
+        self.description = description or describe(container, self.path_on_datastore)
+
+    def list(self) -> Listing:
+        head = self._head
+        cut = len(head)
+        accepts = self.file_filter.match
+        listing: Listing = {}
+        try:
+            for item in self.container.walk_blobs(name_starts_with=head or None, delimiter="/"):
+                if isinstance(item, BlobPrefix):  # a sub-folder: never opened
+                    continue
+                key: str = item.name
+                name = key[cut:]
+                # "" is a folder marker blob named "incoming/" (Storage Explorer, HNS accounts).
+                if not name or accepts(name) is None:
+                    continue
+                listing[key] = Entry(item.size, item.etag.strip('"'))
+        except AzureError as exc:
+            raise ListingError(self._reason(exc)) from None
+        return listing
+
+    def _reason(self, exc: AzureError) -> str:
+        where = self.description
+        if isinstance(exc, ResourceNotFoundError):
+            return f"container {self.container.container_name!r} not found ({where})"
+        if isinstance(exc, ClientAuthenticationError) or (
+            isinstance(exc, HttpResponseError) and exc.status_code in (401, 403)
+        ):
+            return (
+                f"authentication failed or access denied ({where}): {_service_reason(exc)}; "
+                "check the credential and that it may list the container"
+            )
+        if isinstance(exc, HttpResponseError) and exc.status_code is not None:
+            return f"listing failed ({where}): {_service_reason(exc)}"
+        if isinstance(exc, ServiceRequestError | ServiceResponseError):
+            return f"cannot reach the storage account ({where}): {_network_reason(exc)}"
+        return f"listing failed ({where}): {type(exc).__name__}: {scrub(_first_line(exc))}"
+
+    def locate(self, relative_path: str) -> str:
+        """The blob's URL, without any SAS token: a pipeline authenticates on its own."""
+        with self.container.get_blob_client(relative_path) as blob:
+            return _without_query(blob.url)
+
+    def close(self) -> None:
+        close_container(self.container)
+
+    def __repr__(self) -> str:
+        return f"AzureBlobLister({self.description!r}, {self.file_filter!r})"
+
+
+def describe(container: ContainerClient, path_on_datastore: str | None) -> str:
+    """``azure_blob https://acct.blob.core.windows.net/raw/incoming/`` — never with a SAS."""
+    prefix = normalise_path_on_datastore(path_on_datastore)
+    url = _without_query(container.url)
+    return f"azure_blob {url}/{prefix}/" if prefix else f"azure_blob {url}/"
+
+
+def close_container(container: ContainerClient) -> None:
+    """Close the client's connections and a token credential it holds (one we created)."""
+    credential = getattr(container, "credential", None)
+    container.close()
+    close = getattr(credential, "close", None)
+    if close is not None and hasattr(credential, "get_token"):
+        close()
+
+
+# --- clients --------------------------------------------------------------------------------
+
+
+def container_client(datastore: AzureBlobDatastore) -> ContainerClient:
+    """A client for the datastore's container. Raises ListingError if a secret is missing.
+
+    Reads secrets only from the environment variable or file named in the config; the error for
+    a missing one names the variable or file, never a value.
+    """
+    options = {**CLIENT_OPTIONS, "retry_policy": _retry_policy()}
+    if datastore.connection_string_env is not None:
+        variable = datastore.connection_string_env
+        connection_string = os.environ.get(variable, "").strip()
+        if not connection_string:
+            raise ListingError(
+                f"environment variable {variable} (connection_string_env of the datastore) "
+                "is not set or empty"
+            )
+        try:
+            return ContainerClient.from_connection_string(
+                connection_string, datastore.container, **options
+            )
+        except ValueError:
+            raise ListingError(
+                f"the connection string in environment variable {variable} is malformed"
+            ) from None
+    assert datastore.account_url is not None  # the model requires one way in
+    account_url = datastore.account_url
+    credential = _credential(datastore.credential, account_url)
+    try:
+        return ContainerClient(account_url, datastore.container, credential=credential, **options)
+    except ValueError as exc:
+        close = getattr(credential, "close", None)
+        if close is not None:
+            close()
+        raise ListingError(
+            f"cannot use account_url {_without_query(account_url)}: {scrub(str(exc))}"
+        ) from None
+
+
+def _credential(
+    config: Any, account_url: str
+) -> AzureNamedKeyCredential | AzureSasCredential | TokenCredential:
+    if isinstance(config, SasTokenCredential):
+        return AzureSasCredential(_read_secret(config, "SAS token").lstrip("?"))
+    if isinstance(config, AccountKeyCredential):
+        key = _read_secret(config, "account key")
+        return AzureNamedKeyCredential(account_name(account_url), key)
+    # None or {kind: default}: managed identity, environment, Azure CLI login...
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential()
+
+
+def _read_secret(source: SecretSource, what: str) -> str:
+    if source.env is not None:
+        value = os.environ.get(source.env, "").strip()
+        if not value:
+            raise ListingError(f"environment variable {source.env} ({what}) is not set or empty")
+        return value
+    assert source.file is not None  # the model requires exactly one source
+    path = Path(source.file)
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ListingError(
+            f"cannot read the {what} file {path}: {exc.strerror or type(exc).__name__}"
+        ) from None
+    if not value:
+        raise ListingError(f"the {what} file {path} is empty")
+    return value
+
+
+def account_name(account_url: str) -> str:
+    """The storage account of an account URL.
+
+    ``https://acct.blob.core.windows.net`` -> ``acct``; an emulator URL with an IP address or
+    ``localhost`` host (``http://127.0.0.1:10000/devstoreaccount1``) -> the first path segment.
+    """
+    parts = urlsplit(account_url)
+    host = parts.hostname or ""
+    if host == "localhost" or _is_ip(host):
+        segment = parts.path.strip("/").split("/", 1)[0]
+        if segment:
+            return segment
+    name = host.split(".", 1)[0]
+    if not name:
+        raise ListingError(f"cannot tell the storage account from account_url {account_url!r}")
+    return name
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+# --- safe reasons ---------------------------------------------------------------------------
+
+_QUERY = re.compile(r"\?[^\s'\"<>]*")
+_SECRET_FIELD = re.compile(
+    r"(?i)\b(AccountKey|SharedAccessSignature|sig|signature|access_token|Authorization)"
+    r"(\s*[=:]\s*)[^;&\s'\"<>,)]*"
+)
+_ERRNO = re.compile(r"\[Errno -?\d+\] [^'\"\)]*")
+
+
+def scrub(text: str) -> str:
+    """``text`` without URL query strings (SAS tokens) or key-like ``name=value`` fields."""
+    return _SECRET_FIELD.sub(r"\1\2***", _QUERY.sub("?***", text))
+
+
+def _without_query(url: str) -> str:
+    return url.split("?", 1)[0]
+
+
+def _first_line(exc: BaseException) -> str:
+    message = getattr(exc, "message", None) or str(exc)
+    return str(message).strip().split("\n", 1)[0][:300]
+
+
+def _service_reason(exc: HttpResponseError) -> str:
+    """``403 AuthenticationFailed``: status and error code, never the service's free text."""
+    parts = [str(exc.status_code) if exc.status_code is not None else "", exc.error_code or ""]
+    if not any(parts) or not exc.error_code:
+        parts.append(scrub(_first_line(exc)))
+    return " ".join(p for p in parts if p)
+
+
+def _network_reason(exc: AzureError) -> str:
+    """``[Errno 111] Connection refused`` or ``timed out``, not the request URL."""
+    text = _first_line(exc)
+    found = _ERRNO.search(text)
+    if found:
+        return found.group(0).strip()
+    if "timed out" in text.lower():
+        return "timed out"
+    return f"{type(exc).__name__}: {scrub(text)}"
