@@ -62,6 +62,30 @@ SCHEDULE_CASES = {
         10,
         "Path on datastore parameter can only be specified for Datastore schedules.",
     ),
+    "settle without datastore": (
+        RECURRENCE + "settle: 30s\n",
+        "schedules[0].settle",
+        10,
+        "settle can only be specified for Datastore schedules.",
+    ),
+    "on_existing without datastore": (
+        RECURRENCE + "on_existing: fire\n",
+        "schedules[0].on_existing",
+        10,
+        "on_existing can only be specified for Datastore schedules.",
+    ),
+    "path on datastore leaving the datastore": (
+        "datastore: inbox\npath_on_datastore: incoming/../../etc\n" + PARAMS,
+        "schedules[0].path_on_datastore",
+        9,
+        "must stay inside the datastore (no '..')",
+    ),
+    "on_existing value": (
+        "datastore: inbox\non_existing: always\n" + PARAMS,
+        "schedules[0].on_existing",
+        9,
+        "must be one of 'ignore' or 'fire'",
+    ),
     "status": (
         RECURRENCE + "status: Enabled\n",
         "schedules[0].status",
