@@ -9,6 +9,7 @@ pytest.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import platform
@@ -33,10 +34,10 @@ def median(values: Sequence[float]) -> float:
 
 
 def spread(values: Sequence[float], scale: float = 1.0, digits: int = 3) -> str:
-    """``median (min–max)`` of ``values`` times ``scale``."""
+    """``median (min-max)`` of ``values`` times ``scale``."""
     med = median(values) * scale
     lo, hi = min(values) * scale, max(values) * scale
-    return f"{med:.{digits}f} ({lo:.{digits}f}–{hi:.{digits}f})"
+    return f"{med:.{digits}f} ({lo:.{digits}f}-{hi:.{digits}f})"
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -48,12 +49,17 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 def interleaved(
     variants: dict[str, Callable[[], object]], reps: int, *, progress: bool = True
 ) -> dict[str, list[float]]:
-    """Time each variant ``reps`` times, rotating the order every repetition (wall seconds)."""
+    """Time each variant ``reps`` times, rotating the order every repetition (wall seconds).
+
+    A full garbage collection runs (untimed) before each call, so one variant's garbage is not
+    collected on another's clock; the collector stays enabled while a variant runs.
+    """
     names = list(variants)
     times: dict[str, list[float]] = {name: [] for name in names}
     for rep in range(reps):
         shift = rep % len(names)
         for name in names[shift:] + names[:shift]:
+            gc.collect()
             started = time.perf_counter()
             variants[name]()
             times[name].append(time.perf_counter() - started)

@@ -352,6 +352,23 @@ def test_local_symlinks_are_never_followed_out_of_the_folder(
     assert list(local.lister("incoming").list()) == ["incoming/real.csv"]
 
 
+def test_local_a_watched_folder_reached_through_a_symlink_works(
+    local: LocalPlace, tmp_path: Path
+) -> None:
+    real = tmp_path / "elsewhere"
+    real.mkdir()
+    (real / "a.csv").write_bytes(b"a")
+    (real / "target.csv").write_bytes(b"tt")
+    (real / "link.csv").symlink_to(real / "target.csv")
+    (local.root / "linked").symlink_to(real, target_is_directory=True)
+
+    assert sizes(local.lister("linked").list()) == {
+        "linked/a.csv": 1,
+        "linked/target.csv": 2,
+        "linked/link.csv": 2,
+    }
+
+
 def test_local_directories_and_special_files_are_skipped(local: LocalPlace) -> None:
     (local.root / "incoming/looks-like-a-file.csv").mkdir()
     os.mkfifo(local.root / "incoming/pipe.csv")

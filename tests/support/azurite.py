@@ -105,4 +105,6 @@ def start(timeout: float = 30.0) -> AzuriteServer:
         time.sleep(0.1)
     output = server.log()
     server.stop()
-    raise RuntimeError(f"Azurite did not listen on 127.0.0.1:{port} within {timeout:.0f} s:\n{output}")
+    raise RuntimeError(
+        f"Azurite did not listen on 127.0.0.1:{port} within {timeout:.0f} s:\n{output}"
+    )

@@ -59,7 +59,9 @@ def test_default_filter(name: str, accepted: bool) -> None:
         (["*a*b*c*"], [], "xacbz", False),
     ],
 )
-def test_include_and_exclude(include: list[str], exclude: list[str], name: str, accepted: bool) -> None:
+def test_include_and_exclude(
+    include: list[str], exclude: list[str], name: str, accepted: bool
+) -> None:
     assert FileFilter(include, exclude).accepts(name) is accepted
 
 

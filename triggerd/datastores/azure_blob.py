@@ -29,7 +29,7 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
-from azure.storage.blob import BlobPrefix, ContainerClient, ExponentialRetry
+from azure.storage.blob import BlobPrefix, ContainerClient, LinearRetry
 
 from triggerd.config.models import (
     AccountKeyCredential,
@@ -45,15 +45,16 @@ if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
 
 # A poll runs again at its next interval and the scheduler backs off on failure, so the SDK's
-# own retries stay short: 2 retries after ~1 s and ~3 s (the SDK default waits 15 s, 18 s, 24 s).
+# own retries stay short: 2 retries, ~2 s apart (the SDK default: 3 retries, ~15 s apart), and
+# an unreachable account fails a poll in about 5 s.
 CLIENT_OPTIONS: dict[str, Any] = {
     "connection_timeout": 10,
     "read_timeout": 60,
 }
 
 
-def _retry_policy() -> ExponentialRetry:
-    return ExponentialRetry(initial_backoff=1, increment_base=2, retry_total=2)
+def _retry_policy() -> LinearRetry:
+    return LinearRetry(backoff=2, random_jitter_range=1, retry_total=2)
 
 
 class AzureBlobLister:
@@ -262,10 +263,11 @@ def _first_line(exc: BaseException) -> str:
 
 def _service_reason(exc: HttpResponseError) -> str:
     """``403 AuthenticationFailed``: status and error code, never the service's free text."""
-    parts = [str(exc.status_code) if exc.status_code is not None else "", exc.error_code or ""]
-    if not any(parts) or not exc.error_code:
-        parts.append(scrub(_first_line(exc)))
-    return " ".join(p for p in parts if p)
+    error_code = getattr(exc, "error_code", None)  # set by azure-storage-blob
+    if exc.status_code is not None and error_code:
+        return f"{exc.status_code} {error_code}"
+    status = f"{exc.status_code} " if exc.status_code is not None else ""
+    return f"{status}{scrub(_first_line(exc))}"
 
 
 def _network_reason(exc: AzureError) -> str:

@@ -26,10 +26,14 @@ from triggerd.datastores.snapshot import Entry, Listing
 
 
 class LocalLister:
-    """Lists the files directly in ``root/path_on_datastore``."""
+    """Lists the files directly in ``root/path_on_datastore``.
+
+    The lister keeps its last listing to reuse unchanged entries: treat what ``list()`` returns
+    as read-only.
+    """
 
     def __init__(self, root: Path, path_on_datastore: str | None, file_filter: FileFilter) -> None:
-        self.root = Path(os.path.abspath(root))
+        self.root = Path(root).absolute()
         self.path_on_datastore = normalise_path_on_datastore(path_on_datastore)
         self.folder = (
             self.root / self.path_on_datastore if self.path_on_datastore is not None else self.root
@@ -79,14 +83,14 @@ class LocalLister:
     def _symlink_target(self, entry: os.DirEntry[str]) -> os.stat_result | None:
         """The stat of a symlink's target if it is a regular file inside the folder's tree."""
         try:
-            resolved = os.path.realpath(entry.path, strict=True)
-            inside = os.path.join(os.path.realpath(self.folder, strict=True), "")
-            st = os.stat(resolved)
+            resolved = Path(entry.path).resolve(strict=True)
+            inside = self.folder.resolve(strict=True)
+            st = resolved.stat()
         except (OSError, RuntimeError):  # dangling, loop, vanished
             return None
-        if not resolved.startswith(inside) or not stat.S_ISREG(st.st_mode):
+        if resolved == inside or not resolved.is_relative_to(inside):
             return None
-        return st
+        return st if stat.S_ISREG(st.st_mode) else None
 
     def _reason(self, exc: OSError) -> str:
         folder = self.folder
@@ -103,10 +107,11 @@ class LocalLister:
         parts = relative_path.split("/")
         if ".." in parts or relative_path.startswith("/"):
             raise ValueError(f"{relative_path!r} is not a path inside the datastore")
-        return os.path.join(self.root, *parts)
+        return str(self.root.joinpath(*parts))
 
     def close(self) -> None:
-        """Nothing to release: each poll opens and closes its own directory handle."""
+        """Forget the last listing; each poll opens and closes its own directory handle."""
+        self._previous = {}
 
     def __repr__(self) -> str:
         return f"LocalLister({self.description!r}, {self.file_filter!r})"
