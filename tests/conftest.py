@@ -1,17 +1,22 @@
-"""Shared fixtures: stores on SQLite and on a real PostgreSQL server."""
+"""Shared fixtures: stores on SQLite and a real PostgreSQL server; Azurite and containers."""
 
 from __future__ import annotations
 
 import itertools
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from azure.storage.blob import ContainerClient
 
+from tests.support import azurite as azurite_support
 from tests.support import postgres
+from tests.support.azurite import AzuriteServer
 from triggerd.store import Store, open_store
 
 _db_names = itertools.count()
+_containers = itertools.count()
 
 
 @pytest.fixture(scope="session")
@@ -38,3 +43,24 @@ def store(store_url: str) -> Iterator[Store]:
     opened = open_store(store_url)
     yield opened
     opened.close()
+
+
+@pytest.fixture(scope="session", name="azurite")
+def azurite_fixture() -> Iterator[AzuriteServer]:
+    """Azurite on a free 127.0.0.1 port for the whole session; fails (never skips) if absent."""
+    problem = azurite_support.missing()
+    if problem:
+        pytest.fail(problem, pytrace=False)
+    server = azurite_support.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def blob_container(azurite: AzuriteServer) -> Iterator[ContainerClient]:
+    """A fresh, empty, uniquely named container; deleted after the test."""
+    name = f"t{next(_containers)}-{uuid.uuid4().hex[:12]}"
+    with ContainerClient.from_connection_string(azurite.connection_string, name) as container:
+        container.create_container()
+        yield container
+        container.delete_container()
