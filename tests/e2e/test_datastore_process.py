@@ -231,3 +231,34 @@ def test_a_folder_that_cannot_be_watched_is_polled(tmp_path: Path) -> None:
     finally:
         daemon.kill()
     assert inbox.fired() == [str(inbox.folder / "later.csv")]
+
+
+def test_sigkill_mid_burst_and_restart_gives_every_file_exactly_one_run(inbox: Inbox) -> None:
+    daemon = inbox.start()
+    try:
+        daemon.wait_event("poll.completed", baseline=True)
+        for i in range(60):
+            inbox.write(f"burst-{i:02d}.csv", f"{i}\n")
+        daemon.wait_for(lambda: len(inbox.fired()) >= 5, what="the burst to start")
+        daemon.proc.send_signal(signal.SIGKILL)
+        daemon.wait()
+    finally:
+        daemon.kill()
+    again = inbox.start()
+    try:
+
+        def all_done() -> bool:
+            runs = runs_json(inbox.state, inbox.config)
+            return len(runs) == 60 and all(r["status"] == "succeeded" for r in runs)
+
+        again.wait_for(all_done, timeout=120, what="a succeeded run for each of the 60 files")
+        stop(again)
+    finally:
+        again.kill()
+    runs = runs_json(inbox.state, inbox.config)
+    assert sorted(r["data_path"]["relative_path"] for r in runs) == [
+        f"incoming/burst-{i:02d}.csv" for i in range(60)
+    ]
+    assert len({r["fire_key"] for r in runs}) == 60
+    # Every file's command ran to the end; one interrupted mid-run may have started twice.
+    assert set(inbox.fired()) == {str(inbox.folder / f"burst-{i:02d}.csv") for i in range(60)}
