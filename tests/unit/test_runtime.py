@@ -11,6 +11,7 @@ import pytest
 from triggerd.config import Config, load_config
 from triggerd.engine.runtime import Runtime
 from triggerd.store import Store, open_store
+from triggerd.store.repository import NewRun
 
 CONFIG = """
 pipelines:
@@ -154,3 +155,47 @@ def test_a_run_whose_schedule_left_the_config_fails_with_the_reason(
     shrunk = config.model_copy(update={"schedules": {}})
     later = Runtime(shrunk, store, clock=clock, owner="b", running_since=clock())
     assert later.resolve(run) == "schedule 'every-10-minutes' is no longer in the configuration"
+
+
+def test_a_manual_data_path_outside_the_datastore_fails_with_the_reason(
+    tmp_path: Path, store: Store
+) -> None:
+    path = tmp_path / "files.yaml"
+    path.write_text(
+        CONFIG
+        + f"""
+  - name: files
+    pipeline: job
+    datastore: inbox
+    data_path_parameter_name: greeting
+datastores:
+  inbox: {{kind: local, path: {tmp_path}}}
+""",
+        encoding="utf-8",
+    )
+    config = load_config(path)
+    clock = Clock(at("2024-03-31T03:30:00+02:00"))
+    runtime = Runtime(config, store, clock=clock, owner="a", running_since=clock())
+    new = NewRun(
+        "files", "manual", "files:manual:1", clock(), {},
+        data_path={"datastore": "inbox", "relative_path": "../etc/passwd"},
+    )  # fmt: skip
+    store.add_run(new, clock())
+    run = store.claim_next("a", clock())
+    assert run is not None
+    assert runtime.resolve(run) == (
+        "cannot locate '../etc/passwd': '../etc/passwd' is not a path inside the datastore"
+    )
+    store.finish_run(run.id, status="failed", now=clock())
+    store.add_run(
+        NewRun("files", "manual", "files:manual:2", clock(), {},
+               data_path={"datastore": "inbox", "relative_path": "a b.csv"}),
+        clock(),
+    )  # fmt: skip
+    good = store.claim_next("a", clock())
+    assert good is not None
+    request, _ = runtime.resolve(good)  # type: ignore[misc]
+    assert request.resolved == {
+        "greeting": str(tmp_path / "a b.csv"),
+        "data_uri": (tmp_path / "a b.csv").as_uri(),
+    }

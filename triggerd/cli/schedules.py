@@ -76,11 +76,14 @@ def list_(settings: Settings, as_json: bool) -> None:
             i["trigger"],
             i["status"],
             i["next_fire"] or "-",
+            i["last_poll"] or "-",
+            "-" if i["entries"] is None else str(i["entries"]),
             f"{i['last_run']['status']} #{i['last_run']['id']}" if i["last_run"] else "-",
         ]
         for i in items
     ]
-    table(rows, ["NAME", "PIPELINE", "TRIGGER", "STATUS", "NEXT FIRE", "LAST RUN"])
+    headers = ["NAME", "PIPELINE", "TRIGGER", "STATUS", "NEXT FIRE", "LAST POLL", "FILES"]
+    table(rows, [*headers, "LAST RUN"])
 
 
 def _set_enabled(settings: Settings, name: str, enabled: bool) -> None:

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from triggerd.config import Config, Schedule
+from triggerd.datastores.listers import ListingError
 from triggerd.engine.planner import CatchupPolicy, TimePlan, plan_time_fires, time_fire_key
 from triggerd.engine.poller import DatastorePoller
 from triggerd.observability.logging import get_logger
@@ -178,7 +179,10 @@ class Runtime:
         data_path = DataPath(**run.data_path) if run.data_path else None
         resolved: dict[str, str] = {}
         if data_path is not None:
-            located = self._locate(schedule, data_path)
+            try:
+                located = self._locate(schedule, data_path)
+            except (ListingError, ValueError) as exc:
+                return f"cannot locate {data_path.relative_path!r}: {exc}"
             if located is None:
                 return f"datastore {data_path.datastore!r} is not watched by {schedule.name!r}"
             if schedule.data_path_parameter_name:
