@@ -169,10 +169,10 @@ def test_parameter_values_are_rendered_as_strings(tmp_path: Path) -> None:
 def test_resolved_values_override_parameters(tmp_path: Path) -> None:
     request = make_request(
         parameters={"input": "raw/a.csv", "other": "o"},
-        resolved={"input": "/mnt/data/raw/a.csv", "data_uri": "file:///mnt/data/raw/a.csv"},
+        resolved={"input": "/mnt/data/raw/a.csv"},
     )
-    seen = dump(tmp_path, ["{input}", "{other}", "{data_uri}"], request)
-    assert seen["argv"] == ["/mnt/data/raw/a.csv", "o", "file:///mnt/data/raw/a.csv"]
+    seen = dump(tmp_path, ["{input}", "{other}"], request)
+    assert seen["argv"] == ["/mnt/data/raw/a.csv", "o"]
 
 
 def test_unknown_placeholder_fails_without_starting_anything(tmp_path: Path) -> None:
@@ -197,10 +197,8 @@ def test_environment_carries_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyP
         parameters={"input-path": "raw/a.csv", "limit": 10, "dry.run": True, "Mixed_Case": "m"},
         data_path=DataPath("landing", "raw/a.csv"),
         data_path_parameter_name="input-path",
-        resolved={
-            "input-path": "/mnt/landing/raw/a.csv",
-            "data_uri": "file:///mnt/landing/raw/a.csv",
-        },
+        resolved={"input-path": "/mnt/landing/raw/a.csv"},
+        data_uri="file:///mnt/landing/raw/a.csv",
     )
     env = dump(
         tmp_path,

@@ -111,3 +111,13 @@ def test_diff_names_created_modified_deleted() -> None:
     changed = diff({"a": A1, "b": B1}, {"a": A2, "c": B1})
     assert (changed.created, changed.modified, changed.deleted) == (["c"], ["a"], ["b"])
     assert changed.changes == 3
+
+
+def test_waiting_out_a_settle_duration_writes_nothing() -> None:
+    folder = Folder(window=timedelta(minutes=10))
+    folder.poll({})
+    folder.poll({"in/a.csv": A1}, T0)
+    waiting = settle(
+        folder.tracked, {"in/a.csv": A1}, now=T0 + timedelta(minutes=5), window=folder.window
+    )
+    assert (waiting.writes, waiting.fire, waiting.changes) == (False, [], 0)

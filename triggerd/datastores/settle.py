@@ -88,9 +88,12 @@ def _decide(
         return Tracked(fired=entry), False  # the writer went back to the fired version
     if known is not None and known.candidate == entry and known.seen_at is not None:
         polls = known.polls + 1
-        settled = polls >= LISTINGS_TO_SETTLE if window is None else now - known.seen_at >= window
-        if settled:
+        if window is None:
+            if polls >= LISTINGS_TO_SETTLE:
+                return Tracked(fired=entry), True
+            return Tracked(known.fired, entry, known.seen_at, polls), False
+        if now - known.seen_at >= window:
             return Tracked(fired=entry), True
-        return Tracked(known.fired, entry, known.seen_at, polls), False
+        return None  # still settling by time: nothing to write until it is old enough
     fired = known.fired if known is not None else None
     return Tracked(fired, entry, now, 1), False

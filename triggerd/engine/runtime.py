@@ -178,6 +178,7 @@ class Runtime:
             submitter = self._submitters[schedule.pipeline] = build_submitter(pipeline)
         data_path = DataPath(**run.data_path) if run.data_path else None
         resolved: dict[str, str] = {}
+        data_uri: str | None = None
         if data_path is not None:
             try:
                 located = self._locate(schedule, data_path)
@@ -187,7 +188,7 @@ class Runtime:
                 return f"datastore {data_path.datastore!r} is not watched by {schedule.name!r}"
             if schedule.data_path_parameter_name:
                 resolved[schedule.data_path_parameter_name] = located
-            resolved["data_uri"] = Path(located).as_uri() if located.startswith("/") else located
+            data_uri = Path(located).as_uri() if located.startswith("/") else located
         request = RunRequest(
             run_id=run.id,
             schedule=run.schedule,
@@ -200,6 +201,7 @@ class Runtime:
             experiment_name=schedule.experiment_name,
             attempt=run.attempts,
             resolved=resolved,
+            data_uri=data_uri,
         )
         return request, submitter
 

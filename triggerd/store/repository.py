@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,7 +14,8 @@ from sqlalchemy.engine import Connection
 from triggerd.datastores.settle import SettleResult, Tracked
 from triggerd.errors import RunNotFound
 from triggerd.store import snapshots
-from triggerd.store.tables import daemon_instances, runs, schedule_state
+from triggerd.store.instances import InstancesMixin
+from triggerd.store.tables import runs, schedule_state
 
 
 @dataclass(frozen=True)
@@ -96,7 +95,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class Store:
+class Store(InstancesMixin):
     """Schedule state and the run outbox. Thread-safe: each call uses its own connection."""
 
     def __init__(self, engine: Engine, on_close: Callable[[], None] | None = None) -> None:
@@ -381,52 +380,6 @@ class Store:
             query = query.where(runs.c.status == status)
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
-
-    # -- daemon instances (heartbeat) ----------------------------------------------------------
-
-    def register_instance(self, now: datetime, pid: int) -> str:
-        instance_id = f"{socket.gethostname()}:{pid}:{uuid.uuid4().hex[:8]}"
-        with self.engine.begin() as conn:
-            conn.execute(
-                daemon_instances.insert().values(
-                    id=instance_id,
-                    hostname=socket.gethostname(),
-                    pid=pid,
-                    started_at=now,
-                    heartbeat_at=now,
-                )
-            )
-        return instance_id
-
-    def heartbeat(self, instance_id: str, now: datetime) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(daemon_instances)
-                .where(daemon_instances.c.id == instance_id)
-                .values(heartbeat_at=now)
-            )
-
-    def stop_instance(self, instance_id: str, now: datetime) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(daemon_instances)
-                .where(daemon_instances.c.id == instance_id)
-                .values(stopped_at=now, heartbeat_at=now)
-            )
-
-    def latest_heartbeat(self) -> datetime | None:
-        """The freshest heartbeat of a daemon that has not stopped."""
-        with self.engine.connect() as conn:
-            value = conn.execute(
-                select(func.max(daemon_instances.c.heartbeat_at)).where(
-                    daemon_instances.c.stopped_at.is_(None)
-                )
-            ).scalar()
-        if value is None:
-            return None
-        if isinstance(value, str):  # SQLite aggregates lose the column type
-            value = datetime.fromisoformat(value)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def _run_values(new: NewRun, now: datetime) -> dict[str, Any]:

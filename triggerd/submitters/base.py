@@ -35,8 +35,9 @@ class RunRequest:
     data_path_parameter_name: str | None = None
     experiment_name: str | None = None
     attempt: int = 1
-    # Extra values for placeholders (e.g. the resolved local path or URL of data_path).
+    # Extra values for placeholders: the data path parameter -> local path or blob URL.
     resolved: dict[str, str] = field(default_factory=dict)
+    data_uri: str | None = None  # the bound file as a URI: file:///... or the blob URL
 
 
 @dataclass(frozen=True)

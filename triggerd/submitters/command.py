@@ -147,8 +147,8 @@ def run_environment(
         key = request.data_path_parameter_name
         resolved_path = request.resolved.get(key) if key else None
         env["TRIGGERD_DATA_PATH"] = resolved_path or request.data_path.relative_path
-        if "data_uri" in request.resolved:
-            env["TRIGGERD_DATA_URI"] = request.resolved["data_uri"]
+        if request.data_uri is not None:
+            env["TRIGGERD_DATA_URI"] = request.data_uri
     return env
 
 
