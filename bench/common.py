@@ -18,6 +18,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -171,6 +172,29 @@ class WriteCounter:
     def _after(self, _conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
         if self.active and self._is_write(statement) and cursor.rowcount > 0:
             self.rows += cursor.rowcount
+
+    @property
+    def stats_writes(self) -> list[str]:
+        """The poll-statistics updates (``last_poll_at``, ``entries``): at most one a minute."""
+        return [s for s in self.statements if s.startswith("UPDATE schedule_state SET last_poll")]
+
+    @property
+    def other_writes(self) -> list[str]:
+        """Every other write (snapshot rows, runs): a poll that finds no change has none."""
+        stats = set(self.stats_writes)
+        return [s for s in self.statements if s not in stats]
+
+    def report(self, polls: int, seconds: float) -> str:
+        kinds = Counter(s.split(None, 1)[0].upper() for s in self.statements)
+        lines = [
+            f"Steady-state polls: {polls} over {seconds:.0f} s; "
+            f"{len(self.statements)} INSERT/UPDATE/DELETE statements "
+            f"({dict(kinds) or 'none'}), {self.rows} rows changed: "
+            f"{len(self.other_writes)} snapshot/run writes (must be 0) and "
+            f"{len(self.stats_writes)} poll-statistics updates (by design at most one a minute)."
+        ]
+        lines += [f"  - `{s}`" for s in sorted(set(self.statements))]
+        return "\n".join(lines)
 
     def close(self) -> None:
         self._event.remove(self.engine, "before_cursor_execute", self._before)

@@ -187,3 +187,16 @@ def test_retry_delays_grow_but_never_past_the_interval(
     failures: int, interval: timedelta, low: float, high: float
 ) -> None:
     assert low <= retry_delay(failures, interval).total_seconds() <= high
+
+
+@pytest.mark.parametrize("options", [{}, {"settle": "30s"}])
+def test_a_watched_folder_polls_again_soon_while_files_settle(
+    tmp_path: Path, store: Store, options: dict[str, Any]
+) -> None:
+    folder = Folder(tmp_path, store, **options)
+    folder.poll()
+    folder.poller.watched = True
+    folder.write("a.csv")
+    assert folder.poller.poll() == timedelta(seconds=5)  # a.csv is settling
+    folder.poller.watched = False
+    assert folder.poller.poll() is None  # unwatched: the interval is the pace

@@ -69,6 +69,7 @@ class DatastorePoller:
         self._tracked: dict[str, Tracked] | None = None
         self._stats_written: datetime | None = None
         self._first_poll = True
+        self._settling: set[str] = set()  # paths with a candidate version still settling
         self._busy = threading.Lock()
         self._log = get_logger(schedule=schedule.name)
 
@@ -128,6 +129,7 @@ class DatastorePoller:
         if self._tracked is None:  # first poll of this process: the stored snapshot
             state = self.store.ensure_schedule_state(name, now.replace(microsecond=0))
             self._tracked = self.store.load_snapshot(name)
+            self._settling = {p for p, t in self._tracked.items() if t.candidate is not None}
             self._first_poll = state.last_poll_at is None
         baseline = self._first_poll and self.schedule.on_existing == "ignore"
         result = settle(
@@ -157,9 +159,7 @@ class DatastorePoller:
             self._log.info(event, fire_key=new.fire_key, data_path=new.data_path, reason=new.reason)
         if created:
             self.on_recorded()
-        changed = (*result.inserts.values(), *result.updates.values())
-        settling = any(t.candidate is not None for t in changed)
-        if self.watched and settling:
+        if self.watched and self._settling:
             return min(FOLLOW_UP, self.schedule.polling_interval)
         return None
 
@@ -183,7 +183,13 @@ class DatastorePoller:
     def _apply(self, result: SettleResult) -> None:
         """Keep the in-memory snapshot in step with what was just committed."""
         assert self._tracked is not None
-        self._tracked.update(result.inserts)
-        self._tracked.update(result.updates)
+        for changed in (result.inserts, result.updates):
+            self._tracked.update(changed)
+            for path, state in changed.items():
+                if state.candidate is None:
+                    self._settling.discard(path)
+                else:
+                    self._settling.add(path)
         for path in result.removals:
             del self._tracked[path]
+            self._settling.discard(path)
