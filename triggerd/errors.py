@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 
 class TriggerdError(Exception):
@@ -56,7 +57,20 @@ class SubmitError(TriggerdError):
 
 
 class TransientSubmitError(SubmitError):
+    """Worth trying again: a connection error, a timeout, 408, 429 or 5xx.
+
+    ``retry_after`` is the server's own wish (``Retry-After``), honoured by the retry schedule.
+    """
+
     transient = True
+
+    def __init__(self, message: str, *, retry_after: timedelta | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class SubmitInterrupted(TransientSubmitError):
+    """The daemon is shutting down: the run is handed back, not counted as a failed attempt."""
 
 
 class PermanentSubmitError(SubmitError):

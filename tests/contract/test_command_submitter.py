@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from structlog.testing import capture_logs
 
-from triggerd.errors import TransientSubmitError
+from triggerd.errors import SubmitInterrupted
 from triggerd.submitters.base import DataPath, RunOutcome, RunRequest
 from triggerd.submitters.command import (
     CommandSubmitter,
@@ -432,7 +432,7 @@ def test_cancel_stops_the_group_and_hands_the_run_back(tmp_path: Path) -> None:
     submitter = CommandSubmitter([PY, CHILD, "tree", str(pidfile)], kill_grace=timedelta(seconds=1))
     started = time.monotonic()
     try:
-        with pytest.raises(TransientSubmitError, match=r"^interrupted: daemon shutting down$"):
+        with pytest.raises(SubmitInterrupted, match=r"^interrupted: daemon shutting down$"):
             submitter.submit(make_request(), cancel)
     finally:
         helper.join()
@@ -445,7 +445,7 @@ def test_cancel_before_start_starts_nothing(tmp_path: Path) -> None:
     cancel = threading.Event()
     cancel.set()
     submitter = CommandSubmitter([PY, "-c", f"open({str(marker)!r}, 'w')"])
-    with pytest.raises(TransientSubmitError, match="interrupted: daemon shutting down"):
+    with pytest.raises(SubmitInterrupted, match="interrupted: daemon shutting down"):
         submitter.submit(make_request(), cancel)
     assert not marker.exists()
 

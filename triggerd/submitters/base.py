@@ -38,6 +38,8 @@ class RunRequest:
     # Extra values for placeholders: the data path parameter -> local path or blob URL.
     resolved: dict[str, str] = field(default_factory=dict)
     data_uri: str | None = None  # the bound file as a URI: file:///... or the blob URL
+    description: str | None = None  # the schedule's description
+    continue_on_step_failure: bool | None = None  # Azure ML's ContinueRunOnStepFailure
 
 
 @dataclass(frozen=True)
@@ -52,10 +54,14 @@ class RunOutcome:
 
 
 class Submitter(Protocol):
-    """Hands runs to one pipeline. ``submit`` blocks until the target has the run (or it ended).
+    """Hands runs to one pipeline. ``submit`` is ONE attempt: it blocks until the target has the
+    run (or, for a command, the run ended) and never retries by itself — the dispatcher does,
+    through the store, so retries survive restarts.
 
-    ``cancel`` is set when the daemon shuts down; a submitter that sees it stops its work and
-    raises :class:`triggerd.errors.TransientSubmitError` so that the run is handed back.
+    Raises :class:`triggerd.errors.TransientSubmitError` (retried with backoff, honouring its
+    ``retry_after``) or :class:`~triggerd.errors.PermanentSubmitError` (fails the run at once).
+    ``cancel`` is set when the daemon shuts down; a submitter that sees it stops and raises
+    :class:`~triggerd.errors.SubmitInterrupted`, so that the run is handed back.
     """
 
     def submit(self, request: RunRequest, cancel: threading.Event) -> RunOutcome: ...

@@ -24,7 +24,7 @@ from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from triggerd.errors import TransientSubmitError
+from triggerd.errors import SubmitInterrupted
 from triggerd.observability.logging import Logger, get_logger
 from triggerd.submitters.base import RunOutcome, RunRequest
 from triggerd.submitters.output import OutputReader, OutputTail
@@ -208,7 +208,7 @@ class CommandSubmitter:
             schedule=request.schedule, fire_key=request.fire_key, run_id=request.run_id
         )
         if cancel.is_set():
-            raise TransientSubmitError("interrupted: daemon shutting down")
+            raise SubmitInterrupted("interrupted: daemon shutting down")
         try:
             argv = render_argv(self._argv, placeholder_values(request))
         except UnknownPlaceholder as exc:
@@ -311,7 +311,7 @@ class CommandSubmitter:
     def _outcome(self, returncode: int, ending: _Ending, output: str, log: Logger) -> RunOutcome:
         log.info("run.process_exited", exit_code=returncode, ending=ending)
         if ending == "cancelled":
-            raise TransientSubmitError("interrupted: daemon shutting down")
+            raise SubmitInterrupted("interrupted: daemon shutting down")
         if ending == "timed_out":
             assert self._timeout is not None
             error = f"timed out after {human_duration(self._timeout)}"
