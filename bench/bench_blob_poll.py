@@ -57,7 +57,7 @@ def upload(container: ContainerClient, count: int) -> None:
     def put(name: str) -> None:
         container.upload_blob(name, b"x,y\n1,2\n", overwrite=True)
 
-    with ThreadPoolExecutor(max_workers=16) as pool:
+    with ThreadPoolExecutor(max_workers=8) as pool:  # at most the SDK's connection pool (10)
         for _ in pool.map(put, names, timeout=600):
             pass
 

@@ -220,3 +220,42 @@ def test_a_second_daemon_on_one_sqlite_file_is_refused(tmp_path: Path) -> None:
     finally:
         first.close()
     open_store(url, daemon=True).close()  # free again once the first one is gone
+
+
+def test_a_transient_failure_waits_for_its_next_attempt(store: Store) -> None:
+    store.ensure_schedule_state("nightly", T0)
+    [run_id] = store.record_fires("nightly", [pending("nightly:a")], cursor_at=T0, now=T0)
+    store.claim_next("me", T0)
+    store.schedule_retry(run_id, at=T0 + timedelta(seconds=30), error="HTTP 503")
+    assert store.claim_next("me", T0 + timedelta(seconds=29)) is None
+    again = store.claim_next("me", T0 + timedelta(seconds=30))
+    assert again is not None
+    assert (again.attempts, again.error, again.next_attempt_at) == (2, "HTTP 503", None)
+
+
+def test_a_handed_back_run_does_not_use_up_an_attempt(store: Store) -> None:
+    store.ensure_schedule_state("nightly", T0)
+    [run_id] = store.record_fires("nightly", [pending("nightly:a")], cursor_at=T0, now=T0)
+    store.claim_next("me", T0)
+    store.release_run(run_id, error="interrupted: daemon shutting down")
+    run = store.get_run(run_id)
+    assert (run.status, run.attempts) == ("pending", 0)
+
+
+def test_blocked_schedules_wait_and_skip_marks_only_unattempted_fires(store: Store) -> None:
+    store.ensure_schedule_state("a", T0)
+    store.record_fires(
+        "a",
+        [pending("a:1", schedule="a"), pending("a:2", schedule="a"), pending("b:1", schedule="b")],
+        cursor_at=None,
+        now=T0,
+    )
+    first = store.claim_next("me", T0)
+    assert first is not None and first.fire_key == "a:1"
+    assert store.running_counts() == {"a": 1}
+    other = store.claim_next("me", T0, blocked={"a"})
+    assert other is not None and other.fire_key == "b:1"
+    assert store.skip_waiting("a", reason="busy", now=T0) == ["a:2"]
+    assert store.statuses(["a:1", "a:2", "nope"]) == {"a:1": "running", "a:2": "skipped"}
+    assert store.requeue_skipped(["a:2"], reason="backfill") == 1
+    assert store.statuses(["a:2"]) == {"a:2": "pending"}

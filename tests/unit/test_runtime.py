@@ -194,6 +194,8 @@ datastores:
     )  # fmt: skip
     good = store.claim_next("a", clock())
     assert good is not None
-    request, _ = runtime.resolve(good)  # type: ignore[misc]
+    dispatch = runtime.resolve(good)
+    assert not isinstance(dispatch, str)
+    request = dispatch.request
     assert request.resolved == {"greeting": str(tmp_path / "a b.csv")}
     assert request.data_uri == (tmp_path / "a b.csv").as_uri()

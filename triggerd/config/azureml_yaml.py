@@ -35,6 +35,8 @@ EXTRA_KEYS = (
     "catchup",
     "misfire_grace_time",
     "max_catchup_runs",
+    "overlap",
+    "max_concurrent_runs",
     "settle",
     "include",
     "exclude",

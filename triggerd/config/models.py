@@ -201,6 +201,10 @@ class Schedule(ConfigModel):
     catchup: Literal["none", "latest", "all"] = "latest"
     misfire_grace_time: Seconds = None
     max_catchup_runs: Annotated[int, Field(strict=True, ge=1)] = 10
+    # What a fire does while this schedule's earlier runs are still running (runs triggerd sees
+    # finish: commands): allow (no limit), queue (wait), skip (recorded as skipped).
+    overlap: Literal["allow", "queue", "skip"] = "allow"
+    max_concurrent_runs: Annotated[int, Field(strict=True, ge=1)] = 1
     # Datastore schedules only: when a new or changed file counts as finished (None: unchanged
     # across two consecutive listings), which names count, and whether the files present at
     # the first poll fire (Azure ML: they do not).

@@ -12,14 +12,13 @@ from types import FrameType
 
 from triggerd.config import Config
 from triggerd.datastores.watch import FolderWatcher
-from triggerd.engine.dispatcher import Dispatcher
+from triggerd.engine.dispatcher import Dispatch, Dispatcher
 from triggerd.engine.runtime import Runtime
 from triggerd.engine.scheduler import TimeScheduler
 from triggerd.observability.logging import get_logger
 from triggerd.settings import Settings
 from triggerd.store import RunRecord, Store
 from triggerd.store.repository import utcnow
-from triggerd.submitters import RunRequest, Submitter
 
 
 class Daemon:
@@ -44,6 +43,7 @@ class Daemon:
             owner=self.instance_id,
             concurrency=settings.concurrency,
             clock=clock,
+            limits=self._limits,
         )
         self.runtime = Runtime(
             config,
@@ -56,8 +56,11 @@ class Daemon:
         self.scheduler = TimeScheduler(self.runtime.tick)
         self.watcher = FolderWatcher()
 
-    def _resolve(self, run: RunRecord) -> tuple[RunRequest, Submitter] | str:
+    def _resolve(self, run: RunRecord) -> Dispatch | str:
         return self.runtime.resolve(run)
+
+    def _limits(self) -> dict[str, tuple[str, int]]:
+        return self.runtime.overlap_limits()
 
     def request_stop(self, signum: int, _frame: FrameType | None = None) -> None:
         self._log.info("daemon.stopping", signal=signal.Signals(signum).name)

@@ -9,15 +9,29 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from triggerd.errors import SubmitError
+from triggerd.engine.retries import RetryPolicy, describe_exhausted, next_attempt_at
+from triggerd.errors import SubmitError, SubmitInterrupted, TransientSubmitError
 from triggerd.observability.logging import Logger, get_logger
 from triggerd.store import RunRecord, Store
 from triggerd.submitters import RunOutcome, RunRequest, Submitter
 
-# Given a claimed run: its request and submitter, or an error text if it cannot be submitted.
-Resolver = Callable[[RunRecord], tuple[RunRequest, Submitter] | str]
+
+@dataclass(frozen=True)
+class Dispatch:
+    """What the dispatcher needs to submit a claimed run."""
+
+    request: RunRequest
+    submitter: Submitter
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+# Given a claimed run: how to submit it, or an error text if it cannot be submitted.
+Resolver = Callable[[RunRecord], Dispatch | str]
+# Per schedule with an overlap limit: (overlap policy "queue" | "skip", max_concurrent_runs).
+Limits = Callable[[], dict[str, tuple[str, int]]]
 
 IDLE_POLL = timedelta(seconds=1)  # runs recorded by other processes (CLI) are seen this fast
 
@@ -31,12 +45,14 @@ class Dispatcher:
         owner: str,
         concurrency: int,
         clock: Callable[[], datetime],
+        limits: Limits = dict,
     ) -> None:
         self._store = store
         self._resolve = resolve
         self._owner = owner
         self._concurrency = concurrency
         self._clock = clock
+        self._limits = limits
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._cancel = threading.Event()
@@ -67,7 +83,7 @@ class Dispatcher:
 
     def _claim_available(self) -> None:
         while not self._stopping.is_set() and self.in_flight < self._concurrency:
-            run = self._store.claim_next(self._owner, self._clock())
+            run = self._store.claim_next(self._owner, self._clock(), blocked=self._at_limit())
             if run is None:
                 return
             worker = threading.Thread(
@@ -77,23 +93,45 @@ class Dispatcher:
                 self._workers[run.id] = worker
             worker.start()
 
+    def _at_limit(self) -> set[str]:
+        """Schedules whose runs must wait now; a `skip` schedule's waiting fires are skipped."""
+        limits = self._limits()
+        if not limits:
+            return set()
+        running = self._store.running_counts()
+        blocked = set()
+        for schedule, (overlap, most) in limits.items():
+            if running.get(schedule, 0) < most:
+                continue
+            blocked.add(schedule)
+            if overlap == "skip":
+                reason = (
+                    f"skipped: {running[schedule]} run(s) of this schedule still running "
+                    f"(overlap: skip, max_concurrent_runs: {most})"
+                )
+                for key in self._store.skip_waiting(schedule, reason=reason, now=self._clock()):
+                    self._log.info("fire.skipped", schedule=schedule, fire_key=key, reason=reason)
+        return blocked
+
     def _work(self, run: RunRecord) -> None:
         log = self._log.bind(schedule=run.schedule, fire_key=run.fire_key, run_id=run.id)
+        retry = RetryPolicy()
         try:
-            resolved = self._resolve(run)
-            if isinstance(resolved, str):
-                self._finish(run, RunOutcome(status="failed", error=resolved), log)
+            dispatch = self._resolve(run)
+            if isinstance(dispatch, str):
+                self._finish(run, RunOutcome(status="failed", error=dispatch), log)
                 return
-            request, submitter = resolved
+            retry = dispatch.retry
             log.info("run.started", attempt=run.attempts, trigger=run.trigger)
-            outcome = submitter.submit(request, self._cancel)
+            outcome = dispatch.submitter.submit(dispatch.request, self._cancel)
             self._finish(run, outcome, log)
+        except SubmitInterrupted as exc:
+            self._store.release_run(run.id, error=str(exc))
+            log.warning("run.handed_back", reason=str(exc))
+        except TransientSubmitError as exc:
+            self._retry_or_fail(run, retry, exc, log)
         except SubmitError as exc:
-            if exc.transient:
-                self._store.release_run(run.id, error=str(exc))
-                log.warning("run.handed_back", reason=str(exc))
-            else:
-                self._finish(run, RunOutcome(status="failed", error=str(exc)), log)
+            self._finish(run, RunOutcome(status="failed", error=str(exc)), log)
         except Exception as exc:
             log.error("run.crashed", error=repr(exc), exc_info=True)
             self._finish(run, RunOutcome(status="failed", error=f"internal error: {exc!r}"), log)
@@ -101,6 +139,29 @@ class Dispatcher:
             with self._lock:
                 self._workers.pop(run.id, None)
             self._wake.set()
+
+    def _retry_or_fail(
+        self, run: RunRecord, policy: RetryPolicy, exc: TransientSubmitError, log: Logger
+    ) -> None:
+        now = self._clock()
+        at = next_attempt_at(
+            policy,
+            attempts=run.attempts,
+            recorded_at=run.created_at,
+            now=now,
+            retry_after=exc.retry_after,
+        )
+        if at is None:
+            error = describe_exhausted(policy, run.attempts, str(exc))
+            self._finish(run, RunOutcome(status="failed", error=error), log)
+            return
+        self._store.schedule_retry(run.id, at=at, error=str(exc))
+        log.warning(
+            "run.retry_scheduled",
+            attempt=run.attempts,
+            error=str(exc),
+            next_attempt_at=at.isoformat(),
+        )
 
     def _finish(self, run: RunRecord, outcome: RunOutcome, log: Logger) -> None:
         self._store.finish_run(

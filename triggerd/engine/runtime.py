@@ -14,8 +14,10 @@ from pathlib import Path
 
 from triggerd.config import Config, Schedule
 from triggerd.datastores.listers import ListingError
+from triggerd.engine.dispatcher import Dispatch
 from triggerd.engine.planner import CatchupPolicy, TimePlan, plan_time_fires, time_fire_key
 from triggerd.engine.poller import DatastorePoller
+from triggerd.engine.retries import RetryPolicy
 from triggerd.observability.logging import get_logger
 from triggerd.store import RunRecord, Store
 from triggerd.store.repository import NewRun
@@ -165,8 +167,16 @@ class Runtime:
             self._on_recorded()
         return created
 
-    def resolve(self, run: RunRecord) -> tuple[RunRequest, Submitter] | str:
-        """The request and submitter for a claimed run, or why it cannot be submitted."""
+    def overlap_limits(self) -> dict[str, tuple[str, int]]:
+        """Schedules whose runs may not all run at once: (overlap, max_concurrent_runs)."""
+        return {
+            s.name: (s.overlap, s.max_concurrent_runs)
+            for s in self.config.schedules.values()
+            if s.overlap != "allow"
+        }
+
+    def resolve(self, run: RunRecord) -> Dispatch | str:
+        """How to submit a claimed run, or why it cannot be submitted."""
         schedule = self.config.schedules.get(run.schedule)
         if schedule is None:
             return f"schedule {run.schedule!r} is no longer in the configuration"
@@ -202,8 +212,10 @@ class Runtime:
             attempt=run.attempts,
             resolved=resolved,
             data_uri=data_uri,
+            description=schedule.description,
+            continue_on_step_failure=schedule.continue_on_step_failure,
         )
-        return request, submitter
+        return Dispatch(request, submitter, retry_policy(pipeline))
 
     def _locate(self, schedule: Schedule, data_path: DataPath) -> str | None:
         """The bound file for the pipeline: an absolute local path or the blob URL."""
@@ -211,6 +223,18 @@ class Runtime:
         if poller is None or data_path.datastore != schedule.datastore:
             return None
         return poller.lister().locate(data_path.relative_path)
+
+
+def retry_policy(pipeline: object) -> RetryPolicy:
+    """The pipeline's retry settings (pipelines without any are tried once)."""
+    configured = getattr(pipeline, "retry", None)
+    if configured is None:
+        return RetryPolicy()
+    return RetryPolicy(
+        max_attempts=configured.max_attempts,
+        max_elapsed=configured.max_elapsed,
+        initial_backoff=configured.initial_backoff,
+    )
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -234,16 +234,24 @@ class Store(InstancesMixin):
 
     # -- the dispatcher's side -----------------------------------------------------------------
 
-    def claim_next(self, owner: str, now: datetime) -> RunRecord | None:
-        """Take the oldest due pending run: it becomes ``running`` and its attempts go up."""
+    def claim_next(
+        self, owner: str, now: datetime, *, blocked: Collection[str] = ()
+    ) -> RunRecord | None:
+        """Take the oldest due pending run: it becomes ``running`` and its attempts go up.
+
+        Runs of the ``blocked`` schedules (at their overlap limit) wait.
+        """
         with self.engine.begin() as conn:
-            candidate = conn.execute(
+            query = (
                 select(runs.c.id)
                 .where(runs.c.status == "pending")
                 .where((runs.c.next_attempt_at.is_(None)) | (runs.c.next_attempt_at <= now))
                 .order_by(runs.c.id)
                 .limit(1)
-            ).scalar()
+            )
+            if blocked:
+                query = query.where(runs.c.schedule.not_in(list(blocked)))
+            candidate = conn.execute(query).scalar()
             if candidate is None:
                 return None
             claimed = conn.execute(
@@ -288,13 +296,81 @@ class Store(InstancesMixin):
             )
 
     def release_run(self, run_id: int, *, error: str | None = None) -> None:
-        """Hand a run back (shutdown): it is pending again and will be submitted next time."""
+        """Hand a run back (shutdown): pending again, the interrupted attempt not counted."""
         with self.engine.begin() as conn:
             conn.execute(
                 update(runs)
                 .where(runs.c.id == run_id, runs.c.status == "running")
-                .values(status="pending", claimed_by=None, error=error)
+                .values(
+                    status="pending",
+                    claimed_by=None,
+                    error=error,
+                    attempts=func.max(runs.c.attempts - 1, 0)
+                    if self.engine.dialect.name == "sqlite"
+                    else func.greatest(runs.c.attempts - 1, 0),
+                )
             )
+
+    def schedule_retry(self, run_id: int, *, at: datetime, error: str) -> None:
+        """A transient failure: the run is pending again, due at ``at``."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(runs)
+                .where(runs.c.id == run_id, runs.c.status == "running")
+                .values(status="pending", claimed_by=None, error=error, next_attempt_at=at)
+            )
+
+    def running_counts(self) -> dict[str, int]:
+        """Runs in flight per schedule (for the overlap limits)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(runs.c.schedule, func.count())
+                .where(runs.c.status == "running")
+                .group_by(runs.c.schedule)
+            ).all()
+        return {schedule: int(count) for schedule, count in rows}
+
+    def skip_waiting(self, schedule: str, *, reason: str, now: datetime) -> list[str]:
+        """Fires of ``schedule`` not yet attempted become skipped; returns their fire keys."""
+        with self.engine.begin() as conn:
+            keys = list(
+                conn.execute(
+                    select(runs.c.fire_key).where(
+                        runs.c.schedule == schedule,
+                        runs.c.status == "pending",
+                        runs.c.attempts == 0,
+                    )
+                ).scalars()
+            )
+            if keys:
+                conn.execute(
+                    update(runs)
+                    .where(runs.c.fire_key.in_(keys), runs.c.status == "pending")
+                    .values(status="skipped", reason=reason, finished_at=now)
+                )
+        return keys
+
+    def statuses(self, fire_keys: Sequence[str]) -> dict[str, str]:
+        """The status of each fire key that has a run."""
+        found: dict[str, str] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(fire_keys), 500):
+                chunk = list(fire_keys[start : start + 500])
+                rows = conn.execute(
+                    select(runs.c.fire_key, runs.c.status).where(runs.c.fire_key.in_(chunk))
+                )
+                found.update({key: status for key, status in rows})
+        return found
+
+    def requeue_skipped(self, fire_keys: Sequence[str], *, reason: str) -> int:
+        """Skipped fires become pending again (a backfill asked for them)."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(runs)
+                .where(runs.c.fire_key.in_(list(fire_keys)), runs.c.status == "skipped")
+                .values(status="pending", reason=reason, finished_at=None)
+            )
+        return int(result.rowcount)
 
     def recover_orphans(self, *, except_owner: str | None = None) -> list[int]:
         """Runs left ``running`` by a daemon that died become pending again (at-least-once)."""

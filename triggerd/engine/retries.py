@@ -1,0 +1,52 @@
+"""When to try a run again after a transient failure. Pure.
+
+Exponential backoff from ``initial_backoff`` (doubling per attempt, at most 10 minutes), with
+"equal jitter" (the second half of each step is random, so replicas and bursts spread out),
+never sooner than the server's ``Retry-After``. A run is not retried once it has had
+``max_attempts`` attempts or the next attempt would start ``max_elapsed`` after the run was
+recorded.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+MAX_STEP = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 1
+    max_elapsed: timedelta = timedelta(hours=1)
+    initial_backoff: timedelta = timedelta(seconds=2)
+
+
+def next_attempt_at(
+    policy: RetryPolicy,
+    *,
+    attempts: int,
+    recorded_at: datetime,
+    now: datetime,
+    retry_after: timedelta | None = None,
+    rng: random.Random | None = None,
+) -> datetime | None:
+    """When to make attempt ``attempts + 1``; None when the run has had its chances."""
+    if attempts >= policy.max_attempts:
+        return None
+    step = min(policy.initial_backoff * (1 << min(max(attempts - 1, 0), 20)), MAX_STEP)
+    fraction = (rng or random).random()
+    delay = step / 2 + step / 2 * fraction
+    if retry_after is not None and retry_after > delay:
+        delay = retry_after
+    at = now + delay
+    if at - recorded_at > policy.max_elapsed:
+        return None
+    return at
+
+
+def describe_exhausted(policy: RetryPolicy, attempts: int, error: str) -> str:
+    if attempts >= policy.max_attempts:
+        return f"retries exhausted after {attempts} attempts: {error}"
+    return f"retries exhausted: max_elapsed {policy.max_elapsed} reached: {error}"
