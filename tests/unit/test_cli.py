@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ from click.testing import CliRunner, Result
 
 from triggerd.cli import main
 from triggerd.store import open_store
-from triggerd.store.repository import utcnow
+from triggerd.store.repository import NewRun, utcnow
 
 NATIVE = """
 pipelines:
@@ -229,3 +230,56 @@ def test_a_bad_setting_names_its_variable(
     )
     assert result.exit_code == 2
     assert result.output.startswith(message)
+
+
+def test_backfill_records_only_the_missing_slots(invoke: Any, tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{(tmp_path / 'state' / 'triggerd.db').resolve()}")
+    try:
+        store.ensure_schedule_state("nightly-report", utcnow())
+        done = NewRun(
+            "nightly-report", "time", "nightly-report:2024-03-09T10:30:00Z",
+            datetime(2024, 3, 9, 10, 30, tzinfo=UTC), {},
+        )  # fmt: skip
+        missed = NewRun(
+            "nightly-report", "time", "nightly-report:2024-03-10T10:30:00Z",
+            datetime(2024, 3, 10, 10, 30, tzinfo=UTC), {}, status="skipped",
+            reason="missed: the daemon was not running (catchup: none)",
+        )  # fmt: skip
+        [run_id] = store.record_fires(
+            "nightly-report", [done, missed], cursor_at=None, now=utcnow()
+        )
+        store.claim_next("test", utcnow())
+        store.finish_run(run_id, status="succeeded", now=utcnow())
+    finally:
+        store.close()
+    window = ["--from", "2024-03-08T00:00:00-08:00", "--to", "2024-03-11T12:00:00Z"]
+    dry = json.loads(
+        invoke("schedules", "backfill", "nightly-report", *window, "--dry-run", "--json").output
+    )
+    assert [(s["scheduled_for"], s["action"]) for s in dry["slots"]] == [
+        ("2024-03-08T02:30:00-08:00", "record"),
+        ("2024-03-09T02:30:00-08:00", "leave (succeeded)"),
+        ("2024-03-10T03:30:00-07:00", "run skipped slot"),  # 02:30 does not exist that night
+        ("2024-03-11T02:30:00-07:00", "record"),
+    ]
+    assert json.loads(invoke("runs", "list", "--json").output)[0]["status"] == "skipped"
+    result = invoke("schedules", "backfill", "nightly-report", *window)
+    assert result.exit_code == 0, result.output
+    assert "recorded 3 of 4 slots" in result.output
+    runs = {r["fire_key"]: r["status"] for r in json.loads(invoke("runs", "list", "--json").output)}
+    assert runs == {
+        "nightly-report:2024-03-08T10:30:00Z": "pending",
+        "nightly-report:2024-03-09T10:30:00Z": "succeeded",
+        "nightly-report:2024-03-10T10:30:00Z": "pending",
+        "nightly-report:2024-03-11T09:30:00Z": "pending",
+    }
+    again = invoke("schedules", "backfill", "nightly-report", *window)
+    assert "recorded 0 of 4 slots" in again.output
+
+
+def test_backfill_refuses_future_slots(invoke: Any) -> None:
+    result = invoke(
+        "schedules", "backfill", "nightly-report", "--from", "2024-01-01", "--to", "2999-01-01"
+    )
+    assert result.exit_code == 2
+    assert "backfill records past slots only" in result.output

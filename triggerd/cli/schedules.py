@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import click
 
-from triggerd.cli.common import common_options, iso, open_cli_store, print_json, table
+from triggerd.cli.common import (
+    common_options,
+    iso,
+    open_cli_store,
+    parse_time,
+    print_json,
+    table,
+)
 from triggerd.config import Schedule, load_config
+from triggerd.engine.planner import time_fire_key
 from triggerd.engine.runtime import Runtime
 from triggerd.settings import Settings
 from triggerd.store import RunRecord, ScheduleState
@@ -158,3 +167,72 @@ def trigger(settings: Settings, name: str, params: tuple[str, ...], data_path: s
     finally:
         store.close()
     click.echo(f"recorded run {run_id} (fire key {new.fire_key}); the daemon submits it")
+
+
+@schedules.command()
+@common_options
+@click.argument("name")
+@click.option("--from", "start", required=True, help="ISO 8601; slots at or after it")
+@click.option("--to", "end", required=True, help="ISO 8601; slots at or before it (not future)")
+@click.option("--dry-run", is_flag=True, help="List the slots and what would happen; record none")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON")
+def backfill(
+    settings: Settings, name: str, start: str, end: str, dry_run: bool, as_json: bool
+) -> None:
+    """Record one run per slot of a time schedule in a past range, under the slots' own fire
+    keys: a slot that already has a run is left alone; a skipped slot is run after all."""
+    schedule = load_config(settings.config).schedule(name)
+    if schedule.recurrence is None:
+        raise click.ClickException(f"schedule {name!r} is a datastore schedule; it has no slots")
+    first, last, now = parse_time(start), parse_time(end), utcnow()
+    if last < first:
+        raise click.BadParameter("--to is before --from", param_hint="--to")
+    if last > now:
+        raise click.BadParameter("backfill records past slots only", param_hint="--to")
+    store = open_cli_store(settings)
+    try:
+        state = store.ensure_schedule_state(name, now.replace(microsecond=0))
+        try:
+            slots = schedule.recurrence.fire_times_between(
+                first - timedelta(microseconds=1), last, anchor=state.first_seen_at
+            )
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+        keys = [time_fire_key(name, slot) for slot in slots]
+        existing = store.statuses(keys)
+        actions = [_backfill_action(existing.get(key)) for key in keys]
+        if not dry_run:
+            new_runs = [
+                NewRun(name, "time", key, slot, dict(schedule.pipeline_parameters))
+                for slot, key, action in zip(slots, keys, actions, strict=True)
+                if action == "record"
+            ]
+            store.record_fires(name, new_runs, cursor_at=None, now=now)
+            requeue = [k for k, a in zip(keys, actions, strict=True) if a == "run skipped slot"]
+            if requeue:
+                store.requeue_skipped(requeue, reason="backfilled")
+    finally:
+        store.close()
+    zone = schedule.recurrence.zone
+    items = [
+        {"scheduled_for": slot.astimezone(zone).isoformat(), "fire_key": key, "action": action}
+        for slot, key, action in zip(slots, keys, actions, strict=True)
+    ]
+    if as_json:
+        print_json({"schedule": name, "dry_run": dry_run, "slots": items})
+        return
+    table(
+        [[i["scheduled_for"], i["fire_key"], i["action"]] for i in items],
+        ["SLOT", "FIRE KEY", "ACTION"],
+    )
+    done = sum(a in ("record", "run skipped slot") for a in actions)
+    verb = "would record" if dry_run else "recorded"
+    click.echo(f"{verb} {done} of {len(slots)} slots; the others already have a run")
+
+
+def _backfill_action(status: str | None) -> str:
+    if status is None:
+        return "record"
+    if status == "skipped":
+        return "run skipped slot"
+    return f"leave ({status})"
