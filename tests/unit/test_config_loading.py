@@ -210,7 +210,7 @@ def test_every_problem_in_every_file_is_reported(tmp_path: Path) -> None:
     write(
         tmp_path,
         {
-            "a.yaml": "pipelines:\n  p: {kind: http}\n  q: {kind: command}\n",
+            "a.yaml": "pipelines:\n  p: {kind: ftp}\n  q: {kind: command}\n",
             "b.yml": f"schedules:\n  - {{name: s, pipeline: p, recurrence: {DAILY}, bad: 1}}\n",
             "c.yaml": "schedules: [\n",
         },

@@ -114,10 +114,9 @@ CASES = {
         + "    recurrence: {frequency: Day, interval: 1}\n",
         "5: schedules[0].pipeline: unknown pipeline 'x' (defined: p)",
     ),
-    "unsupported pipeline kind": (
-        "pipelines:\n  p: {kind: azureml}\n",
-        "2: pipelines.p.kind: pipeline kind 'azureml' is not supported by this version "
-        "(supported: command)",
+    "unknown pipeline kind": (
+        "pipelines:\n  p: {kind: azure_ml}\n",
+        "2: pipelines.p.kind: unknown pipeline kind 'azure_ml' (supported: command, azureml, http)",
     ),
     "yaml syntax": (
         "pipelines: {p: [\n",

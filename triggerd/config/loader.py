@@ -11,13 +11,16 @@ from pydantic import TypeAdapter, ValidationError
 
 from triggerd.config.azureml_yaml import read_schedule_block
 from triggerd.config.models import (
+    HTTP_BODY_NAMES,
     PIPELINE_KINDS,
     PLANNED_PIPELINE_KINDS,
     SCHEDULE_KEYS,
     AzureBlobDatastore,
+    AzureMLPipeline,
     CommandPipeline,
     Config,
     Datastore,
+    HttpPipeline,
     LocalDatastore,
     Pipeline,
     Schedule,
@@ -38,7 +41,11 @@ _ADAPTERS: dict[str, TypeAdapter[Any]] = {
 _KNOWN_KEYS = {
     "datastores": {*LocalDatastore.model_fields, *AzureBlobDatastore.model_fields}
     | set(SecretSource.model_fields),
-    "pipelines": set(CommandPipeline.model_fields),
+    "pipelines": {
+        *CommandPipeline.model_fields,
+        *AzureMLPipeline.model_fields,
+        *HttpPipeline.model_fields,
+    },
     "schedules": set(SCHEDULE_KEYS),
 }
 
@@ -280,15 +287,18 @@ def _check_references(definitions: list[Definition]) -> None:
                 what = section[:-1]
                 definition.problem((what,), f"unknown {what} '{ref}' (defined: {names})")
         pipeline = pipelines.get(schedule.pipeline)
-        if isinstance(pipeline, CommandPipeline):
-            supplied = set(schedule.pipeline_parameters) | {schedule.data_path_parameter_name}
-            for missing in sorted(pipeline.placeholders - supplied):
-                definition.problem(
-                    ("pipeline_parameters",),
-                    f"pipeline '{schedule.pipeline}' has the placeholder {{{missing}}} in its "
-                    f"argv, which this schedule does not supply: add '{missing}' to "
-                    "pipeline_parameters",
-                )
+        if pipeline is None or not pipeline.placeholders:
+            continue
+        supplied = set(schedule.pipeline_parameters) | {schedule.data_path_parameter_name}
+        if isinstance(pipeline, HttpPipeline):
+            supplied |= HTTP_BODY_NAMES
+        for missing in sorted(pipeline.placeholders - supplied):
+            definition.problem(
+                ("pipeline_parameters",),
+                f"pipeline '{schedule.pipeline}' has the placeholder {{{missing}}} in its "
+                f"{pipeline.placeholder_site}, which this schedule does not supply: add "
+                f"'{missing}' to pipeline_parameters",
+            )
 
 
 def _valid_definitions(definitions: list[Definition]) -> dict[str, dict[str, Any]]:

@@ -13,6 +13,7 @@ import time
 def note(out: str, phase: str) -> None:
     entry = {
         "phase": phase,
+        "time": time.time(),
         "pid": os.getpid(),
         "argv": sys.argv[3:],
         "fire_key": os.environ.get("TRIGGERD_FIRE_KEY"),

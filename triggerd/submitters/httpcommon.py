@@ -1,0 +1,372 @@
+"""What the ``azureml`` and ``http`` submitters share: one HTTP exchange and what its answer means.
+
+:class:`HttpSender` sends one JSON request (one attempt) and turns the answer into a
+:class:`Reply` (2xx) or a :class:`~triggerd.errors.SubmitError`:
+
+- connection errors, timeouts, 408, 429 and 5xx are transient, with ``retry_after`` taken from
+  ``Retry-After`` (seconds or an HTTP date, at most one hour);
+- every other status is permanent: ``HTTP 400: <the server's message>`` (Azure's JSON
+  ``error.message`` when there is one, else the start of the body).
+
+Secrets stay out of logs and messages: request headers are never logged, the logged URL has no
+query string, and every message is scrubbed of the secret values in play and of ``sig=``-style
+query parameters (SAS signatures, function keys, tokens).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import httpx
+
+from triggerd.errors import PermanentSubmitError, SubmitInterrupted, TransientSubmitError
+from triggerd.observability.logging import Logger
+from triggerd.submitters.command import human_duration
+
+__all__ = [
+    "RETRY_AFTER_CAP",
+    "AzureADToken",
+    "EnvSecret",
+    "FileSecret",
+    "HttpSender",
+    "Reply",
+    "Secret",
+    "error_message",
+    "idempotency_key",
+    "parse_retry_after",
+    "safe_url",
+    "scrub",
+]
+
+RETRY_AFTER_CAP = timedelta(hours=1)
+ARM_SCOPE = "https://management.azure.com/.default"
+MESSAGE_LIMIT = 300  # characters of a response body quoted in an error
+BODY_LIMIT = 1024 * 1024  # bytes of a response body read at most
+_TRANSIENT_STATUS = frozenset({408, 429})
+_SECRET_QUERY = re.compile(
+    r"(?i)\b(sig|signature|code|key|token|access_token|api[-_]?key|secret|password)=[^&\s\"'<>]+"
+)
+# Printable ASCII except "%", so that the escaping is reversible and keys stay distinct.
+_KEY_SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
+
+
+# --- pure helpers ---------------------------------------------------------------------------
+
+
+def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
+    """``Retry-After`` (delay in seconds, or an HTTP date) as a wait, capped at one hour.
+
+    None when absent or unreadable; a date in the past means no wait.
+    """
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if re.fullmatch(r"\d+", text):
+        wait = timedelta(seconds=int(text))
+    else:
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:  # "-0000" in the date: UTC without a claim about local time
+            when = when.replace(tzinfo=UTC)
+        wait = max(when - now, timedelta(0))
+    return min(wait, RETRY_AFTER_CAP)
+
+
+def safe_url(url: str) -> str:
+    """``url`` without query string, fragment or user info: fit for logs and messages."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def scrub(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with every secret value and ``sig=...``-style query parameter masked."""
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return _SECRET_QUERY.sub(lambda m: f"{m.group(1)}=***", text)
+
+
+def idempotency_key(fire_key: str) -> str:
+    """The fire key as a header value: itself when it is printable ASCII without ``%``, else
+    percent-encoded (UTF-8), so a file name with any character gives a valid, stable header."""
+    return quote(fire_key, safe=_KEY_SAFE)
+
+
+def error_message(status: int, content: bytes, secrets: Iterable[str] = ()) -> str:
+    """``HTTP 400: <message>``: Azure's ``error.message`` when the body has one, else the start
+    of the body."""
+    text = content.decode("utf-8", errors="replace")
+    message = _json_message(text) or " ".join(text[:MESSAGE_LIMIT].split())
+    detail = scrub(message, secrets)
+    return f"HTTP {status}: {detail}" if detail else f"HTTP {status}"
+
+
+def _json_message(text: str) -> str | None:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    error = data.get("error")
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        return str(error["message"])[: MESSAGE_LIMIT * 2]
+    for key in ("message", "Message"):
+        if isinstance(data.get(key), str):
+            return str(data[key])[: MESSAGE_LIMIT * 2]
+    return None
+
+
+# --- secrets --------------------------------------------------------------------------------
+
+
+class Secret(Protocol):
+    """A secret value, read anew at every attempt (so a rotated token is picked up)."""
+
+    def read(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class EnvSecret:
+    """The value of an environment variable; missing or empty is a permanent error."""
+
+    variable: str
+    what: str = "secret"
+
+    def read(self) -> str:
+        value = os.environ.get(self.variable, "").strip()
+        if not value:
+            raise PermanentSubmitError(
+                f"the {self.what} variable {self.variable} is not set or empty: "
+                "set it in the daemon's environment"
+            )
+        return value
+
+
+@dataclass(frozen=True)
+class FileSecret:
+    """The contents of a file (surrounding whitespace removed); unreadable is permanent."""
+
+    path: Path
+    what: str = "secret"
+
+    def read(self) -> str:
+        try:
+            value = self.path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc.strerror
+            raise PermanentSubmitError(
+                f"cannot read the {self.what} file {self.path}: {reason}"
+            ) from None
+        if not value:
+            raise PermanentSubmitError(f"the {self.what} file {self.path} is empty")
+        return value
+
+
+class _TokenCredential(Protocol):
+    def get_token(self, *scopes: str) -> Any: ...
+
+
+class AzureADToken:
+    """An Azure AD token for Azure Resource Manager from DefaultAzureCredential.
+
+    The credential is created on first use, once per submitter, and caches its tokens. Failing
+    to get a token is transient (a managed identity endpoint that is not up yet, an expired
+    ``az login``): the message names the likely fixes, never a secret.
+    """
+
+    def __init__(
+        self, factory: Callable[[], _TokenCredential] | None = None, scope: str = ARM_SCOPE
+    ) -> None:
+        self._factory = factory or _default_credential
+        self._scope = scope
+        self._credential: _TokenCredential | None = None
+        self._lock = threading.Lock()
+
+    def read(self) -> str:
+        with self._lock:
+            if self._credential is None:
+                self._credential = self._factory()
+            credential = self._credential
+        try:
+            return str(credential.get_token(self._scope).token)
+        except Exception as exc:  # the azure-identity chain raises many kinds
+            raise TransientSubmitError(
+                f"cannot get an Azure AD token for {self._scope} ({type(exc).__name__}): sign "
+                "in with `az login`, give the host a managed identity, or set AZURE_CLIENT_ID, "
+                "AZURE_TENANT_ID and AZURE_CLIENT_SECRET; or use auth {kind: bearer}"
+            ) from None
+
+    def close(self) -> None:
+        with self._lock:
+            credential, self._credential = self._credential, None
+        close = getattr(credential, "close", None)
+        if callable(close):
+            close()
+
+
+def _default_credential() -> _TokenCredential:
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential()
+
+
+# --- one exchange ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A 2xx answer."""
+
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+
+    def json(self) -> Any:
+        """The body as JSON, or None when it is not JSON."""
+        try:
+            return json.loads(self.content)
+        except ValueError:
+            return None
+
+
+class HttpSender:
+    """Sends one JSON request per call on a shared, lazily created ``httpx.Client``.
+
+    ``timeout`` bounds connecting, sending, waiting for the answer and every read of it, and
+    the whole body read; so a shutdown (``cancel``) waits at most about that long. ``close``
+    releases the connections.
+    """
+
+    def __init__(self, timeout: timedelta, *, clock: Callable[[], datetime] | None = None) -> None:
+        if timeout <= timedelta(0):
+            raise ValueError(f"timeout must be positive, got {timeout}")
+        self._timeout = timeout
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._client: httpx.Client | None = None
+        self._lock = threading.Lock()
+
+    def _http(self) -> httpx.Client:
+        with self._lock:
+            if self._client is None:
+                self._client = httpx.Client(
+                    timeout=self._timeout.total_seconds(), follow_redirects=False
+                )
+            return self._client
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: Any,
+        headers: Mapping[str, str],
+        params: Mapping[str, str] | None = None,
+        secrets: Iterable[str] = (),
+        cancel: threading.Event,
+        log: Logger,
+        attempt: int,
+    ) -> Reply:
+        """One attempt: the 2xx :class:`Reply`, or raises the SubmitError its failure means.
+
+        A shutdown never throws away an answer: with ``cancel`` set, a 2xx is still returned
+        (the target has the run) and a 4xx still fails, but a failure that would be retried
+        becomes :class:`SubmitInterrupted`.
+        """
+        secrets = [*secrets, *headers.values()]
+        if cancel.is_set():
+            raise SubmitInterrupted("interrupted before sending: daemon shutting down")
+        shown = safe_url(url)
+        log.info("run.request", method=method, url=shown, attempt=attempt)
+        started = time.monotonic()
+        try:
+            status, answer_headers, content = self._exchange(
+                method, url, body=body, headers=headers, params=params, started=started
+            )
+        except (httpx.HTTPError, _BodyTimeout) as exc:
+            duration_ms = round((time.monotonic() - started) * 1000)
+            error = scrub(self._describe(exc, shown), secrets)
+            log.warning("run.request_failed", error=error, duration_ms=duration_ms)
+            if cancel.is_set():
+                raise SubmitInterrupted(f"interrupted: daemon shutting down ({error})") from None
+            raise TransientSubmitError(error) from None
+        duration_ms = round((time.monotonic() - started) * 1000)
+        log.info("run.response", status=status, duration_ms=duration_ms)
+        if 200 <= status < 300:
+            return Reply(status, answer_headers, content)
+        message = error_message(status, content, secrets)
+        if status in _TRANSIENT_STATUS or status >= 500:
+            if cancel.is_set():
+                raise SubmitInterrupted(f"interrupted: daemon shutting down ({message})")
+            wait = parse_retry_after(answer_headers.get("retry-after"), self._clock())
+            raise TransientSubmitError(message, retry_after=wait)
+        if 300 <= status < 400:
+            message = f"HTTP {status}: the URL redirects; configure the URL it redirects to"
+        raise PermanentSubmitError(message)
+
+    def _exchange(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: Any,
+        headers: Mapping[str, str],
+        params: Mapping[str, str] | None,
+        started: float,
+    ) -> tuple[int, dict[str, str], bytes]:
+        deadline = started + self._timeout.total_seconds()
+        content = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        all_headers = {"Content-Type": "application/json", **headers}
+        with self._http().stream(
+            method, url, params=params, headers=all_headers, content=content
+        ) as response:
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():
+                chunks.append(chunk)
+                size += len(chunk)
+                if size >= BODY_LIMIT:
+                    break
+                if time.monotonic() > deadline:
+                    raise _BodyTimeout
+            answer_headers = {key.lower(): value for key, value in response.headers.items()}
+            return response.status_code, answer_headers, b"".join(chunks)[:BODY_LIMIT]
+
+    def _describe(self, exc: Exception, shown: str) -> str:
+        limit = human_duration(self._timeout)
+        if isinstance(exc, _BodyTimeout | httpx.TimeoutException):
+            return f"no complete answer from {shown} within {limit} (timeout)"
+        if isinstance(exc, httpx.ConnectError):
+            return f"cannot connect to {shown}: {_reason(exc)}"
+        return f"request to {shown} failed: {_reason(exc)}"
+
+
+class _BodyTimeout(Exception):
+    """The answer's body did not arrive within the timeout."""
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    return " ".join(text.split())[:MESSAGE_LIMIT]
