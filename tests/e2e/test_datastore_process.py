@@ -14,6 +14,8 @@ from tests.support.inbox import HOSTILE_NAME, Inbox, stop, wait_polls
 
 pytestmark = pytest.mark.e2e
 
+BURST = 300  # files dropped at once in the crash test
+
 
 @pytest.fixture
 def inbox(tmp_path: Path) -> Iterator[Inbox]:
@@ -161,8 +163,8 @@ def test_sigkill_mid_burst_and_restart_gives_every_file_exactly_one_run(inbox: I
     daemon = inbox.start()
     try:
         daemon.wait_event("poll.completed", baseline=True)
-        for i in range(60):
-            inbox.write(f"burst-{i:02d}.csv", f"{i}\n")
+        for i in range(BURST):
+            inbox.write(f"burst-{i:03d}.csv", f"{i}\n")
         daemon.wait_for(lambda: len(inbox.fired()) >= 5, what="the burst to start")
         daemon.proc.send_signal(signal.SIGKILL)
         daemon.wait()
@@ -173,16 +175,16 @@ def test_sigkill_mid_burst_and_restart_gives_every_file_exactly_one_run(inbox: I
 
         def all_done() -> bool:
             runs = runs_json(inbox.state, inbox.config)
-            return len(runs) == 60 and all(r["status"] == "succeeded" for r in runs)
+            return len(runs) == BURST and all(r["status"] == "succeeded" for r in runs)
 
-        again.wait_for(all_done, timeout=120, what="a succeeded run for each of the 60 files")
+        again.wait_for(all_done, timeout=120, what="a succeeded run for each of the files")
         stop(again)
     finally:
         again.kill()
     runs = runs_json(inbox.state, inbox.config)
     assert sorted(r["data_path"]["relative_path"] for r in runs) == [
-        f"incoming/burst-{i:02d}.csv" for i in range(60)
+        f"incoming/burst-{i:03d}.csv" for i in range(BURST)
     ]
-    assert len({r["fire_key"] for r in runs}) == 60
+    assert len({r["fire_key"] for r in runs}) == BURST
     # Every file's command ran to the end; one interrupted mid-run may have started twice.
-    assert set(inbox.fired()) == {str(inbox.folder / f"burst-{i:02d}.csv") for i in range(60)}
+    assert set(inbox.fired()) == {str(inbox.folder / f"burst-{i:03d}.csv") for i in range(BURST)}

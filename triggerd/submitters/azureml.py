@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
-from triggerd.errors import PermanentSubmitError
+from triggerd.errors import PermanentSubmitError, SubmitInterrupted
 from triggerd.observability.logging import get_logger
 from triggerd.submitters.base import RunOutcome, RunRequest
 from triggerd.submitters.httpcommon import HttpSender, Secret, idempotency_key, scrub
@@ -83,15 +83,21 @@ class AzureMLSubmitter:
         log = get_logger(
             schedule=request.schedule, fire_key=request.fire_key, run_id=request.run_id
         )
+        if cancel.is_set():
+            raise SubmitInterrupted("interrupted before sending: daemon shutting down")
         headers = {"Idempotency-Key": idempotency_key(request.fire_key)}
+        secrets: list[str] = []
         if self._auth is not None:
-            headers["Authorization"] = f"Bearer {self._auth.read()}"
+            token = self._auth.read()
+            headers["Authorization"] = f"Bearer {token}"
+            secrets.append(token)
         reply = self._sender.send(
             "POST",
             self._url,
             body=azureml_body(request),
             headers=headers,
             params=self._params,
+            secrets=secrets,
             cancel=cancel,
             log=log,
             attempt=request.attempt,
@@ -102,9 +108,8 @@ class AzureMLSubmitter:
             start = reply.content[:200].decode("utf-8", errors="replace")
             raise PermanentSubmitError(
                 f"HTTP {reply.status} without a run Id in the answer "
-                f"(is this an Azure ML pipeline endpoint?): {scrub(' '.join(start.split()))}"
+                f"(is this an Azure ML pipeline endpoint?): {scrub(' '.join(start.split()), secrets)}"
             )
-        log.info("run.accepted", external_id=run_id)
         return RunOutcome(status="submitted", external_id=run_id)
 
     def close(self) -> None:

@@ -57,6 +57,7 @@ _TRANSIENT_STATUS = frozenset({408, 429})
 _SECRET_QUERY = re.compile(
     r"(?i)\b(sig|signature|code|key|token|access_token|api[-_]?key|secret|password)=[^&\s\"'<>]+"
 )
+_HEADER_VALUE = re.compile(r"[\x20-\x7e\t]*")
 # Printable ASCII except "%", so that the escaping is reversible and keys stay distinct.
 _KEY_SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
 
@@ -298,6 +299,12 @@ class HttpSender:
         secrets = [*secrets, *headers.values()]
         if cancel.is_set():
             raise SubmitInterrupted("interrupted before sending: daemon shutting down")
+        for name, value in headers.items():
+            if not _HEADER_VALUE.fullmatch(value):
+                raise PermanentSubmitError(
+                    f"the value of header {name} cannot be sent: it must be one line of "
+                    "printable ASCII text"
+                )
         shown = safe_url(url)
         log.info("run.request", method=method, url=shown, attempt=attempt)
         started = time.monotonic()
