@@ -165,3 +165,32 @@ def test_sigterm_hands_a_run_still_in_flight_back_after_the_grace(tmp_path: Path
     [run] = [r for r in runs_json(state, config) if r["fire_key"] == planned["fire_key"]]
     assert run["status"] == "pending"  # submitted again at the next start
     assert [r["phase"] for r in records(out)] == ["started"]  # the command was stopped
+
+
+def test_manual_fires_run_whether_or_not_the_daemon_runs(tmp_path: Path) -> None:
+    config, out = write_config(tmp_path)
+    state = tmp_path / "state"
+    before = cli("schedules", "trigger", "every-minute", "--param", "value=offline",
+                 state_dir=state, config=config)  # fmt: skip
+    assert before.returncode == 0, before.stderr
+    daemon = DaemonProcess(config, state)
+    try:
+        daemon.wait_event("run.succeeded", fire_key=daemon.wait_event(
+            "run.started", trigger="manual")["fire_key"])  # fmt: skip
+        during = cli("schedules", "trigger", "every-minute", "--param", "value=online",
+                     state_dir=state, config=config)  # fmt: skip
+        assert during.returncode == 0, during.stderr
+        daemon.wait_for(
+            lambda: sum(e.get("trigger") == "manual" for e in daemon.named("run.started")) == 2,
+            what="the second manual run",
+        )
+        daemon.wait_for(lambda: len(daemon.named("run.succeeded")) >= 3, what="3 runs")
+        daemon.signal(signal.SIGTERM)
+        assert daemon.wait() == 0
+    finally:
+        daemon.kill()
+    manual = [r for r in runs_json(state, config) if r["trigger"] == "manual"]
+    assert sorted(r["parameters"]["value"] for r in manual) == ["offline", "online"]
+    assert {r["status"] for r in manual} == {"succeeded"}
+    values = [r["argv"][-1] for r in records(out) if r["phase"] == "finished"]
+    assert {"offline", "online"} <= set(values)

@@ -154,7 +154,7 @@ class EnvSecret:
         value = os.environ.get(self.variable, "").strip()
         if not value:
             raise PermanentSubmitError(
-                f"the {self.what} variable {self.variable} is not set or empty: "
+                f"environment variable {self.variable} ({self.what}) is not set or empty: "
                 "set it in the daemon's environment"
             )
         return value
@@ -173,10 +173,10 @@ class FileSecret:
         except (OSError, UnicodeDecodeError) as exc:
             reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc.strerror
             raise PermanentSubmitError(
-                f"cannot read the {self.what} file {self.path}: {reason}"
+                f"cannot read {self.path} ({self.what}): {reason}"
             ) from None
         if not value:
-            raise PermanentSubmitError(f"the {self.what} file {self.path} is empty")
+            raise PermanentSubmitError(f"{self.path} ({self.what}) is empty")
         return value
 
 
