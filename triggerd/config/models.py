@@ -408,9 +408,7 @@ class HttpPipeline(ConfigModel):
 
 
 # To add a kind: define its model with ``kind: Literal["..."]`` and add it here with ``|``.
-Pipeline = Annotated[
-    CommandPipeline | AzureMLPipeline | HttpPipeline, Field(discriminator="kind")
-]
+Pipeline = Annotated[CommandPipeline | AzureMLPipeline | HttpPipeline, Field(discriminator="kind")]
 PIPELINE_KINDS = ("command", "azureml", "http")
 PLANNED_PIPELINE_KINDS: tuple[str, ...] = ()
 RemotePipeline = AzureMLPipeline | HttpPipeline

@@ -105,10 +105,10 @@ class AzureMLSubmitter:
         answer = reply.json()
         run_id = answer.get("Id") if isinstance(answer, dict) else None
         if not isinstance(run_id, str) or not run_id:
-            start = reply.content[:200].decode("utf-8", errors="replace")
+            start = " ".join(reply.content[:200].decode("utf-8", errors="replace").split())
             raise PermanentSubmitError(
                 f"HTTP {reply.status} without a run Id in the answer "
-                f"(is this an Azure ML pipeline endpoint?): {scrub(' '.join(start.split()), secrets)}"
+                f"(is this an Azure ML pipeline endpoint?): {scrub(start, secrets)}"
             )
         return RunOutcome(status="submitted", external_id=run_id)
 

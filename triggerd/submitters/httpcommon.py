@@ -172,9 +172,7 @@ class FileSecret:
             value = self.path.read_text(encoding="utf-8").strip()
         except (OSError, UnicodeDecodeError) as exc:
             reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc.strerror
-            raise PermanentSubmitError(
-                f"cannot read {self.path} ({self.what}): {reason}"
-            ) from None
+            raise PermanentSubmitError(f"cannot read {self.path} ({self.what}): {reason}") from None
         if not value:
             raise PermanentSubmitError(f"{self.path} ({self.what}) is empty")
         return value
