@@ -13,6 +13,7 @@ the server stops (or ``release_hangs``), so a test never waits on it longer than
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -63,7 +64,9 @@ class ScriptedServer:
         self._idle = threading.Condition(self._lock)
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -83,7 +86,8 @@ class ScriptedServer:
 
     def stop(self) -> None:
         self._release.set()
-        self._httpd.shutdown()
+        if self._thread.is_alive():
+            self._httpd.shutdown()
         with self._idle:
             self._idle.wait_for(lambda: self._busy == 0, timeout=5)
         self._httpd.server_close()
@@ -117,6 +121,14 @@ class ScriptedServer:
         with self._idle:
             self._busy -= 1
             self._idle.notify_all()
+
+
+def refused_url() -> str:
+    """A 127.0.0.1 URL where nothing listens (a port just bound and released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
 
 
 def _handler(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:

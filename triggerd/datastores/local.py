@@ -65,8 +65,8 @@ class LocalLister:
                         except FileNotFoundError:  # deleted since scandir read it
                             continue
                         version = str(st.st_mtime_ns)
-                        if old is not None and old.version == version and old.size == st.st_size:
-                            listing[key] = old  # unchanged: reuse the immutable Entry
+                        if old is not None and old[1] == version and old[0] == st.st_size:
+                            listing[key] = old  # unchanged: keep the one tuple in memory
                         else:
                             listing[key] = Entry(st.st_size, version)
                     elif entry.is_symlink():

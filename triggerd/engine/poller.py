@@ -26,6 +26,7 @@ from triggerd.datastores.listers import (
     normalise_path_on_datastore,
 )
 from triggerd.datastores.settle import SettleResult, Tracked, settle
+from triggerd.datastores.snapshot import Entry
 from triggerd.observability.logging import get_logger
 from triggerd.store import Store
 from triggerd.store.repository import NewRun
@@ -70,6 +71,7 @@ class DatastorePoller:
         self._stats_written: datetime | None = None
         self._first_poll = True
         self._settling: set[str] = set()  # paths with a candidate version still settling
+        self._last_listing: dict[str, Entry] | None = None
         self._busy = threading.Lock()
         self._log = get_logger(schedule=schedule.name)
 
@@ -132,9 +134,13 @@ class DatastorePoller:
             self._settling = {p for p, t in self._tracked.items() if t.candidate is not None}
             self._first_poll = state.last_poll_at is None
         baseline = self._first_poll and self.schedule.on_existing == "ignore"
-        result = settle(
-            self._tracked, listing, now=now, window=self.schedule.settle, baseline=baseline
-        )
+        if listing == self._last_listing and not self._settling and not baseline:
+            result = SettleResult()  # the steady state, compared in C: nothing to decide
+        else:
+            result = settle(
+                self._tracked, listing, now=now, window=self.schedule.settle, baseline=baseline
+            )
+        self._last_listing = listing
         new_runs = self._new_runs(result, now)
         stats_due = self._stats_written is None or now - self._stats_written >= STATS_EVERY
         created: list[int] = []

@@ -13,6 +13,7 @@ from triggerd.datastores.snapshot import Entry
 from triggerd.store.tables import datastore_entries as t
 
 _CHUNK = 500  # paths per DELETE ... IN (...)
+_ROWS_PER_STATEMENT = 5_000  # rows per executemany INSERT
 
 
 def load(conn: Connection, schedule: str) -> dict[str, Tracked]:
@@ -58,8 +59,12 @@ def write(
     removals: Sequence[str],
 ) -> None:
     """Write only what changed: inserts and updates as executemany, deletes in chunks."""
-    if inserts:
-        conn.execute(t.insert(), [_row(schedule, p, s) for p, s in inserts.items()])
+    # In slices, so that a first poll of 100,000 files never holds every row's parameters at
+    # once (the peak memory of the daemon); it is still one transaction.
+    items = list(inserts.items())
+    for start in range(0, len(items), _ROWS_PER_STATEMENT):
+        chunk = items[start : start + _ROWS_PER_STATEMENT]
+        conn.execute(t.insert(), [_row(schedule, p, s) for p, s in chunk])
     if updates:
         rows = [
             {**_row(schedule, p, s), "k_schedule": schedule, "k_path": p}
