@@ -46,9 +46,9 @@ def make_request(**overrides: Any) -> RunRequest:
     fields: dict[str, Any] = {
         "run_id": 7,
         "schedule": "nightly",
-        "fire_key": "nightly:2024-03-31T00:30:00+00:00",
+        "fire_key": "nightly:2024-03-31T01:30:00+00:00",
         "trigger": "time",
-        "scheduled_for": datetime(2024, 3, 31, 2, 30, tzinfo=ZoneInfo("Europe/Berlin")),
+        "scheduled_for": datetime(2024, 3, 31, 3, 30, tzinfo=ZoneInfo("Europe/Berlin")),
         "parameters": {},
     }
     fields.update(overrides)
@@ -107,7 +107,7 @@ def test_published_pipeline_body_and_headers(server: ScriptedServer, submitter: 
     assert (seen.method, seen.path, seen.query) == ("POST", PUBLISHED, {})
     assert seen.headers["authorization"] == f"Bearer {TOKEN}"
     assert seen.headers["content-type"] == "application/json"
-    assert seen.headers["idempotency-key"] == "nightly:2024-03-31T00:30:00+00:00"
+    assert seen.headers["idempotency-key"] == "nightly:2024-03-31T01:30:00+00:00"
     body = seen.json()
     assert body == {
         "ExperimentName": "MyExperiment",
@@ -118,7 +118,7 @@ def test_published_pipeline_body_and_headers(server: ScriptedServer, submitter: 
         "DataSetDefinitionValueAssignments": {},
         "ContinueRunOnStepFailure": True,
         "tags": {
-            "triggerd_fire_key": "nightly:2024-03-31T00:30:00+00:00",
+            "triggerd_fire_key": "nightly:2024-03-31T01:30:00+00:00",
             "triggerd_schedule": "nightly",
         },
         "Properties": {},
@@ -191,7 +191,7 @@ def test_same_idempotency_key_on_every_attempt(server: ScriptedServer, submitter
     assert caught.value.retry_after == timedelta(seconds=2)
     assert submit(sub, make_request(attempt=2)).external_id == "run-42"
     keys = [seen.headers["idempotency-key"] for seen in server.requests]
-    assert keys == ["nightly:2024-03-31T00:30:00+00:00"] * 2
+    assert keys == ["nightly:2024-03-31T01:30:00+00:00"] * 2
 
 
 def test_a_fire_key_outside_ascii_is_percent_encoded(
@@ -372,7 +372,9 @@ def test_missing_token_file_is_permanent(
     missing = tmp_path / "nope"
     with pytest.raises(PermanentSubmitError) as caught:
         submit(submitter(auth=FileSecret(missing, "the bearer token")))
-    assert str(caught.value) == f"cannot read {missing} (the bearer token): No such file or directory"
+    assert (
+        str(caught.value) == f"cannot read {missing} (the bearer token): No such file or directory"
+    )
     assert server.requests == []
 
 
@@ -451,7 +453,7 @@ def test_logs_request_and_response_with_run_context(
     for entry in events:
         assert (entry["schedule"], entry["fire_key"], entry["run_id"]) == (
             "nightly",
-            "nightly:2024-03-31T00:30:00+00:00",
+            "nightly:2024-03-31T01:30:00+00:00",
             7,
         )
 
@@ -463,12 +465,12 @@ def test_token_never_in_logs_or_errors(server: ScriptedServer, submitter: Factor
     errors = []
     with capture_logs() as logs:
         for _ in range(2):
-            with pytest.raises(Exception) as caught:  # noqa: PT011 - one of two kinds
+            with pytest.raises((PermanentSubmitError, TransientSubmitError)) as caught:
                 submit(sub)
             errors.append(str(caught.value))
     assert errors == [
         "HTTP 403: token *** rejected for https://x/y?sv=1&sig=***",
-        "HTTP 500: ***",
+        "HTTP 500: Bearer ***",
     ]
     assert TOKEN not in repr(logs)
 

@@ -9,6 +9,15 @@ import pydantic
 import pytest
 
 from triggerd.config import CommandPipeline, LocalDatastore, load_config
+from triggerd.config.models import (
+    AzureAuth,
+    AzureMLPipeline,
+    BearerAuth,
+    HttpPipeline,
+    NoAuth,
+    RetryPolicy,
+    SecretSource,
+)
 from triggerd.errors import ConfigError, ScheduleNotFound
 from triggerd.recurrence import Frequency, Recurrence
 
@@ -419,3 +428,80 @@ def test_annotated_examples_load() -> None:
     config = load_config(REPO / "config" / "examples")
     assert {s.trigger for s in config.schedules.values()} == {"datastore"}
     assert set(config.datastores) == {"inbox", "workspaceblobstore"}
+
+
+def test_remote_pipelines_load_with_their_defaults(tmp_path: Path) -> None:
+    aml = "https://westeurope.api.azureml.ms/pipelines/v1.0/x/PipelineRuns"
+    write(
+        tmp_path,
+        {
+            "c.yaml": f"""\
+pipelines:
+  published: {{kind: azureml, endpoint: "{aml}/PipelineSubmit/0a1b"}}
+  endpoint:
+    kind: azureml
+    endpoint: {aml}/PipelineEndpointSubmit/Id/9f8e
+    version: "3"
+    auth: {{kind: bearer, token_file: secrets/aml-token}}
+    timeout: 10s
+    retry: {{max_attempts: 8, max_elapsed: 2h, initial_backoff: 5}}
+  local: {{kind: azureml, endpoint: "http://127.0.0.1:8080/PipelineRuns/PipelineSubmit/a",
+          auth: {{kind: none}}}}
+  hook:
+    kind: http
+    url: https://hooks.example/run?code=abc
+    method: PUT
+    headers:
+      X-Team: ml
+      Authorization: {{env: HOOK_TOKEN}}
+      X-Key: {{file: secrets/key}}
+    body: {{file: "{{data_path}}", n: "{{n}}", fixed: [1, 2.5, true, null]}}
+  plain: {{kind: http, url: "http://hooks.internal/run"}}
+  cmd: {{kind: command, argv: [echo]}}
+""",
+        },
+    )
+    pipelines = load_config(tmp_path / "c.yaml").pipelines
+    published, endpoint, local = pipelines["published"], pipelines["endpoint"], pipelines["local"]
+    hook, plain, cmd = pipelines["hook"], pipelines["plain"], pipelines["cmd"]
+    assert isinstance(published, AzureMLPipeline)
+    assert isinstance(endpoint, AzureMLPipeline)
+    assert isinstance(local, AzureMLPipeline)
+    assert isinstance(hook, HttpPipeline)
+    assert isinstance(plain, HttpPipeline)
+    assert isinstance(cmd, CommandPipeline)
+    assert (published.version, published.auth, published.timeout) == (
+        None,
+        AzureAuth(kind="azure"),
+        timedelta(seconds=30),
+    )
+    assert not published.is_pipeline_endpoint
+    assert published.retry == RetryPolicy(
+        max_attempts=5, max_elapsed=timedelta(hours=1), initial_backoff=timedelta(seconds=2)
+    )
+    assert endpoint.is_pipeline_endpoint
+    assert endpoint.version == "3"
+    assert endpoint.auth == BearerAuth(kind="bearer", token_file=tmp_path / "secrets/aml-token")
+    assert endpoint.timeout == timedelta(seconds=10)
+    assert endpoint.retry == RetryPolicy(
+        max_attempts=8, max_elapsed=timedelta(hours=2), initial_backoff=timedelta(seconds=5)
+    )
+    assert local.auth == NoAuth(kind="none")
+    assert hook.method == "PUT"
+    assert hook.headers == {
+        "X-Team": "ml",
+        "Authorization": SecretSource(env="HOOK_TOKEN"),
+        "X-Key": SecretSource(file=tmp_path / "secrets/key"),
+    }
+    assert hook.body == {"file": "{data_path}", "n": "{n}", "fixed": [1, 2.5, True, None]}
+    assert hook.placeholders == {"data_path", "n"}
+    assert (plain.method, plain.headers, plain.body, plain.timeout) == (
+        "POST",
+        {},
+        None,
+        timedelta(seconds=30),
+    )
+    assert plain.retry.max_attempts == 5
+    # Commands are not retried unless their pipeline says so.
+    assert cmd.retry.max_attempts == 1
+    assert isinstance(cmd.retry, RetryPolicy)

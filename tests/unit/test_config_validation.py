@@ -257,24 +257,164 @@ def test_schedule_identity_problem(
     assert problems_in(tmp_path, head + body) == [(key, line, message)]
 
 
+AML = (
+    "https://westeurope.api.azureml.ms/pipelines/v1.0/subscriptions/s/resourceGroups/r/"
+    "providers/Microsoft.MachineLearningServices/workspaces/w/PipelineRuns"
+)
+AML_SHAPE = (
+    "must be the REST endpoint of a published pipeline "
+    "(https://.../PipelineRuns/PipelineSubmit/{id}) or of a pipeline endpoint "
+    "(https://.../PipelineRuns/PipelineEndpointSubmit/Id/{id})"
+)
+
 PIPELINE_CASES = {
-    "azureml kind": (
-        "kind: azureml\nendpoint: https://example.invalid/",
-        "pipelines.p.kind",
-        4,
-        "pipeline kind 'azureml' is not supported by this version (supported: command)",
-    ),
-    "http kind": (
-        "kind: http\nurl: https://example.invalid/",
-        "pipelines.p.kind",
-        4,
-        "pipeline kind 'http' is not supported by this version (supported: command)",
-    ),
     "misspelled kind": (
         "kind: comand\nargv: [echo]",
         "pipelines.p.kind",
         4,
-        "unknown pipeline kind 'comand' (supported: command)",
+        "unknown pipeline kind 'comand' (supported: command, azureml, http)",
+    ),
+    "azureml without endpoint": (
+        "kind: azureml",
+        "pipelines.p.endpoint",
+        3,
+        "missing required key 'endpoint'",
+    ),
+    "azureml endpoint shape": (
+        "kind: azureml\nendpoint: https://example.invalid/runs/abc",
+        "pipelines.p.endpoint",
+        5,
+        AML_SHAPE,
+    ),
+    "azureml endpoint with a trailing slash": (
+        f"kind: azureml\nendpoint: {AML}/PipelineSubmit/abc/",
+        "pipelines.p.endpoint",
+        5,
+        AML_SHAPE,
+    ),
+    "azureml endpoint over http": (
+        "kind: azureml\nendpoint: http://example.com/PipelineRuns/PipelineSubmit/abc",
+        "pipelines.p.endpoint",
+        5,
+        "must use https:// (http:// only for 127.0.0.1 or localhost)",
+    ),
+    "azureml endpoint not a URL": (
+        "kind: azureml\nendpoint: PipelineRuns/PipelineSubmit/abc",
+        "pipelines.p.endpoint",
+        5,
+        "must be an http:// or https:// URL with a host",
+    ),
+    "azureml version in the endpoint path": (
+        f"kind: azureml\nendpoint: {AML}/PipelineEndpointSubmit/Id/abc/2",
+        "pipelines.p.endpoint",
+        5,
+        "must end with the pipeline endpoint's id: put the version in 'version' "
+        "(it goes into the path and the pipelineVersion query)",
+    ),
+    "azureml version in the endpoint query": (
+        f"kind: azureml\nendpoint: {AML}/PipelineEndpointSubmit/Id/abc?pipelineVersion=2",
+        "pipelines.p.endpoint",
+        5,
+        "must not have a query string (a pipeline endpoint's version goes in 'version')",
+    ),
+    "azureml version on a published pipeline": (
+        f"kind: azureml\nendpoint: {AML}/PipelineSubmit/abc\nversion: '2'",
+        "pipelines.p.version",
+        6,
+        "version is only for a pipeline endpoint (.../PipelineEndpointSubmit/Id/{id}); "
+        "a published pipeline has one version",
+    ),
+    "azureml version with a slash": (
+        f"kind: azureml\nendpoint: {AML}/PipelineEndpointSubmit/Id/abc\nversion: a/b",
+        "pipelines.p.version",
+        6,
+        "must be a version name or number without '/'",
+    ),
+    "azureml bearer without a token source": (
+        f"kind: azureml\nendpoint: {AML}/PipelineSubmit/abc\nauth: {{kind: bearer}}",
+        "pipelines.p.auth",
+        6,
+        "give exactly one of token_env (a variable name) or token_file (a path)",
+    ),
+    "azureml auth kind": (
+        f"kind: azureml\nendpoint: {AML}/PipelineSubmit/abc\nauth: {{kind: basic}}",
+        "pipelines.p.auth.kind",
+        6,
+        "unknown kind 'basic' (one of: 'azure', 'bearer', 'none')",
+    ),
+    "azureml token in the config": (
+        f"kind: azureml\nendpoint: {AML}/PipelineSubmit/abc\n"
+        "auth: {kind: bearer, token: x, token_env: T}",
+        "pipelines.p.auth.token",
+        6,
+        "unknown key 'token' (did you mean 'token_env'?)",
+    ),
+    "retry max_attempts zero": (
+        f"kind: azureml\nendpoint: {AML}/PipelineSubmit/abc\nretry: {{max_attempts: 0}}",
+        "pipelines.p.retry.max_attempts",
+        6,
+        "must be at least 1",
+    ),
+    "retry max_elapsed": (
+        "kind: http\nurl: https://h/\nretry:\n  max_elapsed: forever",
+        "pipelines.p.retry.max_elapsed",
+        7,
+        "must be a whole number of seconds or a string like '30s', '10m', '2h', '1d', "
+        "not 'forever'",
+    ),
+    "retry unknown key": (
+        "kind: command\nargv: [echo]\nretry: {attempts: 3}",
+        "pipelines.p.retry.attempts",
+        6,
+        "unknown key 'attempts' (did you mean 'max_attempts'?)",
+    ),
+    "http url scheme": (
+        "kind: http\nurl: ftp://h/x",
+        "pipelines.p.url",
+        5,
+        "must be an http:// or https:// URL with a host",
+    ),
+    "http method": (
+        "kind: http\nurl: https://h/\nmethod: GET",
+        "pipelines.p.method",
+        6,
+        "must be one of 'POST' or 'PUT'",
+    ),
+    "http header secret from env and file": (
+        "kind: http\nurl: https://h/\nheaders:\n  X-Key: {env: KEY, file: key.txt}",
+        "pipelines.p.headers.X-Key",
+        7,
+        "give exactly one of env (a variable name) or file (a path)",
+    ),
+    "http header secret source misspelled": (
+        "kind: http\nurl: https://h/\nheaders:\n  X-Key: {var: KEY}",
+        "pipelines.p.headers.X-Key.var",
+        7,
+        "unknown key 'var' (use env or file)",
+    ),
+    "http header number": (
+        "kind: http\nurl: https://h/\nheaders:\n  X-Port: 8080",
+        "pipelines.p.headers.X-Port",
+        7,
+        "must be a string, {env: VARIABLE} or {file: PATH}",
+    ),
+    "http header name": (
+        "kind: http\nurl: https://h/\nheaders:\n  'X Key': v",
+        "pipelines.p.headers.X Key",
+        7,
+        "is not a valid header name",
+    ),
+    "http idempotency key header": (
+        "kind: http\nurl: https://h/\nheaders:\n  idempotency-key: v",
+        "pipelines.p.headers.idempotency-key",
+        7,
+        "cannot be configured: triggerd sets it to the run's fire key",
+    ),
+    "http body not JSON": (
+        "kind: http\nurl: https://h/\nbody:\n  scores: [1, .inf]",
+        "pipelines.p.body.scores[1]",
+        7,
+        "must be a finite number (JSON has no inf or nan)",
     ),
     "kind missing": ("argv: [echo]", "pipelines.p.kind", 3, "missing required key 'kind'"),
     "argv empty": ("kind: command\nargv: []", "pipelines.p.argv", 5, "must not be empty"),
@@ -423,4 +563,59 @@ def test_every_problem_of_every_definition_is_reported(tmp_path: Path) -> None:
     assert [(key, line) for key, line, _ in problems_in(tmp_path, text)] == [
         ("schedules[0].status", 10),
         ("schedules[1].polling_interval", 14),
+    ]
+
+
+@pytest.mark.parametrize(
+    "pipeline",
+    [
+        "{kind: http, url: 'https://h/', headers: {X-Key: ['SECRET-VALUE']}}",
+        "{kind: http, url: 'https://h/', headers: {X-Key: {env: K, value: 'SECRET-VALUE'}}}",
+        "{kind: http, url: 'https://h/', method: GET, headers: {X-Key: 'Bearer SECRET-VALUE'}}",
+        "{kind: azureml, endpoint: 'https://h/PipelineRuns/PipelineSubmit/a', "
+        "auth: {kind: bearer, token: 'SECRET-VALUE'}}",
+        "{kind: azureml, endpoint: 'https://h/PipelineRuns/PipelineSubmit/a', "
+        "auth: {kind: bearer, token_env: ['SECRET-VALUE']}}",
+        "{kind: azureml, endpoint: 'https://h/PipelineRuns/PipelineSubmit/a?sig=SECRET-VALUE'}",
+    ],
+)
+def test_pipeline_secrets_never_appear_in_problems(tmp_path: Path, pipeline: str) -> None:
+    path = tmp_path / "triggerd.yaml"
+    path.write_text(f"pipelines:\n  p: {pipeline}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.problems
+    assert "SECRET" not in str(caught.value)
+
+
+HTTP_BODY = """\
+datastores:
+  inbox: {kind: local, path: inbox}
+pipelines:
+  hook:
+    kind: http
+    url: https://hooks.example/run
+    body:
+      file: "{datastore}/{data_path} ({data_uri}) as {input}"
+      run: ["{run_id}", "{attempt}", "{fire_key}", "{schedule}", "{trigger}"]
+      meta: {when: "{scheduled_for}", experiment: "{experiment_name}", literal: "{{nope}}"}
+      threshold: "{threshold}"
+      extra: "{extra} {missing}"
+schedules:
+  - name: s
+    pipeline: hook
+    datastore: inbox
+    data_path_parameter_name: input
+    pipeline_parameters: {threshold: 0.5}
+"""
+
+
+def test_body_placeholders_a_schedule_does_not_supply(tmp_path: Path) -> None:
+    message = (
+        "pipeline 'hook' has the placeholder {{{name}}} in its body, which this schedule does "
+        "not supply: add '{name}' to pipeline_parameters"
+    )
+    assert problems_in(tmp_path, HTTP_BODY) == [
+        ("schedules[0].pipeline_parameters", 18, message.format(name="extra")),
+        ("schedules[0].pipeline_parameters", 18, message.format(name="missing")),
     ]

@@ -17,12 +17,14 @@ from triggerd.config.models import (
     SCHEDULE_KEYS,
     AzureBlobDatastore,
     AzureMLPipeline,
+    BearerAuth,
     CommandPipeline,
     Config,
     Datastore,
     HttpPipeline,
     LocalDatastore,
     Pipeline,
+    RetryPolicy,
     Schedule,
     SecretSource,
 )
@@ -45,6 +47,8 @@ _KNOWN_KEYS = {
         *CommandPipeline.model_fields,
         *AzureMLPipeline.model_fields,
         *HttpPipeline.model_fields,
+        *BearerAuth.model_fields,
+        *RetryPolicy.model_fields,
     },
     "schedules": set(SCHEDULE_KEYS),
 }

@@ -63,8 +63,8 @@ def write(
     # once (the peak memory of the daemon); it is still one transaction.
     items = list(inserts.items())
     for start in range(0, len(items), _ROWS_PER_STATEMENT):
-        chunk = items[start : start + _ROWS_PER_STATEMENT]
-        conn.execute(t.insert(), [_row(schedule, p, s) for p, s in chunk])
+        part = items[start : start + _ROWS_PER_STATEMENT]
+        conn.execute(t.insert(), [_row(schedule, p, s) for p, s in part])
     if updates:
         rows = [
             {**_row(schedule, p, s), "k_schedule": schedule, "k_path": p}

@@ -14,7 +14,9 @@ the value with its JSON type (a number stays a number, a missing data path is ``
 a longer string a value is text (booleans as ``True``/``False``, null as nothing).
 
 Every attempt sends ``Idempotency-Key: <fire key>``; a 2xx answer means submitted, with the
-answer's ``Location`` header (or its JSON ``id``) as the run's external id.
+answer's ``Location`` header (or its JSON ``id``) as the run's external id. Header values from
+``env``/``file`` (and literal values of headers named like ``Authorization`` or ``X-Api-Key``)
+are secrets: masked in every error message; no header is ever logged.
 """
 
 from __future__ import annotations
@@ -29,7 +31,14 @@ from triggerd.errors import PermanentSubmitError, SubmitInterrupted
 from triggerd.observability.logging import get_logger
 from triggerd.submitters.base import RunOutcome, RunRequest
 from triggerd.submitters.command import UnknownPlaceholder, render_argv
-from triggerd.submitters.httpcommon import HttpSender, Reply, Secret, idempotency_key, scrub
+from triggerd.submitters.httpcommon import (
+    HttpSender,
+    Reply,
+    Secret,
+    idempotency_key,
+    is_sensitive_header,
+    scrub,
+)
 
 __all__ = ["HttpSubmitter", "default_body", "render_template", "template_values"]
 
@@ -139,16 +148,20 @@ class HttpSubmitter:
                     f"body placeholder {{{exc.name}}} has no value: add '{exc.name}' to the "
                     "schedule's pipeline_parameters"
                 ) from None
-        headers = {
-            name: value if isinstance(value, str) else value.read()
-            for name, value in self._headers.items()
-        }
+        headers: dict[str, str] = {}
+        secrets: list[str] = []
+        for name, source in self._headers.items():
+            value = source if isinstance(source, str) else source.read()
+            if not isinstance(source, str) or is_sensitive_header(name):
+                secrets.append(value)
+            headers[name] = value
         headers["Idempotency-Key"] = idempotency_key(request.fire_key)
         reply = self._sender.send(
             self._method,
             self._url,
             body=body,
             headers=headers,
+            secrets=secrets,
             cancel=cancel,
             log=log,
             attempt=request.attempt,

@@ -44,6 +44,7 @@ __all__ = [
     "Secret",
     "error_message",
     "idempotency_key",
+    "is_sensitive_header",
     "parse_retry_after",
     "safe_url",
     "scrub",
@@ -57,6 +58,7 @@ _TRANSIENT_STATUS = frozenset({408, 429})
 _SECRET_QUERY = re.compile(
     r"(?i)\b(sig|signature|code|key|token|access_token|api[-_]?key|secret|password)=[^&\s\"'<>]+"
 )
+_SENSITIVE_HEADER = re.compile(r"(?i)auth|key|token|secret|passw|cookie|signature|credential")
 _HEADER_VALUE = re.compile(r"[\x20-\x7e\t]*")
 # Printable ASCII except "%", so that the escaping is reversible and keys stay distinct.
 _KEY_SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
@@ -101,6 +103,11 @@ def scrub(text: str, secrets: Iterable[str] = ()) -> str:
     for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
         text = text.replace(secret, "***")
     return _SECRET_QUERY.sub(lambda m: f"{m.group(1)}=***", text)
+
+
+def is_sensitive_header(name: str) -> bool:
+    """Whether a header's value is treated as a secret even when written into the config."""
+    return _SENSITIVE_HEADER.search(name) is not None
 
 
 def idempotency_key(fire_key: str) -> str:
@@ -290,11 +297,13 @@ class HttpSender:
     ) -> Reply:
         """One attempt: the 2xx :class:`Reply`, or raises the SubmitError its failure means.
 
+        ``secrets`` are masked in every message; headers are never logged.
+
         A shutdown never throws away an answer: with ``cancel`` set, a 2xx is still returned
         (the target has the run) and a 4xx still fails, but a failure that would be retried
         becomes :class:`SubmitInterrupted`.
         """
-        secrets = [*secrets, *headers.values()]
+        secrets = list(secrets)
         if cancel.is_set():
             raise SubmitInterrupted("interrupted before sending: daemon shutting down")
         for name, value in headers.items():
