@@ -97,8 +97,14 @@ class Runtime:
         return self.effective_status(schedule, state.enabled if state else None) == "Active"
 
     def close(self) -> None:
+        """Release listers and the connections and credentials of remote submitters."""
         for poller in self.pollers.values():
             poller.close()
+        for submitter in self._submitters.values():
+            close = getattr(submitter, "close", None)
+            if close is not None:
+                close()
+        self._submitters.clear()
 
     @staticmethod
     def effective_status(schedule: Schedule, override: bool | None) -> str:
