@@ -15,7 +15,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from tests.support.httpserver import Reply, ScriptedServer, refused_url
-from triggerd.config.models import AzureMLPipeline
+from triggerd.config.pipelines import AzureMLPipeline
 from triggerd.errors import PermanentSubmitError, SubmitInterrupted, TransientSubmitError
 from triggerd.submitters import build_submitter
 from triggerd.submitters.azureml import AzureMLSubmitter

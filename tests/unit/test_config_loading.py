@@ -9,14 +9,14 @@ import pydantic
 import pytest
 
 from triggerd.config import CommandPipeline, LocalDatastore, load_config
-from triggerd.config.models import (
+from triggerd.config.base import SecretSource
+from triggerd.config.pipelines import (
     AzureAuth,
     AzureMLPipeline,
     BearerAuth,
     HttpPipeline,
     NoAuth,
     RetryPolicy,
-    SecretSource,
 )
 from triggerd.errors import ConfigError, ScheduleNotFound
 from triggerd.recurrence import Frequency, Recurrence

@@ -4,16 +4,15 @@ from triggerd.config.loader import load_config
 from triggerd.config.models import (
     AccountKeyCredential,
     AzureBlobDatastore,
-    CommandPipeline,
     Config,
     Credential,
     Datastore,
     DefaultCredential,
     LocalDatastore,
-    Pipeline,
     SasTokenCredential,
     Schedule,
 )
+from triggerd.config.pipelines import CommandPipeline, Pipeline
 
 __all__ = [
     "AccountKeyCredential",

@@ -10,23 +10,25 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from triggerd.config.azureml_yaml import read_schedule_block
+from triggerd.config.base import SecretSource
 from triggerd.config.models import (
+    SCHEDULE_KEYS,
+    AzureBlobDatastore,
+    Config,
+    Datastore,
+    LocalDatastore,
+    Schedule,
+)
+from triggerd.config.pipelines import (
     HTTP_BODY_NAMES,
     PIPELINE_KINDS,
     PLANNED_PIPELINE_KINDS,
-    SCHEDULE_KEYS,
-    AzureBlobDatastore,
     AzureMLPipeline,
     BearerAuth,
     CommandPipeline,
-    Config,
-    Datastore,
     HttpPipeline,
-    LocalDatastore,
     Pipeline,
     RetryPolicy,
-    Schedule,
-    SecretSource,
 )
 from triggerd.config.problems import name_problem, problems_from, unknown_key
 from triggerd.config.yamltree import Node, format_path, parse_yaml

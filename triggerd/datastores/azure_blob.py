@@ -31,12 +31,8 @@ from azure.core.exceptions import (
 )
 from azure.storage.blob import BlobPrefix, ContainerClient, LinearRetry
 
-from triggerd.config.models import (
-    AccountKeyCredential,
-    AzureBlobDatastore,
-    SasTokenCredential,
-    SecretSource,
-)
+from triggerd.config.base import SecretSource
+from triggerd.config.models import AccountKeyCredential, AzureBlobDatastore, SasTokenCredential
 from triggerd.datastores.filters import FileFilter
 from triggerd.datastores.listers import ListingError, normalise_path_on_datastore
 from triggerd.datastores.snapshot import Entry, Listing

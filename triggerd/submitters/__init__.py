@@ -8,7 +8,7 @@ from triggerd.submitters.base import DataPath, RunOutcome, RunRequest, Submitter
 
 if TYPE_CHECKING:
     from triggerd.config import Pipeline
-    from triggerd.config.models import BearerAuth, HttpPipeline
+    from triggerd.config.pipelines import BearerAuth, HttpPipeline
     from triggerd.submitters.httpcommon import Secret
 
 __all__ = ["DataPath", "RunOutcome", "RunRequest", "Submitter", "build_submitter"]
@@ -17,7 +17,7 @@ __all__ = ["DataPath", "RunOutcome", "RunRequest", "Submitter", "build_submitter
 def build_submitter(pipeline: Pipeline) -> Submitter:
     """The submitter for ``pipeline``. Remote submitters hold connections: call their
     ``close()`` (if the submitter has one) when done with them."""
-    from triggerd.config.models import AzureMLPipeline, CommandPipeline, HttpPipeline
+    from triggerd.config.pipelines import AzureMLPipeline, CommandPipeline, HttpPipeline
 
     if isinstance(pipeline, CommandPipeline):
         from triggerd.submitters.command import CommandSubmitter

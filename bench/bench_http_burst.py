@@ -1,0 +1,374 @@
+"""HTTP burst: 10,000 files dropped at once, each submitted end to end to a local HTTP endpoint.
+
+    .venv/bin/python -m bench.bench_http_burst [--files 10000] [--concurrency 4 16] [--reps 1]
+
+A minimal threaded HTTP server (``http.server.ThreadingHTTPServer`` on a free 127.0.0.1 port, in
+this process) answers every ``POST /runs`` with 200 and ``{"id": "r<n>"}``, counting the requests
+and the distinct ``Idempotency-Key`` headers. For each dispatcher concurrency (and repetition)
+`triggerd run` starts as a process (``TRIGGERD_CONCURRENCY=<c>``, ``--log-level WARNING``, SQLite
+in a fresh state directory) on a config with one local datastore, an ``http`` pipeline pointing at
+the server and one datastore schedule (``polling_interval: "1s"``) on an empty folder. Once the
+baseline poll is in the database (``schedule_state.last_poll_at``), the files are created at once
+in the watched folder; the database is then read (read-only ``sqlite3``) every 0.5 s until
+``count(*) WHERE status = 'submitted'`` reaches the file count. Measured:
+
+- end to end: from the last file written to the last run's ``finished_at`` (the moment it was
+  marked ``submitted``), and the split of that time: files written -> first run recorded
+  (``created_at``: settling takes two listings) -> first run submitted -> last run submitted;
+- runs per second: submissions only, (N - 1) / (last - first ``finished_at``);
+- the server's request count and distinct Idempotency-Keys (both must equal N: no run doubled or
+  lost), and the runs not ``submitted`` (must be 0);
+- the daemon's VmRSS before the burst and its VmHWM (peak RSS) after it.
+
+Every wait is bounded (10 minutes); temporary folders and the daemon are removed/stopped at the
+end. The server shares the machine's cores with the daemon (it is a Python server too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bench.common import REPO, log, machine, make_files, median, spread, table, temp_dir
+
+WAIT_LIMIT = 600.0  # seconds: give up on any wait after 10 minutes
+T = TypeVar("T")
+
+
+# -- the endpoint ------------------------------------------------------------------------------
+
+
+class CountingServer:
+    """200 + ``{"id": ...}`` for every request; counts requests and distinct idempotency keys."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.requests = 0
+        self.keys: set[str] = set()
+        self.other = 0  # requests not POST /runs
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._httpd.daemon_threads = True
+        self._httpd.request_queue_size = 128
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}/runs"
+
+    def reset(self) -> None:
+        with self.lock:
+            self.requests = 0
+            self.keys = set()
+            self.other = 0
+
+    def start(self) -> CountingServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive: triggerd's client reuses connections
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                key = self.headers.get("Idempotency-Key")
+                with server.lock:
+                    server.requests += 1
+                    number = server.requests
+                    if key is not None:
+                        server.keys.add(key)
+                    if self.path != "/runs":
+                        server.other += 1
+                content = b'{"id": "r%d"}' % number
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+
+            do_PUT = do_POST
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        return Handler
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def wait_until(predicate: Callable[[], T | None], what: str, proc: subprocess.Popen[bytes],
+               logfile: Path, interval: float = 0.5) -> T:
+    """Poll ``predicate`` until it returns a value that is not None (at most WAIT_LIMIT)."""
+    deadline = time.monotonic() + WAIT_LIMIT
+    while True:
+        value = predicate()
+        if value is not None:
+            return value
+        if proc.poll() is not None:
+            raise SystemExit(
+                f"the daemon exited ({proc.returncode}) while waiting for {what}; its log:\n"
+                + tail(logfile)
+            )
+        if time.monotonic() > deadline:
+            raise SystemExit(
+                f"gave up after {WAIT_LIMIT / 60:.0f} minutes waiting for {what}; daemon log:\n"
+                + tail(logfile)
+            )
+        time.sleep(interval)
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def memory_mb(pid: int) -> dict[str, float]:
+    """VmRSS and VmHWM (peak RSS) of a process, in MB (10^6 bytes)."""
+    values = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            values[key] = int(rest.split()[0]) * 1024 / 1e6
+    return values
+
+
+def query(db: Path, sql: str, *params: Any) -> list[tuple[Any, ...]] | None:
+    """Rows of ``sql`` on the daemon's database opened read-only; None if not readable yet."""
+    if not db.exists():
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+        try:
+            return conn.execute(sql, params).fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
+
+
+def stamp(text: str) -> float:
+    """A naive-UTC SQLite datetime string as a Unix time."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
+
+
+def write_config(directory: Path, root: Path, url: str) -> Path:
+    path = directory / "config.yaml"
+    config = {
+        "datastores": {"store": {"kind": "local", "path": str(root)}},
+        "pipelines": {"endpoint": {"kind": "http", "url": url}},
+        "schedules": [
+            {
+                "name": "watch",
+                "pipeline": "endpoint",
+                "datastore": "store",
+                "path_on_datastore": "incoming",
+                "polling_interval": "1s",
+            }
+        ],
+    }
+    path.write_text(json.dumps(config, indent=2), encoding="utf-8")  # JSON is YAML
+    return path
+
+
+# -- one measurement ---------------------------------------------------------------------------
+
+
+def measure(tmp: Path, server: CountingServer, files: int, concurrency: int) -> dict[str, float]:
+    root = tmp / "store"
+    (root / "incoming").mkdir(parents=True)
+    state = tmp / "state"
+    config = write_config(tmp, root, server.url)
+    db = state / "triggerd.db"
+    logfile = tmp / "daemon.log"
+    server.reset()
+    env = dict(os.environ)
+    env.pop("TRIGGERD_DATABASE_URL", None)
+    env["TRIGGERD_CONCURRENCY"] = str(concurrency)
+    with logfile.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "triggerd", "run",
+                "--config", str(config), "--state-dir", str(state),
+                "--log-format", "json", "--log-level", "WARNING",
+            ],
+            stdout=out, stderr=subprocess.STDOUT, cwd=REPO, env=env,
+        )
+    try:
+        def baseline_done() -> bool | None:
+            rows = query(db, "SELECT last_poll_at FROM schedule_state WHERE name = 'watch'")
+            return True if rows and rows[0][0] is not None else None
+
+        wait_until(baseline_done, "the baseline poll", proc, logfile, interval=0.1)
+        before = memory_mb(proc.pid)
+
+        written_from = time.time()
+        make_files(root / "incoming", files)
+        written = time.time()
+
+        def all_submitted() -> int | None:
+            rows = query(db, "SELECT count(*) FROM runs WHERE status = 'submitted'")
+            done = rows[0][0] if rows else 0
+            return done if done >= files else None
+
+        wait_until(all_submitted, f"{files} submitted runs", proc, logfile, interval=0.5)
+        seen = time.time()
+        after = memory_mb(proc.pid)
+        rows = query(
+            db,
+            "SELECT min(created_at), max(created_at), min(finished_at), max(finished_at), "
+            "count(*), sum(attempts) FROM runs WHERE status = 'submitted'",
+        )
+        statuses = query(db, "SELECT status, count(*) FROM runs GROUP BY status") or []
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            log("  daemon did not stop within 60 s of SIGTERM: killed")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+    assert rows is not None
+    created_first, created_last, first, last, count, attempts = rows[0]
+    with server.lock:
+        requests, keys, other = server.requests, len(server.keys), server.other
+    not_submitted = sum(n for status, n in statuses if status != "submitted")
+    result = {
+        "write_s": written - written_from,
+        "end_to_end_s": stamp(last) - written,
+        "seen_s": seen - written,
+        "to_first_run_s": stamp(created_first) - written,
+        "recording_s": stamp(created_last) - stamp(created_first),
+        "to_first_submit_s": stamp(first) - written,
+        "submit_s": stamp(last) - stamp(first),
+        "rate": (count - 1) / (stamp(last) - stamp(first)),
+        "requests": float(requests),
+        "keys": float(keys),
+        "other": float(other),
+        "submitted": float(count),
+        "attempts": float(attempts),
+        "not_submitted": float(not_submitted),
+        "rss_before": before["VmRSS"],
+        "rss_after": after["VmRSS"],
+        "hwm": after["VmHWM"],
+    }
+    log(
+        f"  c={concurrency}: {count} submitted in {result['end_to_end_s']:.1f} s end to end "
+        f"({result['rate']:.0f} runs/s), requests={requests} keys={keys} "
+        f"not-submitted={not_submitted} hwm={after['VmHWM']:.1f} MB"
+    )
+    return result
+
+
+# -- main --------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--files", type=int, default=10_000)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[4, 16])
+    parser.add_argument("--reps", type=int, default=1)
+    args = parser.parse_args()
+
+    server = CountingServer().start()
+    results: dict[int, list[dict[str, float]]] = {c: [] for c in args.concurrency}
+    started = time.monotonic()
+    try:
+        for rep in range(args.reps):
+            order = args.concurrency if rep % 2 == 0 else args.concurrency[::-1]
+            for concurrency in order:
+                log(f"rep {rep + 1}/{args.reps}, concurrency {concurrency} ...")
+                with temp_dir("triggerd-bench-http-") as tmp:
+                    results[concurrency].append(measure(tmp, server, args.files, concurrency))
+    finally:
+        server.stop()
+    log(f"total {time.monotonic() - started:.0f} s")
+
+    def col(c: int, key: str) -> list[float]:
+        return [r[key] for r in results[c]]
+
+    def counts(c: int, key: str) -> str:
+        values = sorted({int(v) for v in col(c, key)})
+        return "/".join(f"{v:,}" for v in values)
+
+    n = args.files
+    rows = []
+    for c in args.concurrency:
+        rows.append(
+            [
+                str(c),
+                spread(col(c, "rate"), digits=0),
+                spread(col(c, "end_to_end_s"), digits=1),
+                spread(col(c, "to_first_run_s"), digits=2),
+                spread(col(c, "to_first_submit_s"), digits=2),
+                spread(col(c, "submit_s"), digits=1),
+                f"{counts(c, 'requests')} / {counts(c, 'keys')}",
+                counts(c, "not_submitted"),
+                spread(col(c, "rss_before"), digits=1),
+                spread(col(c, "hwm"), digits=1),
+            ]
+        )
+    print(f"## HTTP burst: {n:,} files submitted end to end to a local HTTP endpoint\n")
+    print(
+        f"Machine: {machine()}. {args.reps} repetition(s) per concurrency; median (min-max); "
+        "MB = 10^6 bytes; times from the last file written.\n"
+    )
+    print(
+        table(
+            [
+                "dispatcher concurrency",
+                "runs/s (submissions)",
+                "end to end, s",
+                "-> first run recorded, s",
+                "-> first submitted, s",
+                "first -> last submitted, s",
+                "server requests / distinct keys",
+                "runs not submitted",
+                "RSS before burst, MB",
+                "peak RSS (VmHWM), MB",
+            ],
+            rows,
+        )
+    )
+    print()
+    for c in args.concurrency:
+        ok = all(
+            r["requests"] == n and r["keys"] == n and r["submitted"] == n
+            and r["not_submitted"] == 0 and r["other"] == 0 and r["attempts"] == n
+            for r in results[c]
+        )
+        verdict = "none doubled or lost" if ok else "MISMATCH: see the counts above"
+        print(
+            f"Concurrency {c}: {verdict} (requests, keys, submitted runs, attempts all {n:,}); "
+            f"creating the files took {median(col(c, 'write_s')):.2f} s; runs recorded over "
+            f"{median(col(c, 'recording_s')):.2f} s."
+        )
+
+
+if __name__ == "__main__":
+    main()
