@@ -5,21 +5,28 @@ same settle — and a folder that cannot be watched is simply polled.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
+from watchdog.observers.api import ObservedWatch
 
 from triggerd.observability.logging import get_logger
 
 
 class _Wake(FileSystemEventHandler):
-    def __init__(self, wake: Callable[[], None]) -> None:
+    def __init__(self, wake: Callable[[], None], accept: Callable[[str], bool] | None) -> None:
         self._wake = wake
+        self._accept = accept
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        if event.event_type != "opened":  # reading a file changes nothing
+        if event.event_type in ("opened", "closed_no_write"):  # reading changes nothing
+            return
+        paths = [event.src_path, getattr(event, "dest_path", "")]
+        if self._accept is None or any(self._accept(os.fsdecode(p)) for p in paths if p):
             self._wake()
 
 
@@ -30,15 +37,27 @@ class FolderWatcher:
         self._observer = Observer()
         self._observer.daemon = True
         self._started = False
+        self._watches: dict[str, ObservedWatch] = {}
         self._log = get_logger()
 
-    def watch(self, schedule: str, folder: Path, wake: Callable[[], None]) -> bool:
-        """Watch ``folder`` (not recursively); False, with a warning, if that is not possible."""
+    def watch(
+        self,
+        schedule: str,
+        folder: Path,
+        wake: Callable[[], None],
+        accept: Callable[[str], bool] | None = None,
+    ) -> bool:
+        """Watch ``folder`` (not recursively); False, with a warning, if that is not possible.
+
+        ``accept``: only events on paths it accepts wake (default: every event)."""
         try:
             if not self._started:
                 self._observer.start()
                 self._started = True
-            self._observer.schedule(_Wake(wake), str(folder), recursive=False)
+            self.unwatch(schedule)
+            self._watches[schedule] = self._observer.schedule(
+                _Wake(wake, accept), str(folder), recursive=False
+            )
         except (OSError, RuntimeError) as exc:
             self._log.warning(
                 "watch.unavailable",
@@ -50,6 +69,12 @@ class FolderWatcher:
             return False
         self._log.info("watch.started", schedule=schedule, folder=str(folder))
         return True
+
+    def unwatch(self, schedule: str) -> None:
+        watch = self._watches.pop(schedule, None)
+        if watch is not None:
+            with contextlib.suppress(KeyError, OSError):
+                self._observer.unschedule(watch)
 
     def stop(self) -> None:
         if self._started:

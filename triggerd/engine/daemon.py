@@ -6,19 +6,25 @@ import functools
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from types import FrameType
 
-from triggerd.config import Config
+from triggerd.config import Config, load_config
 from triggerd.datastores.watch import FolderWatcher
 from triggerd.engine.dispatcher import Dispatch, Dispatcher
 from triggerd.engine.runtime import Runtime
 from triggerd.engine.scheduler import TimeScheduler
+from triggerd.errors import ConfigError
 from triggerd.observability.logging import get_logger
 from triggerd.settings import Settings
 from triggerd.store import RunRecord, Store
 from triggerd.store.repository import utcnow
+
+CONFIG_WATCH = "config:"  # the watch key of the config folder (schedule names cannot hold ':')
+RELOAD_DEBOUNCE = 0.3  # seconds
 
 
 class Daemon:
@@ -34,6 +40,8 @@ class Daemon:
         self.store = store
         self.clock = clock
         self.stop_requested = threading.Event()
+        self._reload_requested = threading.Event()
+        self._wakeup = threading.Event()
         self._log = get_logger()
         started = clock()
         self.instance_id = store.register_instance(started, os.getpid())
@@ -65,6 +73,12 @@ class Daemon:
     def request_stop(self, signum: int, _frame: FrameType | None = None) -> None:
         self._log.info("daemon.stopping", signal=signal.Signals(signum).name)
         self.stop_requested.set()
+        self._wakeup.set()
+
+    def request_reload(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
+        """SIGHUP, or a change in the config directory: reload at the next turn of the loop."""
+        self._reload_requested.set()
+        self._wakeup.set()
 
     def run(self) -> int:
         """Run until SIGTERM/SIGINT; returns the process exit code (0 on a clean stop)."""
@@ -77,27 +91,84 @@ class Daemon:
             config=str(self.settings.config),
         )
         self.runtime.startup()
-        for schedule in self.runtime.time_schedules():
-            assert schedule.recurrence is not None
-            self.scheduler.add(
-                schedule.name, schedule.recurrence, self.runtime.anchor(schedule.name)
-            )
-        for name, poller in self.runtime.pollers.items():
-            self.scheduler.add_poll(name, poller.schedule.polling_interval, poller.poll)
+        self._schedule(list(config.schedules))
         self.scheduler.start()
-        self._watch_local_folders()
+        self._watch_config()
         self.dispatcher.start()
         interval = self.settings.heartbeat_interval.total_seconds()
-        while not self.stop_requested.wait(interval):
+        while not self.stop_requested.is_set():
+            self._wakeup.wait(interval)
+            self._wakeup.clear()
+            if self.stop_requested.is_set():
+                break
+            if self._reload_requested.is_set():
+                time.sleep(RELOAD_DEBOUNCE)  # let an editor finish writing its files
+                self._reload_requested.clear()
+                self.reload()
             self._heartbeat()
         return self.shutdown()
 
-    def _watch_local_folders(self) -> None:
-        for name, poller in self.runtime.pollers.items():
+    def _schedule(self, names: list[str]) -> None:
+        """(Re)create the scheduler jobs and folder watches of these schedules."""
+        for name in names:
+            schedule = self.runtime.config.schedules[name]
+            if schedule.recurrence is not None:
+                anchor = self.runtime.anchor(name)
+                self.scheduler.add(name, schedule.recurrence, anchor)
+            poller = self.runtime.pollers.get(name)
+            if poller is None:
+                continue
+            self.scheduler.add_poll(name, schedule.polling_interval, poller.poll)
             folder = poller.local_folder()
             if folder is not None:
                 wake = functools.partial(self.scheduler.wake_poll, name)
                 poller.watched = self.watcher.watch(name, folder, wake)
+
+    def _watch_config(self) -> None:
+        path = self.settings.config.resolve()
+        is_dir = path.is_dir()
+        folder = path if is_dir else path.parent
+
+        def is_config(changed: str) -> bool:
+            if is_dir:
+                return changed.endswith((".yaml", ".yml"))
+            return Path(changed).resolve() == path
+
+        self.watcher.watch(CONFIG_WATCH, folder, self.request_reload, accept=is_config)
+
+    def reload(self) -> bool:
+        """Re-read the config; on any problem keep the last good one. True if it changed."""
+        try:
+            new = load_config(self.settings.config)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                self._log.error(
+                    "config.reload_failed",
+                    file=problem.file,
+                    line=problem.line,
+                    key=problem.key,
+                    problem=problem.message,
+                )
+            return False
+        change = self.runtime.replace_config(new)
+        if not change.any:
+            self._log.debug("config.unchanged")
+            return False
+        for name in change.removed + change.changed:
+            self.scheduler.remove(name)
+            self.watcher.unwatch(name)
+        self._schedule(change.added + change.changed)
+        for name in change.added + change.changed:
+            if new.schedules[name].recurrence is not None:
+                self.runtime.tick(name)
+        self._log.info(
+            "config.reloaded",
+            added=change.added,
+            removed=change.removed,
+            changed=change.changed,
+            schedules=len(new.schedules),
+        )
+        return True
 
     def _heartbeat(self) -> None:
         try:
@@ -125,3 +196,4 @@ class Daemon:
 def install_signal_handlers(daemon: Daemon) -> None:
     signal.signal(signal.SIGTERM, daemon.request_stop)
     signal.signal(signal.SIGINT, daemon.request_stop)
+    signal.signal(signal.SIGHUP, daemon.request_reload)

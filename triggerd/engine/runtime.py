@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -55,17 +56,45 @@ class Runtime:
         self._tick_locks: dict[str, threading.Lock] = {}
         self._log = get_logger()
         self.pollers = {
-            s.name: DatastorePoller(
-                s,
-                config,
-                store,
-                clock=clock,
-                is_enabled=functools.partial(self.is_enabled, s),
-                on_recorded=on_recorded,
-            )
-            for s in config.schedules.values()
-            if s.datastore is not None
+            s.name: self._poller(s, config) for s in config.schedules.values() if s.datastore
         }
+
+    def _poller(self, schedule: Schedule, config: Config) -> DatastorePoller:
+        return DatastorePoller(
+            schedule,
+            config,
+            self.store,
+            clock=self.clock,
+            is_enabled=functools.partial(self.is_enabled, schedule),
+            on_recorded=self._on_recorded,
+        )
+
+    def replace_config(self, new: Config) -> ConfigChange:
+        """Switch to ``new``. Unchanged schedules are left alone; a changed time schedule first
+        records what was due under its old definition, then continues from now (an edit neither
+        re-fires nor drops a slot); a datastore schedule that now watches another folder starts
+        from a new baseline. History and state of removed schedules stay in the store."""
+        old = self.config
+        change = ConfigChange.between(old, new)
+        now = self.clock()
+        for name in change.changed:
+            if old.schedules[name].recurrence is not None:
+                self.tick(name)
+                self.store.record_fires(name, [], cursor_at=now, now=now)
+        for name in change.removed + change.changed:
+            poller = self.pollers.pop(name, None)
+            if poller is not None:
+                poller.close()
+        for name in change.added + change.changed:
+            schedule = new.schedules[name]
+            self.store.ensure_schedule_state(name, truncate(now))
+            if schedule.datastore is not None:
+                if name in change.changed and _watched(old, name) != _watched(new, name):
+                    self.store.reset_snapshot(name)
+                self.pollers[name] = self._poller(schedule, new)
+        self.config = new
+        self._close_submitters()
+        return change
 
     def time_schedules(self) -> list[Schedule]:
         return [s for s in self.config.schedules.values() if s.recurrence is not None]
@@ -100,6 +129,9 @@ class Runtime:
         """Release listers and the connections and credentials of remote submitters."""
         for poller in self.pollers.values():
             poller.close()
+        self._close_submitters()
+
+    def _close_submitters(self) -> None:
         for submitter in self._submitters.values():
             close = getattr(submitter, "close", None)
             if close is not None:
@@ -229,6 +261,37 @@ class Runtime:
         if poller is None or data_path.datastore != schedule.datastore:
             return None
         return poller.lister().locate(data_path.relative_path)
+
+
+@dataclass(frozen=True)
+class ConfigChange:
+    added: list[str]
+    removed: list[str]
+    changed: list[str]  # the definition, or the datastore it watches, differs
+
+    @classmethod
+    def between(cls, old: Config, new: Config) -> ConfigChange:
+        before, after = old.schedules, new.schedules
+        changed = [
+            name
+            for name in sorted(before.keys() & after.keys())
+            if before[name] != after[name] or _watched(old, name) != _watched(new, name)
+        ]
+        return cls(
+            sorted(after.keys() - before.keys()), sorted(before.keys() - after.keys()), changed
+        )
+
+    @property
+    def any(self) -> bool:
+        return bool(self.added or self.removed or self.changed)
+
+
+def _watched(config: Config, name: str) -> object:
+    """What a schedule watches: its datastore's definition and folder (None for time ones)."""
+    schedule = config.schedules[name]
+    if schedule.datastore is None:
+        return None
+    return (config.datastores.get(schedule.datastore), schedule.path_on_datastore)
 
 
 def retry_policy(pipeline: object) -> RetryPolicy:

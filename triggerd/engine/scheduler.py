@@ -77,6 +77,12 @@ class TimeScheduler:
         if job is not None and job.next_run_time is not None and job.next_run_time > soon:
             job.modify(next_run_time=soon)
 
+    def remove(self, name: str) -> None:
+        """Forget a schedule's jobs (its time job and its poll job, whichever it has)."""
+        for job_id in (name, f"poll:{name}"):
+            if self._scheduler.get_job(job_id) is not None:
+                self._scheduler.remove_job(job_id)
+
     def _wake(self, name: str) -> None:
         try:
             self._on_due(name)

@@ -179,6 +179,16 @@ class Store(InstancesMixin):
 
     # -- datastore polls -----------------------------------------------------------------------
 
+    def reset_snapshot(self, schedule: str) -> None:
+        """Forget what a datastore schedule has seen: its next poll is a new baseline."""
+        with self.engine.begin() as conn:
+            snapshots.forget(conn, schedule)
+            conn.execute(
+                update(schedule_state)
+                .where(schedule_state.c.name == schedule)
+                .values(last_poll_at=None, entries=None)
+            )
+
     def load_snapshot(self, schedule: str) -> dict[str, Tracked]:
         with self.engine.connect() as conn:
             return snapshots.load(conn, schedule)
