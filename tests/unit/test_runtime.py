@@ -199,3 +199,41 @@ datastores:
     request = dispatch.request
     assert request.resolved == {"greeting": str(tmp_path / "a b.csv")}
     assert request.data_uri == (tmp_path / "a b.csv").as_uri()
+
+
+def test_an_edited_recurrence_neither_refires_nor_drops_a_slot(
+    tmp_path: Path, config: Config, store: Store
+) -> None:
+    clock = Clock(at("2024-03-31T03:29:00+02:00"))
+    runtime = start(config, store, clock)
+    # The edit lands just after 03:30 CEST (the nightly slot; 02:30 does not exist that night)
+    # but before the old job's wake-up recorded it: the old definition records it first.
+    clock.now = at("2024-03-31T03:30:00.300+02:00")
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(CONFIG.replace("hours: [2]", "hours: [4]"), encoding="utf-8")
+    change = runtime.replace_config(load_config(edited))
+    assert (change.added, change.removed, change.changed) == ([], [], ["nightly"])
+    assert keys(store, "nightly") == ["nightly:2024-03-31T01:30:00Z"]
+    clock.now = at("2024-03-31T04:30:01+02:00")
+    runtime.tick("nightly")
+    runtime.tick("nightly")
+    assert keys(store, "nightly") == [
+        "nightly:2024-03-31T01:30:00Z",
+        "nightly:2024-03-31T02:30:00Z",  # 04:30 CEST, the new definition's first slot
+    ]
+    assert store.list_runs(statuses=["skipped"], schedule="nightly") == []
+
+
+def test_reloading_adds_and_removes_schedules_and_keeps_their_history(
+    tmp_path: Path, config: Config, store: Store
+) -> None:
+    clock = Clock(at("2024-03-31T03:30:00+02:00"))
+    runtime = start(config, store, clock)
+    smaller = tmp_path / "smaller.yaml"
+    smaller.write_text(CONFIG.split("  - name: nightly")[0], encoding="utf-8")
+    change = runtime.replace_config(load_config(smaller))
+    assert (change.added, change.removed, change.changed) == ([], ["nightly"], [])
+    assert runtime.tick("nightly") == []
+    assert keys(store, "nightly") == ["nightly:2024-03-31T01:30:00Z"]  # history stays
+    again = runtime.replace_config(config)
+    assert again.added == ["nightly"]

@@ -275,7 +275,8 @@ class ConfigChange:
         changed = [
             name
             for name in sorted(before.keys() & after.keys())
-            if before[name] != after[name] or _watched(old, name) != _watched(new, name)
+            if _definition(before[name]) != _definition(after[name])
+            or _watched(old, name) != _watched(new, name)
         ]
         return cls(
             sorted(after.keys() - before.keys()), sorted(before.keys() - after.keys()), changed
@@ -284,6 +285,11 @@ class ConfigChange:
     @property
     def any(self) -> bool:
         return bool(self.added or self.removed or self.changed)
+
+
+def _definition(schedule: Schedule) -> Schedule:
+    """What a schedule does; moving it to another file changes nothing."""
+    return schedule.model_copy(update={"source": ""})
 
 
 def _watched(config: Config, name: str) -> object:
