@@ -68,7 +68,7 @@ def show(settings: Settings, run_id: int, as_json: bool) -> None:
     for key, value in record.as_json().items():
         if value is not None:
             text = json.dumps(value) if isinstance(value, dict | list) else str(value)
-            click.echo(f"{key + ':':<16}{text}")
+            click.echo(f"{key + ':':<18}{text}")
     if record.output:
         click.echo("output:")
         for line in record.output.splitlines():

@@ -147,7 +147,7 @@ class Dispatcher:
         at = next_attempt_at(
             policy,
             attempts=run.attempts,
-            recorded_at=run.created_at,
+            recorded_at=run.started_at or run.created_at,
             now=now,
             retry_after=exc.retry_after,
         )

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+from triggerd.humanize import human
 from triggerd.recurrence import Recurrence
 
 CatchupMode = Literal["none", "latest", "all"]
@@ -104,9 +105,7 @@ def plan_time_fires(
     for slot in slots:
         late = now - slot
         if late >= policy.grace:
-            reason = (
-                f"missed: {_human(late)} late, beyond misfire_grace_time {_human(policy.grace)}"
-            )
+            reason = f"missed: {human(late)} late, beyond misfire_grace_time {human(policy.grace)}"
             decisions_by_slot[slot] = SlotDecision(slot, False, reason)
         elif slot >= running_since:
             decisions_by_slot[slot] = SlotDecision(slot, True)
@@ -135,14 +134,3 @@ def _catch_up(
     keep = missed[-policy.max_runs :]
     capped = f"missed: more than max_catchup_runs ({policy.max_runs}) slots to make up"
     return [SlotDecision(s, s in keep, None if s in keep else capped) for s in missed]
-
-
-def _human(delta: timedelta) -> str:
-    """``2d10m``, ``1d``, ``1m30s``: the largest units first, zero parts left out."""
-    seconds = int(delta.total_seconds())
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if seconds >= size:
-            parts.append(f"{seconds // size}{unit}")
-            seconds %= size
-    return "".join(parts) or "0s"

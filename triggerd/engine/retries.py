@@ -3,8 +3,7 @@
 Exponential backoff from ``initial_backoff`` (doubling per attempt, at most 10 minutes), with
 "equal jitter" (the second half of each step is random, so replicas and bursts spread out),
 never sooner than the server's ``Retry-After``. A run is not retried once it has had
-``max_attempts`` attempts or the next attempt would start ``max_elapsed`` after the run was
-recorded.
+``max_attempts`` attempts or the next attempt would start ``max_elapsed`` after its first attempt.
 """
 
 from __future__ import annotations
@@ -12,6 +11,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from triggerd.humanize import human
 
 MAX_STEP = timedelta(minutes=10)
 
@@ -27,7 +28,7 @@ def next_attempt_at(
     policy: RetryPolicy,
     *,
     attempts: int,
-    recorded_at: datetime,
+    recorded_at: datetime,  # when the first attempt started
     now: datetime,
     retry_after: timedelta | None = None,
     rng: random.Random | None = None,
@@ -49,4 +50,4 @@ def next_attempt_at(
 def describe_exhausted(policy: RetryPolicy, attempts: int, error: str) -> str:
     if attempts >= policy.max_attempts:
         return f"retries exhausted after {attempts} attempts: {error}"
-    return f"retries exhausted: max_elapsed {policy.max_elapsed} reached: {error}"
+    return f"retries exhausted: max_elapsed {human(policy.max_elapsed)} reached: {error}"

@@ -270,7 +270,7 @@ class Store(InstancesMixin):
                 .values(
                     status="running",
                     claimed_by=owner,
-                    started_at=now,
+                    started_at=func.coalesce(runs.c.started_at, now),  # the first attempt
                     attempts=runs.c.attempts + 1,
                     next_attempt_at=None,
                 )
@@ -349,6 +349,7 @@ class Store(InstancesMixin):
                         runs.c.schedule == schedule,
                         runs.c.status == "pending",
                         runs.c.attempts == 0,
+                        runs.c.trigger != "manual",  # an operator asked for it: it waits
                     )
                 ).scalars()
             )
@@ -417,7 +418,7 @@ class Store(InstancesMixin):
             conn.execute(
                 update(runs)
                 .where(runs.c.id == run_id)
-                .values(status="pending", finished_at=None, next_attempt_at=None)
+                .values(status="pending", finished_at=None, next_attempt_at=None, started_at=None)
             )
             return self._run(conn, run_id)
 
