@@ -36,6 +36,10 @@ class Settings(BaseSettings):
         default=timedelta(seconds=30), description="how long SIGTERM waits for runs in flight"
     )
     heartbeat_interval: timedelta = timedelta(seconds=5)
+    http_address: str = Field(
+        default="127.0.0.1:9464",
+        description="host:port of /healthz, /readyz and /metrics; 'off' disables them",
+    )
 
     @field_validator("shutdown_grace", "heartbeat_interval", mode="before")
     @classmethod

@@ -52,6 +52,7 @@ def runs_json(state_dir: Path, config: Path, *extra: str) -> list[dict[str, Any]
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     env.pop("TRIGGERD_DATABASE_URL", None)
+    env.setdefault("TRIGGERD_HTTP_ADDRESS", "127.0.0.1:0")  # a free port: tests run side by side
     env["PYTHONUNBUFFERED"] = "1"
     return env
 

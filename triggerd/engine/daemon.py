@@ -18,13 +18,18 @@ from triggerd.engine.dispatcher import Dispatch, Dispatcher
 from triggerd.engine.runtime import Runtime
 from triggerd.engine.scheduler import TimeScheduler
 from triggerd.errors import ConfigError
+from triggerd.observability.httpserver import HealthServer, parse_address
 from triggerd.observability.logging import get_logger
+from triggerd.observability.metrics import Metrics
+from triggerd.observability.sdnotify import NOTIFY_ENV, Notifier
 from triggerd.settings import Settings
 from triggerd.store import RunRecord, Store
 from triggerd.store.repository import utcnow
 
 CONFIG_WATCH = "config:"  # the watch key of the config folder (schedule names cannot hold ':')
 RELOAD_DEBOUNCE = 0.3  # seconds
+LIVENESS_BEAT = 1.0  # seconds between the scheduler's liveness beats
+STALE_LOOP = 15.0  # seconds without a beat before the daemon counts as wedged
 
 
 class Daemon:
@@ -43,6 +48,13 @@ class Daemon:
         self._reload_requested = threading.Event()
         self._wakeup = threading.Event()
         self._log = get_logger()
+        self.notifier = Notifier.from_env()
+        for variable in NOTIFY_ENV:  # as sd_notify(unset_environment=1): not for the children
+            os.environ.pop(variable, None)
+        self.metrics = Metrics()
+        self.metrics.set_schedules(len(config.schedules))
+        self._scheduler_beat = time.monotonic()
+        self._ready = False
         started = clock()
         self.instance_id = store.register_instance(started, os.getpid())
         self.dispatcher = Dispatcher(
@@ -52,6 +64,7 @@ class Daemon:
             concurrency=settings.concurrency,
             clock=clock,
             limits=self._limits,
+            metrics=self.metrics,
         )
         self.runtime = Runtime(
             config,
@@ -60,6 +73,7 @@ class Daemon:
             owner=self.instance_id,
             running_since=started,
             on_recorded=self.dispatcher.wake,
+            metrics=self.metrics,
         )
         self.scheduler = TimeScheduler(self.runtime.tick)
         self.watcher = FolderWatcher()
@@ -90,12 +104,19 @@ class Daemon:
             schedules=len(config.schedules),
             config=str(self.settings.config),
         )
+        http = self._start_http()
         self.runtime.startup()
         self._schedule(list(config.schedules))
+        self.scheduler.add_beat(LIVENESS_BEAT, self._beat)
         self.scheduler.start()
         self._watch_config()
         self.dispatcher.start()
+        self._ready = True
+        self.notifier.ready(self._status())
         interval = self.settings.heartbeat_interval.total_seconds()
+        watchdog = self.notifier.watchdog_interval()
+        if watchdog is not None:
+            interval = min(interval, watchdog)
         while not self.stop_requested.is_set():
             self._wakeup.wait(interval)
             self._wakeup.clear()
@@ -104,9 +125,63 @@ class Daemon:
             if self._reload_requested.is_set():
                 time.sleep(RELOAD_DEBOUNCE)  # let an editor finish writing its files
                 self._reload_requested.clear()
+                self.notifier.reloading()
                 self.reload()
+                self.notifier.ready(self._status())
             self._heartbeat()
-        return self.shutdown()
+        self.notifier.stopping()
+        code = self.shutdown()
+        if http is not None:
+            http.stop()
+        return code
+
+    # -- liveness, readiness, status -------------------------------------------------------
+
+    def _beat(self) -> None:
+        """A scheduler job: proof that the scheduler's loop and its workers still run."""
+        self._scheduler_beat = time.monotonic()
+
+    def alive(self) -> tuple[bool, str]:
+        """Healthy while the scheduler and the dispatcher loops both go round."""
+        now = time.monotonic()
+        scheduler_age = now - self._scheduler_beat
+        dispatcher_age = now - self.dispatcher.loop_at
+        if not self.scheduler.running or scheduler_age > STALE_LOOP:
+            return False, f"scheduler loop silent for {scheduler_age:.0f}s"
+        if dispatcher_age > STALE_LOOP:
+            return False, f"dispatcher loop silent for {dispatcher_age:.0f}s"
+        return True, "scheduler and dispatcher running"
+
+    def ready(self) -> tuple[bool, str]:
+        if not self._ready:
+            return False, "starting"
+        try:
+            self.store.ping()
+        except Exception as exc:
+            return False, f"database unreachable: {type(exc).__name__}"
+        return True, f"{len(self.runtime.config.schedules)} schedules loaded"
+
+    def _status(self) -> str:
+        return (
+            f"{len(self.runtime.config.schedules)} schedules, "
+            f"{self.dispatcher.in_flight} runs in flight"
+        )
+
+    def _start_http(self) -> HealthServer | None:
+        try:
+            if parse_address(self.settings.http_address) is None:
+                return None
+            server = HealthServer(
+                self.settings.http_address,
+                health=self.alive,
+                ready=self.ready,
+                metrics=self.metrics,
+            )
+            server.start()
+        except (OSError, ValueError) as exc:
+            self._log.error("http.unavailable", address=self.settings.http_address, reason=str(exc))
+            return None
+        return server
 
     def _schedule(self, names: list[str]) -> None:
         """(Re)create the scheduler jobs and folder watches of these schedules."""
@@ -149,7 +224,10 @@ class Daemon:
                     key=problem.key,
                     problem=problem.message,
                 )
+            self.metrics.config_reload(ok=False)
             return False
+        self.metrics.config_reload(ok=True)
+        self.metrics.set_schedules(len(new.schedules))
         change = self.runtime.replace_config(new)
         if not change.any:
             self._log.debug("config.unchanged")
@@ -171,10 +249,23 @@ class Daemon:
         return True
 
     def _heartbeat(self) -> None:
+        """Every few seconds: the store heartbeat, systemd's watchdog, status and queue gauges.
+
+        The watchdog is only fed while the loops are alive, so a wedged daemon is restarted.
+        """
+        healthy, reason = self.alive()
+        if healthy:
+            self.notifier.watchdog()
+        else:
+            self._log.error("daemon.unhealthy", reason=reason)
         try:
             self.store.heartbeat(self.instance_id, self.clock())
+            self.metrics.set_queue_depth(
+                self.store.count_runs(status="pending"), self.store.count_runs(status="running")
+            )
         except Exception as exc:  # a briefly unavailable store must not kill the daemon
             self._log.error("daemon.heartbeat_failed", error=str(exc))
+        self.notifier.status(self._status())
 
     def shutdown(self) -> int:
         self.watcher.stop()

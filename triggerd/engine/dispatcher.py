@@ -8,6 +8,7 @@ within the grace period, then interrupts the rest and hands them back as pending
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -15,6 +16,7 @@ from datetime import datetime, timedelta
 from triggerd.engine.retries import RetryPolicy, describe_exhausted, next_attempt_at
 from triggerd.errors import SubmitError, SubmitInterrupted, TransientSubmitError
 from triggerd.observability.logging import Logger, get_logger
+from triggerd.observability.metrics import Metrics
 from triggerd.store import RunRecord, Store
 from triggerd.submitters import RunOutcome, RunRequest, Submitter
 
@@ -46,6 +48,7 @@ class Dispatcher:
         concurrency: int,
         clock: Callable[[], datetime],
         limits: Limits = dict,
+        metrics: Metrics | None = None,
     ) -> None:
         self._store = store
         self._resolve = resolve
@@ -53,6 +56,8 @@ class Dispatcher:
         self._concurrency = concurrency
         self._clock = clock
         self._limits = limits
+        self._metrics = metrics
+        self.loop_at = time.monotonic()  # when the loop last went round (liveness)
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._cancel = threading.Event()
@@ -74,6 +79,7 @@ class Dispatcher:
 
     def _loop(self) -> None:
         while not self._stopping.is_set():
+            self.loop_at = time.monotonic()
             try:
                 self._claim_available()
             except Exception as exc:  # the store may be briefly unavailable; keep going
@@ -111,6 +117,8 @@ class Dispatcher:
                 )
                 for key in self._store.skip_waiting(schedule, reason=reason, now=self._clock()):
                     self._log.info("fire.skipped", schedule=schedule, fire_key=key, reason=reason)
+                    if self._metrics:
+                        self._metrics.fire_recorded(schedule, "overlap", "skipped")
         return blocked
 
     def _work(self, run: RunRecord) -> None:
@@ -156,6 +164,8 @@ class Dispatcher:
             self._finish(run, RunOutcome(status="failed", error=error), log)
             return
         self._store.schedule_retry(run.id, at=at, error=str(exc))
+        if self._metrics:
+            self._metrics.run_retry(run.schedule)
         log.warning(
             "run.retry_scheduled",
             attempt=run.attempts,
@@ -164,10 +174,14 @@ class Dispatcher:
         )
 
     def _finish(self, run: RunRecord, outcome: RunOutcome, log: Logger) -> None:
+        now = self._clock()
+        if self._metrics:
+            took = (now - run.started_at).total_seconds() if run.started_at else 0.0
+            self._metrics.run_finished(run.schedule, outcome.status, run.attempts, took)
         self._store.finish_run(
             run.id,
             status=outcome.status,
-            now=self._clock(),
+            now=now,
             exit_code=outcome.exit_code,
             error=outcome.error,
             output=outcome.output or None,

@@ -28,6 +28,7 @@ from triggerd.datastores.listers import (
 from triggerd.datastores.settle import SettleResult, Tracked, settle
 from triggerd.datastores.snapshot import Entry
 from triggerd.observability.logging import get_logger
+from triggerd.observability.metrics import Metrics
 from triggerd.store import Store
 from triggerd.store.repository import NewRun
 
@@ -56,8 +57,10 @@ class DatastorePoller:
         clock: Callable[[], datetime],
         is_enabled: Callable[[], bool],
         on_recorded: Callable[[], None] = lambda: None,
+        metrics: Metrics | None = None,
     ) -> None:
         assert schedule.datastore is not None
+        self.metrics = metrics
         self.schedule = schedule
         self.datastore = config.datastores[schedule.datastore]
         self.store = store
@@ -118,6 +121,8 @@ class DatastorePoller:
         except (ListingError, ValueError) as exc:
             self.failures += 1
             delay = retry_delay(self.failures, self.schedule.polling_interval)
+            if self.metrics:
+                self.metrics.poll_failed(self.schedule.name)
             self._log.warning(
                 "poll.failed",
                 reason=str(exc),
@@ -152,13 +157,19 @@ class DatastorePoller:
             self._stats_written = now
         self._apply(result)
         self._first_poll = False
+        took = time.monotonic() - started
+        if self.metrics:
+            self.metrics.poll_completed(name, took, len(listing))
+            for new in new_runs:
+                outcome = "planned" if new.status == "pending" else "skipped"
+                self.metrics.fire_recorded(name, "datastore", outcome)
         self._log.info(
             "poll.completed",
             entries=len(listing),
             changes=result.changes,
             fires=len(new_runs),
             baseline=baseline,
-            duration_ms=round((time.monotonic() - started) * 1000, 1),
+            duration_ms=round(took * 1000, 1),
         )
         for new in new_runs:
             event = "fire.planned" if new.status == "pending" else "fire.skipped"

@@ -20,6 +20,7 @@ from triggerd.engine.planner import CatchupPolicy, TimePlan, plan_time_fires, ti
 from triggerd.engine.poller import DatastorePoller
 from triggerd.engine.retries import RetryPolicy
 from triggerd.observability.logging import get_logger
+from triggerd.observability.metrics import Metrics
 from triggerd.store import RunRecord, Store
 from triggerd.store.repository import NewRun
 from triggerd.submitters import DataPath, RunRequest, Submitter, build_submitter
@@ -45,8 +46,10 @@ class Runtime:
         owner: str,
         running_since: datetime,
         on_recorded: Callable[[], None] = lambda: None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.config = config
+        self.metrics = metrics
         self.store = store
         self.clock = clock
         self.owner = owner
@@ -67,6 +70,7 @@ class Runtime:
             clock=self.clock,
             is_enabled=functools.partial(self.is_enabled, schedule),
             on_recorded=self._on_recorded,
+            metrics=self.metrics,
         )
 
     def replace_config(self, new: Config) -> ConfigChange:
@@ -82,6 +86,8 @@ class Runtime:
                 self.tick(name)
                 self.store.record_fires(name, [], cursor_at=now, now=now)
         for name in change.removed + change.changed:
+            if self.metrics and name in change.removed:
+                self.metrics.forget_schedule(name)
             poller = self.pollers.pop(name, None)
             if poller is not None:
                 poller.close()
@@ -201,6 +207,9 @@ class Runtime:
                 log.info("fire.planned", scheduled_for=_iso(new.scheduled_for))
             else:
                 log.info("fire.skipped", scheduled_for=_iso(new.scheduled_for), reason=new.reason)
+            if self.metrics:
+                outcome = "planned" if new.status == "pending" else "skipped"
+                self.metrics.fire_recorded(schedule.name, "time", outcome)
         if created:
             self._on_recorded()
         return created

@@ -16,6 +16,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from triggerd.observability.logging import get_logger
 from triggerd.recurrence import Recurrence, RecurrenceTrigger
 
+BEAT_JOB = "triggerd:beat"  # cannot clash: schedule names have no ':'
+
 
 class TimeScheduler:
     def __init__(self, on_due: Callable[[str], object]) -> None:
@@ -76,6 +78,16 @@ class TimeScheduler:
         soon = datetime.now(UTC) + delay
         if job is not None and job.next_run_time is not None and job.next_run_time > soon:
             job.modify(next_run_time=soon)
+
+    def add_beat(self, every_s: float, beat: Callable[[], None]) -> None:
+        """A job that proves the scheduler still runs its jobs (liveness)."""
+        self._scheduler.add_job(
+            beat,
+            trigger=IntervalTrigger(seconds=every_s, timezone=UTC),
+            id=BEAT_JOB,
+            name=BEAT_JOB,
+            replace_existing=True,
+        )
 
     def remove(self, name: str) -> None:
         """Forget a schedule's jobs (its time job and its poll job, whichever it has)."""

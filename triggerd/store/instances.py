@@ -44,6 +44,11 @@ class InstancesMixin:
                 .values(stopped_at=now, heartbeat_at=now)
             )
 
+    def ping(self) -> None:
+        """Raises if the database cannot be reached."""
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
     def latest_heartbeat(self) -> datetime | None:
         """The freshest heartbeat of a daemon that has not stopped."""
         with self.engine.connect() as conn:

@@ -1,0 +1,182 @@
+"""Prometheus metrics, kept in a registry of their own (never the process-global one).
+
+The engine calls one method per event (``fire_recorded``, ``run_finished``, ...); the HTTP
+endpoint calls :meth:`Metrics.render`. Every metric name starts with ``triggerd_``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+)
+from prometheus_client.exposition import choose_encoder
+
+from triggerd import __version__
+
+SUCCESS_STATUSES = frozenset({"succeeded", "submitted"})
+"""Run statuses that set ``triggerd_last_success_timestamp_seconds``."""
+
+# A submission is an HTTP call (well under a second) or a command run to completion (minutes).
+SUBMIT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
+POLL_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+ATTEMPT_BUCKETS = (1, 2, 3, 5, 10)
+
+_Labelled = Counter | Gauge | Histogram
+_M = TypeVar("_M", Counter, Gauge, Histogram)
+
+
+class Metrics:
+    """The daemon's metrics; safe to call from any thread."""
+
+    def __init__(
+        self,
+        *,
+        version: str = __version__,
+        clock: Callable[[], float] = time.time,
+        process: bool = True,
+    ) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._clock = clock
+        self._lock = threading.Lock()
+        # schedule -> the (metric, label values) series it owns, removed by forget_schedule
+        self._series: dict[str, set[tuple[_Labelled, tuple[str, ...]]]] = {}
+        r = self.registry
+        if process:
+            ProcessCollector(namespace="triggerd", registry=r)
+        self.build_info = Gauge(
+            "triggerd_build_info", "Always 1; the version is a label", ["version"], registry=r
+        )
+        self.build_info.labels(version).set(1)
+        self.schedules = Gauge(
+            "triggerd_schedules", "Schedules in the configuration in force", registry=r
+        )
+        self.fires = Counter(
+            "triggerd_fires_total",
+            "Fires recorded, by schedule, trigger kind (time|datastore) and outcome",
+            ["schedule", "trigger", "outcome"],
+            registry=r,
+        )
+        self.runs = Counter(
+            "triggerd_runs_total",
+            "Runs finished, by final status",
+            ["schedule", "status"],
+            registry=r,
+        )
+        self.submit_duration = Histogram(
+            "triggerd_submit_duration_seconds",
+            "Time from the start of a submission to its outcome",
+            ["schedule"],
+            buckets=SUBMIT_BUCKETS,
+            registry=r,
+        )
+        self.run_attempts = Histogram(
+            "triggerd_run_attempts",
+            "Attempts a finished run took",
+            buckets=ATTEMPT_BUCKETS,
+            registry=r,
+        )
+        self.last_success = Gauge(
+            "triggerd_last_success_timestamp_seconds",
+            "Unix time of the schedule's last run that succeeded or was submitted",
+            ["schedule"],
+            registry=r,
+        )
+        self.retries = Counter(
+            "triggerd_run_retries_total",
+            "Transient submit failures that scheduled another attempt",
+            ["schedule"],
+            registry=r,
+        )
+        self.poll_duration = Histogram(
+            "triggerd_poll_duration_seconds",
+            "Time one datastore poll took (listing and settling)",
+            ["schedule"],
+            buckets=POLL_BUCKETS,
+            registry=r,
+        )
+        self.datastore_entries = Gauge(
+            "triggerd_datastore_entries",
+            "Entries the last successful poll listed",
+            ["schedule"],
+            registry=r,
+        )
+        self.poll_failures = Counter(
+            "triggerd_poll_failures_total", "Datastore polls that failed", ["schedule"], registry=r
+        )
+        self.runs_queued = Gauge(
+            "triggerd_runs_queued", "Runs not finished yet, by state", ["state"], registry=r
+        )
+        self.config_reloads = Counter(
+            "triggerd_config_reloads_total",
+            "Configuration reloads, by result (success|failure)",
+            ["result"],
+            registry=r,
+        )
+        # Series that should read 0 before anything happens, so rate() and alerts see them.
+        for state in ("pending", "running"):
+            self.runs_queued.labels(state).set(0)
+        for result in ("success", "failure"):
+            self.config_reloads.labels(result)
+
+    def fire_recorded(self, schedule: str, trigger: str, outcome: str) -> None:
+        """A fire was recorded; ``outcome`` is ``planned`` or ``skipped``."""
+        self._own(schedule, self.fires, schedule, trigger, outcome).inc()
+
+    def run_finished(self, schedule: str, status: str, attempts: int, duration_s: float) -> None:
+        self._own(schedule, self.runs, schedule, status).inc()
+        self._own(schedule, self.submit_duration, schedule).observe(duration_s)
+        self.run_attempts.observe(attempts)
+        if status in SUCCESS_STATUSES:
+            self._own(schedule, self.last_success, schedule).set(self._clock())
+
+    def run_retry(self, schedule: str) -> None:
+        self._own(schedule, self.retries, schedule).inc()
+
+    def poll_completed(self, schedule: str, duration_s: float, entries: int) -> None:
+        self._own(schedule, self.poll_duration, schedule).observe(duration_s)
+        self._own(schedule, self.datastore_entries, schedule).set(entries)
+
+    def poll_failed(self, schedule: str) -> None:
+        self._own(schedule, self.poll_failures, schedule).inc()
+
+    def set_queue_depth(self, pending: int, running: int) -> None:
+        self.runs_queued.labels("pending").set(pending)
+        self.runs_queued.labels("running").set(running)
+
+    def config_reload(self, ok: bool) -> None:
+        self.config_reloads.labels("success" if ok else "failure").inc()
+
+    def set_schedules(self, count: int) -> None:
+        self.schedules.set(count)
+
+    def forget_schedule(self, name: str) -> None:
+        """Drop every series labelled with schedule ``name`` (it left the configuration)."""
+        with self._lock:
+            owned = self._series.pop(name, set())
+            for metric, values in owned:
+                metric.remove(*values)
+
+    def render(self, accept: str = "") -> tuple[bytes, str]:
+        """The exposition text and its content type, for ``GET /metrics``.
+
+        ``accept`` is the request's ``Accept`` header: OpenMetrics when the scraper asks for it,
+        else the classic text format (``text/plain; version=0.0.4``), which every Prometheus
+        reads. prometheus-client's own handler negotiates the same way.
+        """
+        encoder, content_type = choose_encoder(accept)
+        return encoder(self.registry), content_type
+
+    def _own(self, schedule: str, metric: _M, *values: str) -> _M:
+        """The child of ``metric`` for ``values``, remembered as belonging to ``schedule``."""
+        with self._lock:
+            self._series.setdefault(schedule, set()).add((metric, values))
+            return metric.labels(*values)
