@@ -259,3 +259,74 @@ def test_blocked_schedules_wait_and_skip_marks_only_unattempted_fires(store: Sto
     assert store.statuses(["a:1", "a:2", "nope"]) == {"a:1": "running", "a:2": "skipped"}
     assert store.requeue_skipped(["a:2"], reason="backfill") == 1
     assert store.statuses(["a:2"]) == {"a:2": "pending"}
+
+
+def test_a_lease_is_held_by_one_daemon_until_it_expires(store: Store) -> None:
+    ttl = timedelta(seconds=30)
+    first = store.acquire_lease("poll:inbox", "a", T0, ttl)
+    assert first is not None
+    assert store.acquire_lease("poll:inbox", "b", T0 + timedelta(seconds=10), ttl) is None
+    assert store.acquire_lease("poll:inbox", "a", T0 + timedelta(seconds=20), ttl) == first
+    taken = store.acquire_lease("poll:inbox", "b", T0 + timedelta(seconds=51), ttl)
+    assert taken == first + 1  # the fencing token grows when the lease changes hands
+    store.release_lease("poll:inbox", "b", T0 + timedelta(seconds=52))
+    assert store.acquire_lease("poll:inbox", "a", T0 + timedelta(seconds=53), ttl) == first + 2
+
+
+def test_a_poll_under_a_lost_lease_writes_nothing(store: Store) -> None:
+    from triggerd.datastores.settle import SettleResult, Tracked
+    from triggerd.datastores.snapshot import Entry
+    from triggerd.store.leases import LeaseLost
+
+    ttl = timedelta(seconds=30)
+    store.ensure_schedule_state("inbox", T0)
+    old = store.acquire_lease("poll:inbox", "a", T0, ttl)
+    store.acquire_lease("poll:inbox", "b", T0 + timedelta(minutes=1), ttl)
+    result = SettleResult(inserts={"in/a.csv": Tracked(fired=Entry(1, "1"))})
+    with pytest.raises(LeaseLost):
+        store.record_poll("inbox", result, [], now=T0, entries=1, lease=("a", old or 0))
+    assert store.load_snapshot("inbox") == {}
+
+
+def test_claims_expire_unless_renewed_and_are_taken_over(store: Store) -> None:
+    store.ensure_schedule_state("nightly", T0)
+    store.record_fires(
+        "nightly", [pending("nightly:a"), pending("nightly:b")], cursor_at=T0, now=T0
+    )
+    alive = store.claim_next("alive", T0)
+    dead = store.claim_next("dead", T0)
+    assert alive is not None and dead is not None
+    store.renew_claims("alive", T0 + timedelta(seconds=25))
+    assert store.take_over_expired(T0 + timedelta(seconds=31)) == [dead.id]
+    assert store.get_run(dead.id).status == "pending"
+    assert store.get_run(alive.id).status == "running"
+    # The dead daemon wakes up late: its result is not recorded over the new owner's.
+    again = store.claim_next("new-owner", T0 + timedelta(seconds=32))
+    assert again is not None and again.id == dead.id
+    assert not store.finish_run(dead.id, status="succeeded", now=T0, owner="dead")
+    assert store.finish_run(dead.id, status="succeeded", now=T0, owner="new-owner")
+
+
+def test_a_pending_fire_wins_over_another_replica_s_missed_record(store: Store) -> None:
+    store.ensure_schedule_state("nightly", T0)
+    missed = pending("nightly:a", status="skipped", reason="missed: the daemon was not running")
+    store.record_fires("nightly", [missed], cursor_at=None, now=T0)
+    assert store.record_fires("nightly", [pending("nightly:a")], cursor_at=None, now=T0)
+    assert store.statuses(["nightly:a"]) == {"nightly:a": "pending"}
+    disabled = pending("nightly:b", status="skipped", reason="schedule disabled")
+    store.record_fires("nightly", [disabled], cursor_at=None, now=T0)
+    assert store.record_fires("nightly", [pending("nightly:b")], cursor_at=None, now=T0) == []
+
+
+def test_a_schema_newer_than_this_triggerd_is_refused(store_url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    from triggerd.store.db import SchemaTooNew
+
+    open_store(store_url).close()
+    engine = create_engine(store_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    engine.dispose()
+    with pytest.raises(SchemaTooNew, match="revision '9999', newer than this triggerd knows"):
+        open_store(store_url)

@@ -4,6 +4,7 @@ health command work as a process, and the sidecar examples are well-formed and c
 from __future__ import annotations
 
 import inspect
+import itertools
 import json
 import os
 import re
@@ -13,6 +14,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -139,7 +142,7 @@ def test_every_unit_directive_is_explained() -> None:
     lines = UNIT.read_text().splitlines()
     bare = [
         line
-        for before, line in zip(lines, lines[1:], strict=False)
+        for before, line in itertools.pairwise(lines)
         if "=" in line and not line.startswith("#") and not before.startswith("#")
     ]
     assert bare == [], "directives without a comment right above them"
@@ -253,7 +256,20 @@ def test_dockerignore_lets_only_the_build_inputs_in() -> None:
         if line.strip() and not line.startswith("#")
     ]
     assert rules[0] == "*"
-    assert {r for r in rules if r.startswith("!")} == {"!pyproject.toml", "!README.md", "!triggerd/"}
+    assert {r for r in rules if r.startswith("!")} == {
+        "!pyproject.toml",
+        "!README.md",
+        "!triggerd/",
+    }
+
+
+def test_every_dockerfile_instruction_is_explained() -> None:
+    bare, previous, continued = [], "", False
+    for line in DOCKERFILE.read_text().splitlines():
+        if line and not line.startswith("#") and not continued and not previous.startswith("#"):
+            bare.append(line)
+        continued, previous = line.endswith("\\"), line
+    assert bare == [], "instructions without a comment right above them"
 
 
 def free_port() -> int:
@@ -285,6 +301,16 @@ def healthcheck(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         env=env,
         check=False,
     )
+
+
+def http_status(url: str) -> int | str:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError as exc:
+        return repr(exc)
 
 
 def log_events(path: Path) -> list[dict[str, Any]]:
@@ -343,6 +369,15 @@ schedules:
             assert time.monotonic() < deadline, during.stderr + log.read_text()
             time.sleep(0.2)
         assert during.stdout.startswith("healthy")
+
+        # The paths the Kubernetes probes and Prometheus use, on the address the image sets
+        # (moved to a free loopback port here).
+        base = f"http://{env['TRIGGERD_HTTP_ADDRESS']}"
+        for path in ("/healthz", "/readyz", "/metrics"):
+            deadline = time.monotonic() + 30
+            while (status := http_status(base + path)) != 200:
+                assert time.monotonic() < deadline, f"{path}: {status}\n" + log.read_text()
+                time.sleep(0.2)
 
         deadline = time.monotonic() + 30
         while not any(e.get("event") == "fire.planned" for e in log_events(log)):
@@ -419,8 +454,9 @@ def test_kubernetes_pod_example() -> None:
 
     # The two containers share an emptyDir: the app writes, triggerd reads.
     def mount(container: str, volume: str) -> dict[str, Any]:
-        [m] = [m for m in containers[container]["volumeMounts"] if m["name"] == volume]
-        return m
+        [found] = [m for m in containers[container]["volumeMounts"] if m["name"] == volume]
+        assert isinstance(found, dict)
+        return found
 
     assert "emptyDir" in volumes["inbox"]
     assert not mount("app", "inbox").get("readOnly", False)

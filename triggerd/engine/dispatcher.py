@@ -178,7 +178,7 @@ class Dispatcher:
         if self._metrics:
             took = (now - run.started_at).total_seconds() if run.started_at else 0.0
             self._metrics.run_finished(run.schedule, outcome.status, run.attempts, took)
-        self._store.finish_run(
+        kept = self._store.finish_run(
             run.id,
             status=outcome.status,
             now=now,
@@ -186,7 +186,11 @@ class Dispatcher:
             error=outcome.error,
             output=outcome.output or None,
             external_id=outcome.external_id,
+            owner=self._owner,
         )
+        if not kept:  # this daemon stalled past its claim; another replica has the run now
+            log.warning("run.claim_lost", status=outcome.status)
+            return
         fields = {"exit_code": outcome.exit_code, "external_id": outcome.external_id}
         event = {"succeeded": "run.succeeded", "submitted": "run.submitted"}.get(outcome.status)
         if event:

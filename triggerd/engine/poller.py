@@ -30,10 +30,13 @@ from triggerd.datastores.snapshot import Entry
 from triggerd.observability.logging import get_logger
 from triggerd.observability.metrics import Metrics
 from triggerd.store import Store
+from triggerd.store.leases import LeaseLost
 from triggerd.store.repository import NewRun
 
 FOLLOW_UP = timedelta(seconds=5)  # with a folder watch: poll again this soon while files settle
 STATS_EVERY = timedelta(minutes=1)  # poll statistics of unchanged polls are written this often
+LEASE_TTL = timedelta(seconds=30)  # a poll lease not renewed this long goes to another daemon
+LEASE_MARGIN = timedelta(seconds=5)  # a poll renews a lease this close to its expiry itself
 FIRST_RETRY = timedelta(seconds=5)
 
 
@@ -56,6 +59,7 @@ class DatastorePoller:
         *,
         clock: Callable[[], datetime],
         is_enabled: Callable[[], bool],
+        owner: str = "local",
         on_recorded: Callable[[], None] = lambda: None,
         metrics: Metrics | None = None,
     ) -> None:
@@ -67,6 +71,10 @@ class DatastorePoller:
         self.clock = clock
         self.is_enabled = is_enabled
         self.on_recorded = on_recorded
+        self.owner = owner
+        self.lease_name = f"poll:{schedule.name}"
+        self._token: int | None = None  # the fencing token of the lease this poller holds
+        self._lease_until: datetime | None = None
         self.failures = 0
         self.watched = False  # set when inotify wakes this poller early (local folders)
         self._lister: Lister | None = None
@@ -114,7 +122,48 @@ class DatastorePoller:
         finally:
             self._busy.release()
 
+    def renew_lease(self) -> None:
+        """Keep the lease while this daemon lives (called with its heartbeat)."""
+        if self._token is not None:
+            now = self.clock()
+            token = self.store.acquire_lease(self.lease_name, self.owner, now, LEASE_TTL)
+            if token != self._token:
+                self._lose_lease()
+            else:
+                self._lease_until = now + LEASE_TTL
+
+    def release_lease(self) -> None:
+        if self._token is not None:
+            self.store.release_lease(self.lease_name, self.owner, self.clock())
+            self._token = None
+
+    def _lose_lease(self) -> None:
+        """Another daemon polls now: what this one remembers may be stale."""
+        self._token = None
+        self._lease_until = None
+        self._tracked = None
+        self._last_listing = None
+
+    def _take_lease(self) -> bool:
+        now = self.clock()
+        if self._token is not None and self._lease_until and now < self._lease_until - LEASE_MARGIN:
+            return True  # held and renewed by the heartbeat: no write (the fence still checks)
+        token = self.store.acquire_lease(self.lease_name, self.owner, now, LEASE_TTL)
+        if token is None:
+            if self._token is not None:
+                self._lose_lease()
+            self._log.debug("poll.skipped", reason="another daemon holds the lease")
+            return False
+        if token != self._token:
+            self._tracked = None  # the lease changed hands: reload what the others wrote
+            self._last_listing = None
+            self._token = token
+        self._lease_until = now + LEASE_TTL
+        return True
+
     def _poll(self) -> timedelta | None:
+        if not self._take_lease():
+            return None
         started = time.monotonic()
         try:
             listing = self.lister().list()
@@ -150,10 +199,16 @@ class DatastorePoller:
         stats_due = self._stats_written is None or now - self._stats_written >= STATS_EVERY
         created: list[int] = []
         if result.writes or new_runs or stats_due:
-            created = self.store.record_poll(
-                name, result, new_runs, now=now, entries=len(listing),
-                stats_only=not (result.writes or new_runs),
-            )  # fmt: skip
+            try:
+                created = self.store.record_poll(
+                    name, result, new_runs, now=now, entries=len(listing),
+                    stats_only=not (result.writes or new_runs),
+                    lease=(self.owner, self._token or 0),
+                )  # fmt: skip
+            except LeaseLost as exc:
+                self._log.warning("poll.lease_lost", reason=str(exc))
+                self._lose_lease()
+                return None
             self._stats_written = now
         self._apply(result)
         self._first_poll = False

@@ -71,6 +71,7 @@ class Runtime:
             is_enabled=functools.partial(self.is_enabled, schedule),
             on_recorded=self._on_recorded,
             metrics=self.metrics,
+            owner=self.owner,
         )
 
     def replace_config(self, new: Config) -> ConfigChange:
@@ -111,8 +112,10 @@ class Runtime:
 
     def startup(self) -> None:
         """Hand back runs a dead daemon left in flight, then catch up every time schedule."""
-        for run_id in self.store.recover_orphans(except_owner=self.owner):
-            self._log.warning("run.recovered", run_id=run_id, reason="daemon died mid-run")
+        if self.store.engine.dialect.name == "sqlite":  # one daemon per file: all are orphans
+            for run_id in self.store.recover_orphans(except_owner=self.owner):
+                self._log.warning("run.recovered", run_id=run_id, reason="daemon died mid-run")
+        self.take_over_expired()
         for schedule in self.config.schedules.values():
             state = self.store.ensure_schedule_state(schedule.name, truncate(self.clock()))
             self._log.info(
@@ -131,9 +134,29 @@ class Runtime:
         state = self.store.schedule_state(schedule.name)
         return self.effective_status(schedule, state.enabled if state else None) == "Active"
 
-    def close(self) -> None:
-        """Release listers and the connections and credentials of remote submitters."""
+    def take_over_expired(self) -> list[int]:
+        """Runs of a daemon that stopped renewing its claims are run again (at-least-once)."""
+        taken = self.store.take_over_expired(self.clock())
+        for run_id in taken:
+            self._log.warning("run.recovered", run_id=run_id, reason="claim expired")
+        if taken:
+            self._on_recorded()
+        return taken
+
+    def keep_alive(self) -> None:
+        """With the heartbeat: renew this daemon's claims and leases, take over expired ones."""
+        self.store.renew_claims(self.owner, self.clock())
         for poller in self.pollers.values():
+            poller.renew_lease()
+        self.take_over_expired()
+
+    def close(self) -> None:
+        """Release leases, listers and the connections and credentials of remote submitters."""
+        for poller in self.pollers.values():
+            try:
+                poller.release_lease()
+            except Exception as exc:  # the database may be gone; the lease then just expires
+                self._log.warning("lease.release_failed", error=str(exc))
             poller.close()
         self._close_submitters()
 

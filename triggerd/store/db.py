@@ -9,6 +9,8 @@ from typing import IO, Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
@@ -48,11 +50,27 @@ def create_store_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+class SchemaTooNew(TriggerdError):
+    """The database was migrated by a newer triggerd than this one."""
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision (a no-op when it is there already)."""
+    """Bring the schema to the newest revision (a no-op when it is there already).
+
+    A database already at a revision this triggerd does not know (a newer version migrated it)
+    is refused: running old code on a newer schema could lose data.
+    """
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
+    scripts = ScriptDirectory.from_config(cfg)
     with engine.begin() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+        if current is not None and current not in {s.revision for s in scripts.walk_revisions()}:
+            raise SchemaTooNew(
+                f"the database schema is at revision {current!r}, newer than this triggerd "
+                f"knows (up to {scripts.get_current_head()!r}); upgrade triggerd, or restore "
+                "the backup taken before the upgrade"
+            )
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 
@@ -100,10 +118,11 @@ def open_store(url: str, *, daemon: bool = False) -> Store:
             raise TriggerdError("the daemon needs a SQLite file, not an in-memory database")
         lock = SqliteLock(parsed.database)
         lock.acquire()
+    engine = create_store_engine(url)
     try:
-        engine = create_store_engine(url)
         migrate(engine)
     except Exception:
+        engine.dispose()
         if lock is not None:
             lock.release()
         raise

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, Insert, func, select, update
@@ -15,6 +15,7 @@ from triggerd.datastores.settle import SettleResult, Tracked
 from triggerd.errors import RunNotFound
 from triggerd.store import snapshots
 from triggerd.store.instances import InstancesMixin
+from triggerd.store.leases import LeasesMixin, check_fence
 from triggerd.store.tables import runs, schedule_state
 
 
@@ -59,6 +60,7 @@ class RunRecord:
     finished_at: datetime | None
     next_attempt_at: datetime | None
     claimed_by: str | None
+    claim_expires_at: datetime | None
     external_id: str | None
     exit_code: int | None
     error: str | None
@@ -95,7 +97,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class Store(InstancesMixin):
+CLAIM_TTL = timedelta(seconds=30)  # a claim not renewed for this long is taken over
+
+
+class Store(InstancesMixin, LeasesMixin):
     """Schedule state and the run outbox. Thread-safe: each call uses its own connection."""
 
     def __init__(self, engine: Engine, on_close: Callable[[], None] | None = None) -> None:
@@ -202,6 +207,7 @@ class Store(InstancesMixin):
         now: datetime,
         entries: int,
         stats_only: bool = False,
+        lease: tuple[str, int] | None = None,
     ) -> list[int]:
         """Commit a poll in ONE transaction: its runs, the snapshot rows that changed, the stats.
 
@@ -209,6 +215,8 @@ class Store(InstancesMixin):
         """
         created: list[int] = []
         with self.engine.begin() as conn:
+            if lease is not None:
+                check_fence(conn, f"poll:{schedule}", lease[0], lease[1])
             if not stats_only:
                 created = self._insert_runs(conn, new_runs, now)
                 snapshots.write(
@@ -231,12 +239,19 @@ class Store(InstancesMixin):
         """Insert runs, skipping fire keys already recorded; the ids of new pending runs."""
         created: list[int] = []
         for new in new_runs:
-            stmt = (
-                self._insert(runs)
-                .values(**_run_values(new, now))
-                .on_conflict_do_nothing(index_elements=["fire_key"])  # type: ignore[attr-defined]
-                .returning(runs.c.id)
-            )
+            insert = self._insert(runs).values(**_run_values(new, now))
+            if new.status == "pending":
+                # Another replica, started later, may have recorded this slot as missed: the
+                # replica that was running when it came fires it.
+                stmt = insert.on_conflict_do_update(  # type: ignore[attr-defined]
+                    index_elements=["fire_key"],
+                    set_={"status": "pending", "reason": None, "finished_at": None},
+                    where=(runs.c.status == "skipped") & runs.c.reason.like("missed:%"),
+                ).returning(runs.c.id)
+            else:
+                stmt = insert.on_conflict_do_nothing(  # type: ignore[attr-defined]
+                    index_elements=["fire_key"]
+                ).returning(runs.c.id)
             run_id = conn.execute(stmt).scalar()
             if run_id is not None and new.status == "pending":
                 created.append(int(run_id))
@@ -245,7 +260,12 @@ class Store(InstancesMixin):
     # -- the dispatcher's side -----------------------------------------------------------------
 
     def claim_next(
-        self, owner: str, now: datetime, *, blocked: Collection[str] = ()
+        self,
+        owner: str,
+        now: datetime,
+        *,
+        blocked: Collection[str] = (),
+        ttl: timedelta = CLAIM_TTL,
     ) -> RunRecord | None:
         """Take the oldest due pending run: it becomes ``running`` and its attempts go up.
 
@@ -258,6 +278,8 @@ class Store(InstancesMixin):
                 .where((runs.c.next_attempt_at.is_(None)) | (runs.c.next_attempt_at <= now))
                 .order_by(runs.c.id)
                 .limit(1)
+                # PostgreSQL: replicas claiming at once skip each other's rows, never wait.
+                .with_for_update(skip_locked=True)
             )
             if blocked:
                 query = query.where(runs.c.schedule.not_in(list(blocked)))
@@ -271,6 +293,7 @@ class Store(InstancesMixin):
                     status="running",
                     claimed_by=owner,
                     started_at=func.coalesce(runs.c.started_at, now),  # the first attempt
+                    claim_expires_at=now + ttl,
                     attempts=runs.c.attempts + 1,
                     next_attempt_at=None,
                 )
@@ -289,12 +312,16 @@ class Store(InstancesMixin):
         error: str | None = None,
         output: str | None = None,
         external_id: str | None = None,
-    ) -> None:
+        owner: str | None = None,
+    ) -> bool:
+        """Record how a run ended; with ``owner``, only while that daemon still holds the claim
+        (False when another replica took the run over meanwhile)."""
+        query = update(runs).where(runs.c.id == run_id)
+        if owner is not None:
+            query = query.where(runs.c.claimed_by == owner, runs.c.status == "running")
         with self.engine.begin() as conn:
-            conn.execute(
-                update(runs)
-                .where(runs.c.id == run_id)
-                .values(
+            result = conn.execute(
+                query.values(
                     status=status,
                     finished_at=now,
                     exit_code=exit_code,
@@ -302,8 +329,10 @@ class Store(InstancesMixin):
                     output=output,
                     external_id=external_id,
                     claimed_by=None,
+                    claim_expires_at=None,
                 )
             )
+        return result.rowcount == 1
 
     def release_run(self, run_id: int, *, error: str | None = None) -> None:
         """Hand a run back (shutdown): pending again, the interrupted attempt not counted."""
@@ -314,6 +343,7 @@ class Store(InstancesMixin):
                 .values(
                     status="pending",
                     claimed_by=None,
+                    claim_expires_at=None,
                     error=error,
                     attempts=func.max(runs.c.attempts - 1, 0)
                     if self.engine.dialect.name == "sqlite"
@@ -327,8 +357,47 @@ class Store(InstancesMixin):
             conn.execute(
                 update(runs)
                 .where(runs.c.id == run_id, runs.c.status == "running")
-                .values(status="pending", claimed_by=None, error=error, next_attempt_at=at)
+                .values(
+                    status="pending",
+                    claimed_by=None,
+                    claim_expires_at=None,
+                    error=error,
+                    next_attempt_at=at,
+                )
             )
+
+    def renew_claims(self, owner: str, now: datetime, ttl: timedelta = CLAIM_TTL) -> None:
+        """Keep the claims of this daemon's runs in flight (called with its heartbeat)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(runs)
+                .where(runs.c.claimed_by == owner, runs.c.status == "running")
+                .values(claim_expires_at=now + ttl)
+            )
+
+    def take_over_expired(self, now: datetime) -> list[int]:
+        """Runs whose claim expired (their daemon died) become pending again: at-least-once."""
+        with self.engine.begin() as conn:
+            ids = [
+                int(i)
+                for i in conn.execute(
+                    select(runs.c.id)
+                    .where(runs.c.status == "running", runs.c.claim_expires_at < now)
+                    .with_for_update(skip_locked=True)
+                ).scalars()
+            ]
+            if ids:
+                conn.execute(
+                    update(runs)
+                    .where(runs.c.id.in_(ids), runs.c.status == "running")
+                    .values(
+                        status="pending",
+                        claimed_by=None,
+                        claim_expires_at=None,
+                        error="the daemon running this run stopped renewing its claim; run again",
+                    )
+                )
+        return ids
 
     def running_counts(self) -> dict[str, int]:
         """Runs in flight per schedule (for the overlap limits)."""
@@ -397,6 +466,7 @@ class Store(InstancesMixin):
                     .values(
                         status="pending",
                         claimed_by=None,
+                        claim_expires_at=None,
                         error="the daemon stopped while this run was in flight; run again",
                     )
                 )

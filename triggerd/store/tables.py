@@ -87,6 +87,9 @@ runs = Table(
     Column("finished_at", UTCDateTime(), nullable=True),
     Column("next_attempt_at", UTCDateTime(), nullable=True),
     Column("claimed_by", String(100), nullable=True),
+    # A claim is the claiming daemon's while this is in the future; it renews it while the run
+    # is in flight, and another replica may take the run over once it has expired.
+    Column("claim_expires_at", UTCDateTime(), nullable=True),
     Column("external_id", String(500), nullable=True),
     Column("exit_code", Integer(), nullable=True),
     Column("error", Text(), nullable=True),
@@ -118,6 +121,18 @@ datastore_entries = Table(
     Column("candidate_version", String(200), nullable=True),
     Column("candidate_seen_at", UTCDateTime(), nullable=True),
     Column("candidate_polls", Integer(), nullable=False),
+)
+
+# A lease: which daemon polls a datastore schedule until when. ``token`` grows each time the
+# lease changes hands; writes made under a lease check it (fencing), so a daemon that lost its
+# lease while it was busy cannot overwrite its successor's snapshot.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("owner", String(100), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("token", BigInteger(), nullable=False),
 )
 
 RUN_STATUSES = ("pending", "running", "submitted", "succeeded", "failed", "skipped")

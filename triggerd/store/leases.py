@@ -1,0 +1,70 @@
+"""Leases: one daemon at a time polls a datastore schedule; fencing tokens guard its writes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, and_, case, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from triggerd.errors import TriggerdError
+from triggerd.store.tables import leases
+
+
+class LeaseLost(TriggerdError):
+    """Another daemon holds the lease now: what was about to be written is not written."""
+
+
+class LeasesMixin:
+    engine: Engine
+
+    def acquire_lease(self, name: str, owner: str, now: datetime, ttl: timedelta) -> int | None:
+        """Take or renew the lease ``name`` until ``now + ttl``; its fencing token, or None
+        while another daemon holds it. The token grows whenever the lease changes hands."""
+        insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
+        values = insert(leases).values(name=name, owner=owner, expires_at=now + ttl, token=1)
+        stmt = values.on_conflict_do_update(
+            index_elements=["name"],
+            set_={
+                "owner": owner,
+                "expires_at": now + ttl,
+                "token": case((leases.c.owner == owner, leases.c.token), else_=leases.c.token + 1),
+            },
+            where=(leases.c.owner == owner) | (leases.c.expires_at < now),
+        ).returning(leases.c.token)
+        with self.engine.begin() as conn:
+            token = conn.execute(stmt).scalar()
+        return None if token is None else int(token)
+
+    def release_lease(self, name: str, owner: str, now: datetime) -> None:
+        """Let another daemon take the lease at once (a clean shutdown)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(leases)
+                .where(leases.c.name == name, leases.c.owner == owner)
+                .values(expires_at=now)
+            )
+
+    def lease_holder(self, name: str) -> tuple[str, datetime, int] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(leases.c.owner, leases.c.expires_at, leases.c.token).where(
+                    leases.c.name == name
+                )
+            ).first()
+        return None if row is None else (row[0], row[1], int(row[2]))
+
+
+def check_fence(conn: Connection, name: str, owner: str, token: int) -> None:
+    """Inside a write transaction: raise LeaseLost unless ``owner`` still holds ``token``.
+
+    The row is locked (FOR UPDATE) until the transaction ends, so the lease cannot change hands
+    between this check and the commit."""
+    row = conn.execute(
+        select(leases.c.token)
+        .where(and_(leases.c.name == name, leases.c.owner == owner, leases.c.token == token))
+        .with_for_update()
+    ).first()
+    if row is None:
+        raise LeaseLost(f"lease {name!r} was taken over; this poll's results are dropped")
