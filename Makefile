@@ -27,8 +27,8 @@ run: install
 	$(BIN)/triggerd run --config config
 
 lint: install
-	$(BIN)/ruff check triggerd tests
-	$(BIN)/ruff format --check triggerd tests
+	$(BIN)/ruff check triggerd tests bench
+	$(BIN)/ruff format --check triggerd tests bench
 
 typecheck: install
 	$(BIN)/mypy
