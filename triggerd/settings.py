@@ -49,6 +49,14 @@ class Settings(BaseSettings):
             value = int(value)
         return parse_duration(value, unit="s")
 
+    @field_validator("http_address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        from triggerd.observability.httpserver import parse_address
+
+        parse_address(value)  # raises ValueError with what is wrong
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _upper(cls, value: str) -> str:

@@ -220,6 +220,11 @@ def test_check_passes_with_a_fresh_heartbeat(invoke: Any, tmp_path: Path) -> Non
             "TRIGGERD_CONCURRENCY: Input should be greater than or equal",
         ),
         ("TRIGGERD_LOG_FORMAT", "xml", "TRIGGERD_LOG_FORMAT: Input should be 'auto', 'json'"),
+        (
+            "TRIGGERD_HTTP_ADDRESS",
+            "9464",
+            "TRIGGERD_HTTP_ADDRESS: Value error, HTTP address '9464'",
+        ),
     ],
 )
 def test_a_bad_setting_names_its_variable(

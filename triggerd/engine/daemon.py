@@ -143,6 +143,8 @@ class Daemon:
 
     def alive(self) -> tuple[bool, str]:
         """Healthy while the scheduler and the dispatcher loops both go round."""
+        if not self._ready:
+            return True, "starting (catching up)"
         now = time.monotonic()
         scheduler_age = now - self._scheduler_beat
         dispatcher_age = now - self.dispatcher.loop_at
@@ -205,8 +207,8 @@ class Daemon:
         folder = path if is_dir else path.parent
 
         def is_config(changed: str) -> bool:
-            if is_dir:
-                return changed.endswith((".yaml", ".yml"))
+            if is_dir:  # Kubernetes swaps a ConfigMap volume's "..data" symlink
+                return changed.endswith((".yaml", ".yml")) or "/..data" in changed
             return Path(changed).resolve() == path
 
         self.watcher.watch(CONFIG_WATCH, folder, self.request_reload, accept=is_config)

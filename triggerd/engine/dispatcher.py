@@ -131,8 +131,9 @@ class Dispatcher:
                 return
             retry = dispatch.retry
             log.info("run.started", attempt=run.attempts, trigger=run.trigger)
+            began = time.monotonic()
             outcome = dispatch.submitter.submit(dispatch.request, self._cancel)
-            self._finish(run, outcome, log)
+            self._finish(run, outcome, log, took=time.monotonic() - began)
         except SubmitInterrupted as exc:
             self._store.release_run(run.id, error=str(exc))
             log.warning("run.handed_back", reason=str(exc))
@@ -173,11 +174,11 @@ class Dispatcher:
             next_attempt_at=at.isoformat(),
         )
 
-    def _finish(self, run: RunRecord, outcome: RunOutcome, log: Logger) -> None:
+    def _finish(
+        self, run: RunRecord, outcome: RunOutcome, log: Logger, took: float = 0.0
+    ) -> None:
+        """Record how a run ended; ``took`` is how long its last attempt ran, in seconds."""
         now = self._clock()
-        if self._metrics:
-            took = (now - run.started_at).total_seconds() if run.started_at else 0.0
-            self._metrics.run_finished(run.schedule, outcome.status, run.attempts, took)
         kept = self._store.finish_run(
             run.id,
             status=outcome.status,
@@ -191,6 +192,8 @@ class Dispatcher:
         if not kept:  # this daemon stalled past its claim; another replica has the run now
             log.warning("run.claim_lost", status=outcome.status)
             return
+        if self._metrics:
+            self._metrics.run_finished(run.schedule, outcome.status, run.attempts, took)
         fields = {"exit_code": outcome.exit_code, "external_id": outcome.external_id}
         event = {"succeeded": "run.succeeded", "submitted": "run.submitted"}.get(outcome.status)
         if event:

@@ -8,9 +8,9 @@ namespace); the service sends ``KEY=value`` lines to it, one datagram per messag
 Without ``NOTIFY_SOCKET`` every call is a no-op. Sending never raises: a failure is logged once
 (``sdnotify.failed``), then again only after a send has succeeded in between.
 
-The environment is left as it is. Child processes must not inherit the variables in
-:data:`NOTIFY_ENV` (a child that talks to the socket would speak for triggerd), so whoever
-starts them drops those names from the child's environment.
+This module leaves the environment as it is. Child processes must not inherit the variables in
+:data:`NOTIFY_ENV` (a child that talks to the socket would speak for triggerd): the daemon
+removes them from its own environment once it has read them.
 """
 
 from __future__ import annotations
