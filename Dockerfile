@@ -46,8 +46,9 @@ WORKDIR /src
 
 # Dependencies first, from pyproject.toml alone, so this layer is rebuilt only when they change.
 COPY pyproject.toml ./
-# Read [project].dependencies with the standard library and install exactly those.
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
+# Read [project].dependencies and the postgres extra (the driver for several replicas on
+# PostgreSQL) with the standard library, and install exactly those.
+RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; print('\n'.join(p['dependencies'] + p['optional-dependencies']['postgres']))" > /tmp/requirements.txt \
     && pip install -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt
 
