@@ -336,34 +336,21 @@ class Store(InstancesMixin, LeasesMixin):
 
     def release_run(self, run_id: int, *, error: str | None = None) -> None:
         """Hand a run back (shutdown): pending again, the interrupted attempt not counted."""
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(runs)
-                .where(runs.c.id == run_id, runs.c.status == "running")
-                .values(
-                    status="pending",
-                    claimed_by=None,
-                    claim_expires_at=None,
-                    error=error,
-                    attempts=func.max(runs.c.attempts - 1, 0)
-                    if self.engine.dialect.name == "sqlite"
-                    else func.greatest(runs.c.attempts - 1, 0),
-                )
-            )
+        less = runs.c.attempts - 1
+        floor = func.max if self.engine.dialect.name == "sqlite" else func.greatest
+        self._requeue(run_id, error=error, attempts=floor(less, 0))
 
     def schedule_retry(self, run_id: int, *, at: datetime, error: str) -> None:
         """A transient failure: the run is pending again, due at ``at``."""
+        self._requeue(run_id, error=error, next_attempt_at=at)
+
+    def _requeue(self, run_id: int, **values: Any) -> None:
+        """A running run becomes pending again, unclaimed."""
         with self.engine.begin() as conn:
             conn.execute(
                 update(runs)
                 .where(runs.c.id == run_id, runs.c.status == "running")
-                .values(
-                    status="pending",
-                    claimed_by=None,
-                    claim_expires_at=None,
-                    error=error,
-                    next_attempt_at=at,
-                )
+                .values(status="pending", claimed_by=None, claim_expires_at=None, **values)
             )
 
     def renew_claims(self, owner: str, now: datetime, ttl: timedelta = CLAIM_TTL) -> None:
