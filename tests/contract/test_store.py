@@ -330,3 +330,20 @@ def test_a_schema_newer_than_this_triggerd_is_refused(store_url: str) -> None:
     engine.dispose()
     with pytest.raises(SchemaTooNew, match="revision '9999', newer than this triggerd knows"):
         open_store(store_url)
+
+
+def test_replicas_starting_together_migrate_one_after_the_other(store_url: str) -> None:
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            open_store(store_url).close()
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []

@@ -13,7 +13,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -47,7 +47,7 @@ def _all_alive(daemons: list[DaemonProcess]) -> None:
         assert daemon.proc.poll() is None, "a replica exited:\n" + daemon.log_text()
 
 
-def _anchor(cluster: Replicas) -> object:
+def _anchor(cluster: Replicas) -> datetime | None:
     state = cluster.store.schedule_state(MINUTE)
     return state.first_seen_at if state else None
 
@@ -62,7 +62,9 @@ def test_three_replicas_share_the_work_exactly_once_and_survive_a_sigkill(
     wait_until(
         lambda: any(d.named("poll.completed") for d in daemons), timeout=30, what="a first poll"
     )
-    anchor = wait_until(lambda: _anchor(cluster), timeout=10, what="the minute schedule's anchor")
+    anchor: datetime = wait_until(
+        lambda: _anchor(cluster), timeout=10, what="the minute schedule's anchor"
+    )
 
     for i, name in enumerate(burst):
         cluster.write(name, f"{i}\n")
@@ -111,7 +113,7 @@ def test_three_replicas_share_the_work_exactly_once_and_survive_a_sigkill(
 
     wait_until(settled, timeout=45, what="a succeeded run for every file")
     # The next minute slot after the anchor also fires once, on one of the survivors.
-    next_slot = anchor + timedelta(minutes=1)  # type: ignore[operator]
+    next_slot = anchor + timedelta(minutes=1)
 
     def next_slot_done() -> bool:
         return any(
@@ -145,16 +147,14 @@ def test_three_replicas_share_the_work_exactly_once_and_survive_a_sigkill(
         str(cluster.folder / name) for name in [*burst, "after-kill.csv"]
     }
     timed = Counter(r["scheduled_for"] for r in runs if r["trigger"] == "time")
-    assert timed[anchor.isoformat()] == 1, timed  # type: ignore[attr-defined]
+    assert timed[anchor.isoformat()] == 1, timed
     assert timed[next_slot.isoformat()] == 1, timed
     assert set(timed.values()) == {1}, timed
     assert len([r for r in runs if r["trigger"] == "manual"]) == 3
     by_id = {r["id"]: r for r in runs}
     assert all(by_id[run_id]["attempts"] >= 2 for run_id in held)
     # Runs were spread over the replicas (each claimed some of the burst).
-    claimers = {
-        d.proc.pid for d in daemons if any(e.get("run_id") for e in d.named("run.started"))
-    }
+    claimers = {d.proc.pid for d in daemons if any(e.get("run_id") for e in d.named("run.started"))}
     assert len(claimers) == 3
 
 
@@ -194,7 +194,13 @@ def test_postgresql_restarted_under_load_loses_and_doubles_nothing(tmp_path: Pat
         except AssertionError:
             stuck = [(r.id, r.status, r.claimed_by, r.error) for r in cluster.runs()]
             stuck = [s for s in stuck if s[1] != "succeeded"]
-            raise AssertionError(f"runs not succeeded after the restart: {stuck}") from None
+            why = "\n".join(
+                line[:300]
+                for d in daemons
+                for line in d.raw
+                if "Exception in thread" in line or '"run.crashed"' in line
+            )
+            raise AssertionError(f"runs not succeeded after the restart: {stuck}\n{why}") from None
         _all_alive(daemons)
         for daemon in daemons:
             logged = {e["event"] for e in daemon.events} & OUTAGE_EVENTS

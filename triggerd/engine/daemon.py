@@ -262,7 +262,7 @@ class Daemon:
             self._log.error("daemon.unhealthy", reason=reason)
         try:
             self.store.heartbeat(self.instance_id, self.clock())
-            self.runtime.keep_alive()
+            self.runtime.keep_alive(self.dispatcher.in_flight_ids())
             self.metrics.set_queue_depth(
                 self.store.count_runs(status="pending"), self.store.count_runs(status="running")
             )

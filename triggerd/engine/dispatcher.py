@@ -12,6 +12,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypeVar
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from triggerd.engine.retries import RetryPolicy, describe_exhausted, next_attempt_at
 from triggerd.errors import SubmitError, SubmitInterrupted, TransientSubmitError
@@ -35,6 +38,8 @@ Resolver = Callable[[RunRecord], Dispatch | str]
 # Per schedule with an overlap limit: (overlap policy "queue" | "skip", max_concurrent_runs).
 Limits = Callable[[], dict[str, tuple[str, int]]]
 
+T = TypeVar("T")
+PERSIST_PATIENCE = 600.0  # seconds a finished run waits for the database to come back
 IDLE_POLL = timedelta(seconds=1)  # runs recorded by other processes (CLI) are seen this fast
 
 
@@ -135,8 +140,9 @@ class Dispatcher:
             outcome = dispatch.submitter.submit(dispatch.request, self._cancel)
             self._finish(run, outcome, log, took=time.monotonic() - began)
         except SubmitInterrupted as exc:
-            self._store.release_run(run.id, error=str(exc))
-            log.warning("run.handed_back", reason=str(exc))
+            reason = str(exc)
+            self._persist(log, "hand back", lambda: self._store.release_run(run.id, error=reason))
+            log.warning("run.handed_back", reason=reason)
         except TransientSubmitError as exc:
             self._retry_or_fail(run, retry, exc, log)
         except SubmitError as exc:
@@ -164,7 +170,9 @@ class Dispatcher:
             error = describe_exhausted(policy, run.attempts, str(exc))
             self._finish(run, RunOutcome(status="failed", error=error), log)
             return
-        self._store.schedule_retry(run.id, at=at, error=str(exc))
+        self._persist(
+            log, "retry", lambda: self._store.schedule_retry(run.id, at=at, error=str(exc))
+        )
         if self._metrics:
             self._metrics.run_retry(run.schedule)
         log.warning(
@@ -174,21 +182,25 @@ class Dispatcher:
             next_attempt_at=at.isoformat(),
         )
 
-    def _finish(
-        self, run: RunRecord, outcome: RunOutcome, log: Logger, took: float = 0.0
-    ) -> None:
+    def _finish(self, run: RunRecord, outcome: RunOutcome, log: Logger, took: float = 0.0) -> None:
         """Record how a run ended; ``took`` is how long its last attempt ran, in seconds."""
         now = self._clock()
-        kept = self._store.finish_run(
-            run.id,
-            status=outcome.status,
-            now=now,
-            exit_code=outcome.exit_code,
-            error=outcome.error,
-            output=outcome.output or None,
-            external_id=outcome.external_id,
-            owner=self._owner,
+        kept = self._persist(
+            log,
+            "result",
+            lambda: self._store.finish_run(
+                run.id,
+                status=outcome.status,
+                now=now,
+                exit_code=outcome.exit_code,
+                error=outcome.error,
+                output=outcome.output or None,
+                external_id=outcome.external_id,
+                owner=self._owner,
+            ),
         )
+        if kept is None:
+            return  # not recorded: the claim expires and another attempt runs (at-least-once)
         if not kept:  # this daemon stalled past its claim; another replica has the run now
             log.warning("run.claim_lost", status=outcome.status)
             return
@@ -200,6 +212,27 @@ class Dispatcher:
             log.info(event, **{k: v for k, v in fields.items() if v is not None})
         else:
             log.warning("run.failed", error=outcome.error, **fields)
+
+    def _persist(self, log: Logger, what: str, call: Callable[[], T]) -> T | None:
+        """Write a run's fate, waiting out a database outage (with backoff) rather than losing
+        it; None when the daemon stops, or after PERSIST_PATIENCE, before the database is back."""
+        delay, deadline, warned = 0.5, time.monotonic() + PERSIST_PATIENCE, False
+        while True:
+            try:
+                return call()
+            except SQLAlchemyError as exc:
+                if self._stopping.is_set() or time.monotonic() > deadline:
+                    log.error("run.unrecorded", what=what, error=str(exc).splitlines()[0])
+                    return None
+                if not warned:
+                    log.warning("store.unavailable", what=what, error=str(exc).splitlines()[0])
+                    warned = True
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    def in_flight_ids(self) -> list[int]:
+        with self._lock:
+            return list(self._workers)
 
     def stop(self, grace: timedelta) -> None:
         """Stop claiming; wait ``grace`` for runs in flight, then interrupt and hand them back."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -143,9 +143,10 @@ class Runtime:
             self._on_recorded()
         return taken
 
-    def keep_alive(self) -> None:
-        """With the heartbeat: renew this daemon's claims and leases, take over expired ones."""
-        self.store.renew_claims(self.owner, self.clock())
+    def keep_alive(self, in_flight: Collection[int]) -> None:
+        """With the heartbeat: renew the claims of the runs in flight and this daemon's leases,
+        take over expired ones."""
+        self.store.renew_claims(self.owner, self.clock(), run_ids=in_flight)
         for poller in self.pollers.values():
             poller.renew_lease()
         self.take_over_expired()

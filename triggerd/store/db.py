@@ -18,6 +18,7 @@ from triggerd.errors import StoreLocked, TriggerdError
 from triggerd.store.repository import Store
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATION_LOCK = 7_470_131  # the PostgreSQL advisory lock key of triggerd's migrations
 
 
 def _sqlite_pragmas(engine: Engine) -> None:
@@ -64,6 +65,9 @@ def migrate(engine: Engine) -> None:
     cfg.set_main_option("script_location", str(MIGRATIONS))
     scripts = ScriptDirectory.from_config(cfg)
     with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            # Replicas started together migrate one after the other (released at commit).
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
         current = MigrationContext.configure(conn).get_current_revision()
         if current is not None and current not in {s.revision for s in scripts.walk_revisions()}:
             raise SchemaTooNew(

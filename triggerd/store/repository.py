@@ -353,14 +353,23 @@ class Store(InstancesMixin, LeasesMixin):
                 .values(status="pending", claimed_by=None, claim_expires_at=None, **values)
             )
 
-    def renew_claims(self, owner: str, now: datetime, ttl: timedelta = CLAIM_TTL) -> None:
-        """Keep the claims of this daemon's runs in flight (called with its heartbeat)."""
+    def renew_claims(
+        self,
+        owner: str,
+        now: datetime,
+        ttl: timedelta = CLAIM_TTL,
+        *,
+        run_ids: Collection[int] | None = None,
+    ) -> None:
+        """Keep the claims of this daemon's runs in flight (called with its heartbeat). With
+        ``run_ids``, only those: a claim the daemon no longer works on then expires."""
+        query = update(runs).where(runs.c.claimed_by == owner, runs.c.status == "running")
+        if run_ids is not None:
+            if not run_ids:
+                return
+            query = query.where(runs.c.id.in_(list(run_ids)))
         with self.engine.begin() as conn:
-            conn.execute(
-                update(runs)
-                .where(runs.c.claimed_by == owner, runs.c.status == "running")
-                .values(claim_expires_at=now + ttl)
-            )
+            conn.execute(query.values(claim_expires_at=now + ttl))
 
     def take_over_expired(self, now: datetime) -> list[int]:
         """Runs whose claim expired (their daemon died) become pending again: at-least-once."""
