@@ -21,7 +21,7 @@ from triggerd.engine.poller import DatastorePoller
 from triggerd.engine.retries import RetryPolicy
 from triggerd.observability.logging import get_logger
 from triggerd.observability.metrics import Metrics
-from triggerd.store import RunRecord, Store
+from triggerd.store import RunRecord, ScheduleState, Store
 from triggerd.store.repository import NewRun
 from triggerd.submitters import DataPath, RunRequest, Submitter, build_submitter
 
@@ -57,6 +57,7 @@ class Runtime:
         self._on_recorded = on_recorded
         self._submitters: dict[str, Submitter] = {}
         self._tick_locks: dict[str, threading.Lock] = {}
+        self._first_seen: dict[str, datetime] = {}  # anchors never change once stored
         self._log = get_logger()
         self.pollers = {
             s.name: self._poller(s, config) for s in config.schedules.values() if s.datastore
@@ -108,7 +109,17 @@ class Runtime:
 
     def anchor(self, name: str) -> datetime:
         """When the daemon first saw the schedule (persisted, so restarts keep the phase)."""
-        return self.store.ensure_schedule_state(name, truncate(self.clock())).first_seen_at
+        known = self._first_seen.get(name)
+        if known is None:
+            known = self._first_seen[name] = self._state(name, self.clock()).first_seen_at
+        return known
+
+    def _state(self, name: str, now: datetime) -> ScheduleState:
+        """The schedule's stored state (a plain read), created when it has none yet."""
+        state = self.store.schedule_state(name)
+        if state is None:
+            state = self.store.ensure_schedule_state(name, truncate(now))
+        return state
 
     def startup(self) -> None:
         """Hand back runs a dead daemon left in flight, then catch up every time schedule."""
@@ -116,8 +127,11 @@ class Runtime:
             for run_id in self.store.recover_orphans(except_owner=self.owner):
                 self._log.warning("run.recovered", run_id=run_id, reason="daemon died mid-run")
         self.take_over_expired()
+        self.store.ensure_schedule_states(list(self.config.schedules), truncate(self.clock()))
+        states = self.store.schedule_states()
+        self._first_seen.update({n: s.first_seen_at for n, s in states.items()})
         for schedule in self.config.schedules.values():
-            state = self.store.ensure_schedule_state(schedule.name, truncate(self.clock()))
+            state = states[schedule.name]
             self._log.info(
                 "schedule.loaded",
                 schedule=schedule.name,
@@ -128,7 +142,7 @@ class Runtime:
                 next_fire=_iso(self.next_fire(schedule, state.first_seen_at)),
             )
         for schedule in self.time_schedules():
-            self.tick(schedule.name)
+            self.tick(schedule.name, state=states[schedule.name])
 
     def is_enabled(self, schedule: Schedule) -> bool:
         state = self.store.schedule_state(schedule.name)
@@ -181,7 +195,7 @@ class Runtime:
         moment = schedule.recurrence.next_fire_after(self.clock(), anchor=anchor)
         return moment.astimezone(schedule.recurrence.zone) if moment else None
 
-    def tick(self, name: str) -> list[int]:
+    def tick(self, name: str, *, state: ScheduleState | None = None) -> list[int]:
         """Plan and record the due slots of one time schedule; returns the new pending run ids."""
         lock = self._tick_locks.setdefault(name, threading.Lock())
         with lock:
@@ -189,7 +203,7 @@ class Runtime:
             if schedule is None or schedule.recurrence is None:
                 return []
             now = self.clock()
-            state = self.store.ensure_schedule_state(name, truncate(now))
+            state = state or self._state(name, now)
             enabled = self.effective_status(schedule, state.enabled) == "Active"
             plan = plan_time_fires(
                 schedule.recurrence,

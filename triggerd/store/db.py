@@ -35,9 +35,12 @@ def _sqlite_pragmas(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        # IMMEDIATE takes the write lock up front, so two processes (the daemon and a CLI
-        # command) never deadlock upgrading a read transaction to a write one.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A writer takes the write lock up front (IMMEDIATE), so two writers never deadlock
+        # upgrading a read transaction to a write one; a reader (Store.reading) takes no lock.
+        if conn.get_execution_options().get("triggerd_read_only"):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_store_engine(url: str) -> Engine:

@@ -7,12 +7,16 @@ import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine, func, select, update
+from sqlalchemy.engine import Connection
 
 from triggerd.store.tables import daemon_instances
 
 
 class InstancesMixin:
     engine: Engine
+
+    def reading(self) -> Connection:
+        raise NotImplementedError
 
     def register_instance(self, now: datetime, pid: int) -> str:
         instance_id = f"{socket.gethostname()}:{pid}:{uuid.uuid4().hex[:8]}"
@@ -46,12 +50,12 @@ class InstancesMixin:
 
     def ping(self) -> None:
         """Raises if the database cannot be reached."""
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             conn.exec_driver_sql("SELECT 1")
 
     def latest_heartbeat(self) -> datetime | None:
         """The freshest heartbeat of a daemon that has not stopped."""
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             value = conn.execute(
                 select(func.max(daemon_instances.c.heartbeat_at)).where(
                     daemon_instances.c.stopped_at.is_(None)

@@ -19,6 +19,9 @@ class LeaseLost(TriggerdError):
 class LeasesMixin:
     engine: Engine
 
+    def reading(self) -> Connection:
+        raise NotImplementedError
+
     def acquire_lease(self, name: str, owner: str, now: datetime, ttl: timedelta) -> int | None:
         """Take or renew the lease ``name`` until ``now + ttl``; its fencing token, or None
         while another daemon holds it. The token grows whenever the lease changes hands."""
@@ -47,7 +50,7 @@ class LeasesMixin:
             )
 
     def lease_holder(self, name: str) -> tuple[str, datetime, int] | None:
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             row = conn.execute(
                 select(leases.c.owner, leases.c.expires_at, leases.c.token).where(
                     leases.c.name == name

@@ -107,6 +107,10 @@ class Store(InstancesMixin, LeasesMixin):
         self.engine = engine
         self._on_close = on_close
 
+    def reading(self) -> Connection:
+        """A connection for reads only: it never holds SQLite's write lock."""
+        return self.engine.execution_options(triggerd_read_only=True).connect()
+
     def close(self) -> None:
         self.engine.dispose()
         if self._on_close is not None:
@@ -130,13 +134,26 @@ class Store(InstancesMixin, LeasesMixin):
             conn.execute(stmt.on_conflict_do_nothing(index_elements=["name"]))  # type: ignore[attr-defined]
             return self._state(conn, name)
 
+    def ensure_schedule_states(self, names: Collection[str], now: datetime) -> None:
+        """Create the missing states of many schedules in one transaction (startup)."""
+        existing = set(self.schedule_states())
+        missing = [n for n in names if n not in existing]
+        if not missing:
+            return
+        rows = [{"name": n, "first_seen_at": now, "updated_at": now} for n in missing]
+        stmt = self._insert(schedule_state).on_conflict_do_nothing(  # type: ignore[attr-defined]
+            index_elements=["name"]
+        )
+        with self.engine.begin() as conn:
+            conn.execute(stmt, rows)
+
     def schedule_state(self, name: str) -> ScheduleState | None:
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             row = conn.execute(select(schedule_state).where(schedule_state.c.name == name)).first()
         return ScheduleState(**_state_fields(row._mapping)) if row else None
 
     def schedule_states(self) -> dict[str, ScheduleState]:
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             rows = conn.execute(select(schedule_state)).all()
         return {r.name: ScheduleState(**_state_fields(r._mapping)) for r in rows}
 
@@ -195,7 +212,7 @@ class Store(InstancesMixin, LeasesMixin):
             )
 
     def load_snapshot(self, schedule: str) -> dict[str, Tracked]:
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             return snapshots.load(conn, schedule)
 
     def record_poll(
@@ -397,7 +414,7 @@ class Store(InstancesMixin, LeasesMixin):
 
     def running_counts(self) -> dict[str, int]:
         """Runs in flight per schedule (for the overlap limits)."""
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             rows = conn.execute(
                 select(runs.c.schedule, func.count())
                 .where(runs.c.status == "running")
@@ -429,7 +446,7 @@ class Store(InstancesMixin, LeasesMixin):
     def statuses(self, fire_keys: Sequence[str]) -> dict[str, str]:
         """The status of each fire key that has a run."""
         found: dict[str, str] = {}
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             for start in range(0, len(fire_keys), 500):
                 chunk = list(fire_keys[start : start + 500])
                 rows = conn.execute(
@@ -489,7 +506,7 @@ class Store(InstancesMixin, LeasesMixin):
             return self._run(conn, run_id)
 
     def get_run(self, run_id: int) -> RunRecord:
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             return self._run(conn, run_id)
 
     def _run(self, conn: Connection, run_id: int) -> RunRecord:
@@ -512,7 +529,7 @@ class Store(InstancesMixin, LeasesMixin):
             query = query.where(runs.c.status.in_(list(statuses)))
         if limit is not None:
             query = query.limit(limit)
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             return [RunRecord(**row._mapping) for row in conn.execute(query)]
 
     def last_runs(self) -> dict[str, RunRecord]:
@@ -523,7 +540,7 @@ class Store(InstancesMixin, LeasesMixin):
             .group_by(runs.c.schedule)
             .scalar_subquery()
         )
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             rows = conn.execute(select(runs).where(runs.c.id.in_(newest))).all()
         return {r.schedule: RunRecord(**r._mapping) for r in rows}
 
@@ -531,7 +548,7 @@ class Store(InstancesMixin, LeasesMixin):
         query = select(func.count()).select_from(runs)
         if status is not None:
             query = query.where(runs.c.status == status)
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             return int(conn.execute(query).scalar_one())
 
 
