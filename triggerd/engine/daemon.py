@@ -14,6 +14,7 @@ from types import FrameType
 
 from triggerd.config import Config, load_config
 from triggerd.datastores.watch import FolderWatcher
+from triggerd.engine.batcher import TickBatcher
 from triggerd.engine.dispatcher import Dispatch, Dispatcher
 from triggerd.engine.runtime import Runtime
 from triggerd.engine.scheduler import TimeScheduler
@@ -75,7 +76,8 @@ class Daemon:
             on_recorded=self.dispatcher.wake,
             metrics=self.metrics,
         )
-        self.scheduler = TimeScheduler(self.runtime.tick)
+        self.batcher = TickBatcher(self.runtime.tick_many)
+        self.scheduler = TimeScheduler(self.batcher.request)
         self.watcher = FolderWatcher()
 
     def _resolve(self, run: RunRecord) -> Dispatch | str:
@@ -108,6 +110,7 @@ class Daemon:
         self.runtime.startup()
         self._schedule(list(config.schedules))
         self.scheduler.add_beat(LIVENESS_BEAT, self._beat)
+        self.batcher.start()
         self.scheduler.start()
         self._watch_config()
         self.dispatcher.start()
@@ -273,6 +276,7 @@ class Daemon:
     def shutdown(self) -> int:
         self.watcher.stop()
         self.scheduler.shutdown()
+        self.batcher.stop()
         in_flight = self.dispatcher.in_flight
         if in_flight:
             self._log.info(

@@ -56,7 +56,7 @@ class Runtime:
         self.running_since = truncate(running_since)
         self._on_recorded = on_recorded
         self._submitters: dict[str, Submitter] = {}
-        self._tick_locks: dict[str, threading.Lock] = {}
+        self._tick_lock = threading.Lock()  # one planning pass at a time
         self._first_seen: dict[str, datetime] = {}  # anchors never change once stored
         self._log = get_logger()
         self.pollers = {
@@ -141,8 +141,7 @@ class Runtime:
                 source=schedule.source,
                 next_fire=_iso(self.next_fire(schedule, state.first_seen_at)),
             )
-        for schedule in self.time_schedules():
-            self.tick(schedule.name, state=states[schedule.name])
+        self.tick_many([s.name for s in self.time_schedules()], states=states)
 
     def is_enabled(self, schedule: Schedule) -> bool:
         state = self.store.schedule_state(schedule.name)
@@ -195,28 +194,52 @@ class Runtime:
         moment = schedule.recurrence.next_fire_after(self.clock(), anchor=anchor)
         return moment.astimezone(schedule.recurrence.zone) if moment else None
 
-    def tick(self, name: str, *, state: ScheduleState | None = None) -> list[int]:
+    def tick(self, name: str) -> list[int]:
         """Plan and record the due slots of one time schedule; returns the new pending run ids."""
-        lock = self._tick_locks.setdefault(name, threading.Lock())
-        with lock:
-            schedule = self.config.schedules.get(name)
-            if schedule is None or schedule.recurrence is None:
-                return []
-            now = self.clock()
-            state = state or self._state(name, now)
-            enabled = self.effective_status(schedule, state.enabled) == "Active"
-            plan = plan_time_fires(
-                schedule.recurrence,
-                first_seen=state.first_seen_at,
-                cursor=state.cursor_at,
-                now=now,
-                running_since=self.running_since,
-                policy=catchup_policy(schedule),
-                enabled=enabled,
-            )
-            return self._record(schedule, plan, now)
+        return self.tick_many([name])
 
-    def _record(self, schedule: Schedule, plan: TimePlan, now: datetime) -> list[int]:
+    def tick_many(
+        self, names: Collection[str], *, states: dict[str, ScheduleState] | None = None
+    ) -> list[int]:
+        """Plan the due slots of these time schedules and record them in one transaction."""
+        with self._tick_lock:
+            now = self.clock()
+            if states is None:
+                states = self.store.schedule_states_of(names)
+            plans: list[tuple[Schedule, TimePlan]] = []
+            for name in names:
+                schedule = self.config.schedules.get(name)
+                if schedule is None or schedule.recurrence is None:
+                    continue
+                state = states.get(name) or self._state(name, now)
+                enabled = self.effective_status(schedule, state.enabled) == "Active"
+                plan = plan_time_fires(
+                    schedule.recurrence,
+                    first_seen=state.first_seen_at,
+                    cursor=state.cursor_at,
+                    now=now,
+                    running_since=self.running_since,
+                    policy=catchup_policy(schedule),
+                    enabled=enabled,
+                )
+                plans.append((schedule, plan))
+            return self._record(plans, now)
+
+    def _record(self, plans: list[tuple[Schedule, TimePlan]], now: datetime) -> list[int]:
+        batch = [(s, self._new_runs(s, plan)) for s, plan in plans]
+        decided = [
+            (s.name, runs, plan.cursor)
+            for (s, runs), (_, plan) in zip(batch, plans, strict=True)
+            if runs
+        ]
+        created = self.store.record_fires_many(decided, now=now) if decided else []
+        for schedule, new_runs in batch:
+            self._log_fires(schedule, new_runs)
+        if created:
+            self._on_recorded()
+        return created
+
+    def _new_runs(self, schedule: Schedule, plan: TimePlan) -> list[NewRun]:
         if plan.not_examined_before is not None:
             self._log.warning(
                 "fire.missed_unexamined",
@@ -224,9 +247,7 @@ class Runtime:
                 before=_iso(plan.not_examined_before),
                 reason="the daemon was down longer than the catch-up horizon",
             )
-        if not plan.decisions:
-            return []
-        new_runs = [
+        return [
             NewRun(
                 schedule=schedule.name,
                 trigger="time",
@@ -238,7 +259,8 @@ class Runtime:
             )
             for d in plan.decisions
         ]
-        created = self.store.record_fires(schedule.name, new_runs, cursor_at=plan.cursor, now=now)
+
+    def _log_fires(self, schedule: Schedule, new_runs: list[NewRun]) -> None:
         for new in new_runs:
             log = self._log.bind(schedule=schedule.name, fire_key=new.fire_key)
             if new.status == "pending":
@@ -248,9 +270,6 @@ class Runtime:
             if self.metrics:
                 outcome = "planned" if new.status == "pending" else "skipped"
                 self.metrics.fire_recorded(schedule.name, "time", outcome)
-        if created:
-            self._on_recorded()
-        return created
 
     def overlap_limits(self) -> dict[str, tuple[str, int]]:
         """Schedules whose runs may not all run at once: (overlap, max_concurrent_runs)."""
