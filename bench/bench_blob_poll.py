@@ -32,7 +32,7 @@ from bench.common import (
     machine,
     median,
     quiet_logging,
-    spread,
+    ratio_rows,
     table,
     temp_dir,
     utc_now,
@@ -65,22 +65,6 @@ def upload(container: ContainerClient, count: int) -> None:
 def raw_walk(container: ContainerClient) -> None:
     for _b in container.walk_blobs(name_starts_with="in/", delimiter="/"):
         pass
-
-
-def ratio_rows(times: dict[str, list[float]], labels: dict[str, str]) -> list[list[str]]:
-    base = times["a"]
-    rows = []
-    for key, values in times.items():
-        paired = [t / b for t, b in zip(values, base, strict=True)]
-        rows.append(
-            [
-                labels[key],
-                spread(values),
-                f"{median(values) / median(base):.2f}x",
-                spread(paired, digits=2) + "x",
-            ]
-        )
-    return rows
 
 
 def main() -> None:

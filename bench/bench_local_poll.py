@@ -34,7 +34,7 @@ from bench.common import (
     make_files,
     median,
     quiet_logging,
-    spread,
+    ratio_rows,
     table,
     temp_dir,
     utc_now,
@@ -62,23 +62,6 @@ def raw_dict(folder: str) -> dict[str, tuple[int, int]]:
 
 def watchdog_snapshot(folder: str) -> DirectorySnapshot:
     return DirectorySnapshot(folder, recursive=False)
-
-
-def ratio_rows(times: dict[str, list[float]], labels: dict[str, str]) -> list[list[str]]:
-    """One row per variant: its time, and its ratio to variant a (of medians; paired per rep)."""
-    base = times["a"]
-    rows = []
-    for key, values in times.items():
-        paired = [t / b for t, b in zip(values, base, strict=True)]
-        rows.append(
-            [
-                labels[key],
-                spread(values),
-                f"{median(values) / median(base):.2f}x",
-                spread(paired, digits=2) + "x",
-            ]
-        )
-    return rows
 
 
 def main() -> None:

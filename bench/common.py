@@ -199,3 +199,20 @@ class WriteCounter:
     def close(self) -> None:
         self._event.remove(self.engine, "before_cursor_execute", self._before)
         self._event.remove(self.engine, "after_cursor_execute", self._after)
+
+
+def ratio_rows(times: dict[str, list[float]], labels: dict[str, str]) -> list[list[str]]:
+    """One row per variant: its time, and its ratio to variant a (of medians; paired per rep)."""
+    base = times["a"]
+    rows = []
+    for key, values in times.items():
+        paired = [t / b for t, b in zip(values, base, strict=True)]
+        rows.append(
+            [
+                labels[key],
+                spread(values),
+                f"{median(values) / median(base):.2f}x",
+                spread(paired, digits=2) + "x",
+            ]
+        )
+    return rows
