@@ -36,6 +36,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -52,7 +53,8 @@ T = TypeVar("T")
 
 
 class CountingServer:
-    """200 + ``{"id": ...}`` for every request; counts requests and distinct idempotency keys.
+    """200 + ``{"id": ...}`` for every request; counts requests, distinct idempotency keys and
+    requests per ``X-Replica`` header (bench_replica_burst).
 
     It runs in its own process, so that serving does not take this process's GIL while it
     creates the burst of files (in the same process, creating 10,000 files took 2-6 s instead of
@@ -81,8 +83,9 @@ class CountingServer:
     def reset(self) -> None:
         self._ask("reset")
 
-    def counts(self) -> dict[str, float]:
-        """requests, distinct keys, requests not POST /runs, and the server's CPU seconds."""
+    def counts(self) -> dict[str, Any]:
+        """requests, distinct keys, requests not POST /runs, requests per X-Replica header, and
+        the server's CPU seconds."""
         return self._ask("counts")  # type: ignore[no-any-return]
 
     def stop(self) -> None:
@@ -97,7 +100,7 @@ class CountingServer:
 def _serve(conn: Any) -> None:
     """The server process: serve from threads, answer the parent's commands on ``conn``."""
     lock = threading.Lock()
-    state: dict[str, Any] = {"requests": 0, "keys": set(), "other": 0}
+    state: dict[str, Any] = {"requests": 0, "keys": set(), "replicas": Counter(), "other": 0}
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive: triggerd's client reuses connections
@@ -115,6 +118,7 @@ def _serve(conn: Any) -> None:
                 number = state["requests"]
                 if key is not None:
                     state["keys"].add(key)
+                state["replicas"][self.headers.get("X-Replica") or "?"] += 1
                 if self.command != "POST" or self.path != "/runs":
                     state["other"] += 1
             content = b'{"id": "r%d"}' % number
@@ -145,15 +149,16 @@ def _serve(conn: Any) -> None:
             return
         with lock:
             if command == "reset":
-                state.update(requests=0, keys=set(), other=0)
+                state.update(requests=0, keys=set(), replicas=Counter(), other=0)
                 conn.send(True)
             else:
                 times = os.times()
                 conn.send(
                     {
-                        "requests": float(state["requests"]),
-                        "keys": float(len(state["keys"])),
-                        "other": float(state["other"]),
+                        "requests": state["requests"],
+                        "keys": len(state["keys"]),
+                        "other": state["other"],
+                        "replicas": dict(state["replicas"]),
                         "cpu": times.user + times.system,
                     }
                 )

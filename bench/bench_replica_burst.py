@@ -24,117 +24,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from bench.bench_http_burst import memory_mb, tail
+from bench.bench_http_burst import CountingServer, memory_mb, tail
 from bench.common import REPO, log, machine, make_files, table, temp_dir
 from tests.support import postgres
 
 WAIT_LIMIT = 600.0  # seconds: give up on any wait after 10 minutes
 REPLICA_ENV = "TRIGGERD_BENCH_REPLICA"
 T = TypeVar("T")
-
-
-# -- the endpoint (bench_http_burst's, counting per X-Replica) ----------------------------------
-
-
-class ReplicaCountingServer:
-    def __init__(self) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._conn, child = context.Pipe()
-        self._proc = context.Process(target=_serve, args=(child,), daemon=True)
-        self.url = ""
-
-    def start(self) -> ReplicaCountingServer:
-        self._proc.start()
-        if not self._conn.poll(60):
-            raise SystemExit("the HTTP server did not start within 60 s")
-        self.url = self._conn.recv()
-        return self
-
-    def counts(self) -> dict[str, Any]:
-        self._conn.send("counts")
-        if not self._conn.poll(60):
-            raise SystemExit("the HTTP server did not answer within 60 s")
-        return self._conn.recv()  # type: ignore[no-any-return]
-
-    def stop(self) -> None:
-        if self._proc.is_alive():
-            self._conn.send("stop")
-            self._proc.join(timeout=10)
-        if self._proc.is_alive():
-            self._proc.kill()
-            self._proc.join(timeout=10)
-
-
-def _serve(conn: Any) -> None:
-    lock = threading.Lock()
-    state: dict[str, Any] = {"requests": 0, "keys": set(), "replicas": Counter(), "other": 0}
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True  # one write + TCP_NODELAY: no 40 ms delayed-ACK stall
-
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length:
-                self.rfile.read(length)
-            key = self.headers.get("Idempotency-Key")
-            with lock:
-                state["requests"] += 1
-                number = state["requests"]
-                if key is not None:
-                    state["keys"].add(key)
-                state["replicas"][self.headers.get("X-Replica") or "?"] += 1
-                if self.command != "POST" or self.path != "/runs":
-                    state["other"] += 1
-            content = b'{"id": "r%d"}' % number
-            self.wfile.write(
-                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                b"Content-Length: %d\r\n\r\n%s" % (len(content), content)
-            )
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    httpd.request_queue_size = 128
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    host, port = httpd.server_address[:2]
-    conn.send(f"http://{host!s}:{port}/runs")
-    while True:
-        try:
-            command = conn.recv()
-        except EOFError:
-            command = "stop"
-        if command == "stop":
-            httpd.shutdown()
-            httpd.server_close()
-            return
-        with lock:
-            conn.send(
-                {
-                    "requests": state["requests"],
-                    "keys": len(state["keys"]),
-                    "replicas": dict(state["replicas"]),
-                    "other": state["other"],
-                }
-            )
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -214,7 +122,7 @@ def stop_daemons(procs: list[subprocess.Popen[bytes]]) -> None:
 # -- the measurement ---------------------------------------------------------------------------
 
 
-def measure(tmp: Path, url: str, server: ReplicaCountingServer, files: int, replicas: int) -> dict:
+def measure(tmp: Path, url: str, server: CountingServer, files: int, replicas: int) -> dict:
     root = tmp / "store"
     (root / "incoming").mkdir(parents=True)
     config = write_config(tmp, root, server.url)
@@ -331,10 +239,10 @@ def main() -> None:
     started = time.monotonic()
     log("starting PostgreSQL and the HTTP server ...")
     pg = postgres.start()
-    server: ReplicaCountingServer | None = None
+    server: CountingServer | None = None
     try:
         url = pg.create_database("bench_replicas")
-        server = ReplicaCountingServer().start()
+        server = CountingServer().start()
         log(f"{args.replicas} replicas, {args.files:,} files ...")
         with temp_dir("triggerd-bench-replicas-") as tmp:
             r = measure(tmp, url, server, args.files, args.replicas)
