@@ -41,10 +41,8 @@ import json
 import os
 import random
 import signal
-import socket
 import sqlite3
 import statistics
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +50,7 @@ from typing import Any
 
 from bench.common import log, machine, make_files, median, spread, table, temp_dir
 from tests.support.daemon import DaemonProcess
+from tests.support.notify import NotifySocket
 
 START_TARGET_S = 5.0
 RSS_TARGET_MB = 300.0
@@ -185,35 +184,6 @@ def write_lateness_config(root: Path, count: int) -> Path:
 
 
 # -- the daemon and /proc ----------------------------------------------------------------------
-
-
-class NotifySocket:
-    """A unix datagram socket as systemd binds for NOTIFY_SOCKET; notes when READY=1 arrives."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.ready_at: float | None = None
-        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self._sock.bind(str(path))
-        self._sock.settimeout(0.1)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        while not self._stop.is_set():
-            try:
-                message = self._sock.recv(4096).decode()
-            except TimeoutError:
-                continue
-            if self.ready_at is None and "READY=1" in message.split("\n"):
-                self.ready_at = time.monotonic()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self._sock.close()
-        self.path.unlink(missing_ok=True)
 
 
 def cpu_seconds(pid: int) -> float:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import sys
-import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -14,39 +12,11 @@ from pathlib import Path
 import pytest
 
 from tests.support.daemon import DaemonProcess, cli
+from tests.support.notify import NotifySocket
 
 pytestmark = pytest.mark.e2e
 
 SCRIPT = Path(__file__).parent / "scripts" / "record.py"
-
-
-class NotifySocket:
-    """A real unix datagram socket, as systemd binds for NOTIFY_SOCKET; collects messages."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.messages: list[str] = []
-        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self._sock.bind(str(path))
-        self._sock.settimeout(0.2)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.messages.append(self._sock.recv(4096).decode())
-            except TimeoutError:
-                continue
-
-    def count(self, line: str) -> int:
-        return sum(line in m.split("\n") for m in list(self.messages))
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self._sock.close()
 
 
 def write_config(tmp_path: Path, sleep: float) -> tuple[Path, Path]:
