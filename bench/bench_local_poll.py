@@ -7,8 +7,11 @@ Steady state (nothing changed since the previous poll), interleaved, wall time p
   a. raw ``for e in os.scandir(d): e.stat()``, building nothing (the target's baseline)
   b. raw scandir + stat building a dict name -> (size, st_mtime_ns)
   c. watchdog ``DirectorySnapshot(d, recursive=False)``
-  d. triggerd ``LocalLister.list()``
-  e. triggerd ``DatastorePoller.poll()`` on SQLite: list + settle + record (target: <= 1.2x a)
+  d. triggerd ``LocalLister.list_if_changed()``: the steady-state check (finds nothing)
+  e. triggerd ``DatastorePoller.poll()`` on SQLite: check + record nothing (target: <= 1.2x a)
+  h. triggerd ``LocalLister.list_if_changed()`` when one file was rewritten since the previous
+     listing: the check fails part-way, then the full listing (what a poll with a change costs)
+  i. triggerd ``LocalLister.list()``: the full listing alone
   f. the first poll of a new schedule: 100k snapshot rows inserted in one transaction (a fresh
      database each time; target: a few seconds)
   g. the first poll after a restart: the 100k snapshot rows loaded back, then compared
@@ -98,8 +101,15 @@ def main() -> None:
         steady.poll()
         steady.poll()
         assert len(steady_store.load_snapshot("watch")) == args.files
-        lister = LocalLister(root, "incoming", FileFilter(include=("*",), exclude=DEFAULT_EXCLUDE))
+        file_filter = FileFilter(include=("*",), exclude=DEFAULT_EXCLUDE)
+        lister = LocalLister(root, "incoming", file_filter)
         assert len(lister.list()) == args.files  # warm: the next listings are steady state
+        assert lister.list_if_changed() is None
+        other = root / "changing"  # h rewrites files: a folder of its own, as large
+        make_files(other, args.files)
+        changing = LocalLister(root, "changing", file_filter)
+        changing.list()
+        rewritten = iter(sorted(os.listdir(other))[:: max(1, args.files // (args.reps + 2))])
 
         counter = WriteCounter(steady_store.engine)
 
@@ -113,6 +123,15 @@ def main() -> None:
         def first_poll() -> None:
             fresh.pop(0)[1].poll()
 
+        def steady_check() -> None:
+            assert lister.list_if_changed() is None
+
+        def one_rewritten() -> None:
+            name = next(rewritten)
+            os.utime(other / name, ns=(1, 1_600_000_000 * 10**9))
+            listing = changing.list_if_changed()
+            assert listing is not None and listing[f"changing/{name}"].version.startswith("16")
+
         def restart_poll() -> None:
             poller_on(steady_store).poll()
 
@@ -121,8 +140,10 @@ def main() -> None:
             "a": lambda: raw_stat(d),
             "b": lambda: raw_dict(d),
             "c": lambda: watchdog_snapshot(d),
-            "d": lister.list,
+            "d": steady_check,
             "e": steady_poll,
+            "h": one_rewritten,
+            "i": lister.list,
         }
         log(f"steady state: {args.reps} interleaved repetitions ...")
         started = time.monotonic()
@@ -145,8 +166,10 @@ def main() -> None:
         "a": "a. raw `os.scandir` + `stat()` (baseline)",
         "b": "b. raw scandir + stat -> dict",
         "c": "c. watchdog `DirectorySnapshot(recursive=False)`",
-        "d": "d. triggerd `LocalLister.list()`",
+        "d": "d. triggerd `LocalLister.list_if_changed()`, nothing changed",
         "e": "e. triggerd steady-state `DatastorePoller.poll()` (SQLite)",
+        "h": "h. `list_if_changed()` after one file was rewritten",
+        "i": "i. triggerd `LocalLister.list()`, the full listing",
         "f": f"f. first poll: baseline of {args.files:,} rows inserted",
         "g": f"g. first poll after a restart ({args.files:,} snapshot rows loaded)",
     }

@@ -313,6 +313,44 @@ def test_description_names_the_folder(place: Place) -> None:
     assert "incoming" in place.lister("incoming").description
 
 
+def _change(place: Place, how: str) -> None:
+    if how == "new file":
+        place.write("incoming/c.csv", b"c")
+    elif how == "rewrite, same size":
+        place.write("incoming/a.csv", b"A")
+    elif how == "deleted file":
+        place.delete("incoming/a.csv")
+
+
+@pytest.mark.parametrize("how", ["new file", "rewrite, same size", "deleted file"])
+def test_list_if_changed_returns_the_new_listing_once_after_a_change(
+    place: Place, how: str
+) -> None:
+    place.write("incoming/a.csv", b"a")
+    place.write("incoming/b.csv", b"b")
+    lister = place.lister("incoming")
+    lister.list()
+    assert lister.list_if_changed() is None
+    assert lister.list_if_changed() is None
+
+    _change(place, how)
+
+    assert lister.list_if_changed() == place.lister("incoming").list()
+    assert lister.list_if_changed() is None
+
+
+def test_list_if_changed_starts_with_a_listing(place: Place) -> None:
+    place.write("incoming/a.csv", b"a")
+    lister = place.lister("incoming")
+
+    assert lister.list_if_changed() == {"incoming/a.csv": lister.list()["incoming/a.csv"]}
+
+
+def test_list_if_changed_of_a_missing_folder_is_a_listing_error(place: Place) -> None:
+    with pytest.raises(ListingError):
+        place.missing_lister().list_if_changed()
+
+
 # --- local folders only ---------------------------------------------------------------------
 
 
@@ -396,34 +434,115 @@ def test_local_same_mtime_but_new_size_is_a_new_entry(local: LocalPlace) -> None
     assert lister.list()["incoming/a.csv"] == Entry(3, first.version)
 
 
+class DeletingScandir:
+    """os.scandir that deletes gone.csv after reading its entry, before its stat."""
+
+    real_scandir = os.scandir
+
+    def __init__(self, path: str) -> None:
+        self.inner = DeletingScandir.real_scandir(path)
+
+    def __enter__(self) -> Iterator[os.DirEntry[str]]:
+        return self._entries()
+
+    def _entries(self) -> Iterator[os.DirEntry[str]]:
+        for entry in self.inner:
+            if entry.name == "gone.csv":
+                os.unlink(entry.path)
+            yield entry
+
+    def __exit__(self, *exc: object) -> None:
+        self.inner.close()
+
+
 def test_local_a_file_deleted_while_listing_is_skipped(
     local: LocalPlace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     local.write("incoming/a.csv", b"a")
     local.write("incoming/gone.csv", b"g")
-    real_scandir = os.scandir
-
-    class DeletingScandir:
-        """os.scandir that deletes gone.csv after reading its entry, before its stat."""
-
-        def __init__(self, path: str) -> None:
-            self.inner = real_scandir(path)
-
-        def __enter__(self) -> Iterator[os.DirEntry[str]]:
-            return self._entries()
-
-        def _entries(self) -> Iterator[os.DirEntry[str]]:
-            for entry in self.inner:
-                if entry.name == "gone.csv":
-                    os.unlink(entry.path)
-                yield entry
-
-        def __exit__(self, *exc: object) -> None:
-            self.inner.close()
-
     monkeypatch.setattr(local_module.os, "scandir", DeletingScandir)
 
     assert list(local.lister("incoming").list()) == ["incoming/a.csv"]
+
+
+def test_local_a_file_deleted_while_checking_for_changes_is_listed_as_gone(
+    local: LocalPlace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    local.write("incoming/a.csv", b"a")
+    local.write("incoming/gone.csv", b"g")
+    lister = local.lister("incoming")
+    assert len(lister.list()) == 2
+    monkeypatch.setattr(local_module.os, "scandir", DeletingScandir)
+
+    assert list(lister.list_if_changed() or {}) == ["incoming/a.csv"]
+    monkeypatch.undo()
+    assert lister.list_if_changed() is None
+
+
+def test_local_a_renamed_file_with_the_same_size_and_mtime_is_a_change(local: LocalPlace) -> None:
+    local.write("incoming/a.csv", b"a")
+    lister = local.lister("incoming")
+    before = lister.list()["incoming/a.csv"]
+
+    os.rename(local.root / "incoming/a.csv", local.root / "incoming/b.csv")
+
+    assert lister.list_if_changed() == {"incoming/b.csv": before}
+
+
+def test_local_a_new_size_under_a_restored_mtime_is_a_change(local: LocalPlace) -> None:
+    local.write("incoming/a.csv", b"a")
+    lister = local.lister("incoming")
+    lister.list()
+    path = local.root / "incoming/a.csv"
+    path.write_bytes(b"abc")
+    os.utime(path, ns=(local.clock_ns, local.clock_ns))
+
+    listing = lister.list_if_changed()
+
+    assert listing is not None and listing["incoming/a.csv"].size == 3
+
+
+def test_local_excluded_and_sub_folder_changes_relist_the_same_files(local: LocalPlace) -> None:
+    local.write("incoming/a.csv", b"a")
+    local.write("incoming/sub/b.csv", b"b")
+    lister = local.lister("incoming", FileFilter(exclude=(".*",)))
+    listing = lister.list()
+
+    local.write("incoming/.hidden", b"h")
+    assert lister.list_if_changed() == listing
+    local.write("incoming/sub/c.csv", b"c")
+    assert lister.list_if_changed() == listing
+    assert lister.list_if_changed() is None
+
+
+def test_local_a_symlinked_file_that_changes_behind_its_link_is_a_change(
+    local: LocalPlace,
+) -> None:
+    local.write("incoming/sub/real.csv", b"1")
+    (local.root / "incoming/link.csv").symlink_to("sub/real.csv")
+    lister = local.lister("incoming")
+    lister.list()
+
+    local.write("incoming/sub/real.csv", b"2")  # the link's own entry does not change
+
+    listing = lister.list_if_changed()
+    target = (local.root / "incoming/sub/real.csv").stat()
+    assert listing == {"incoming/link.csv": Entry(1, str(target.st_mtime_ns))}
+
+
+def test_local_a_dangling_symlink_never_hides_a_change(local: LocalPlace) -> None:
+    local.write("incoming/a.csv", b"a")
+    (local.root / "incoming/dangling.csv").symlink_to("nowhere.csv")
+    lister = local.lister("incoming")
+    lister.list()
+
+    local.write("incoming/a.csv", b"A")
+
+    assert lister.list_if_changed() == place_listing(local)
+
+
+def place_listing(local: LocalPlace) -> dict[str, Entry]:
+    return local.lister("incoming").list()
 
 
 def test_local_a_file_where_the_folder_should_be_is_a_listing_error(local: LocalPlace) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
 
 from triggerd.config import load_config
 from triggerd.engine.poller import DatastorePoller, retry_delay
@@ -200,3 +201,29 @@ def test_a_watched_folder_polls_again_soon_while_files_settle(
     assert folder.poller.poll() == timedelta(seconds=5)  # a.csv is settling
     folder.poller.watched = False
     assert folder.poller.poll() is None  # unwatched: the interval is the pace
+
+
+def test_a_poll_whose_commit_failed_decides_again_on_the_next_poll(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database went away while a poll committed: nothing it saw may be forgotten, even
+    though the folder does not change again afterwards."""
+    folder = Folder(tmp_path, store)
+    folder.poll()  # baseline
+    folder.write("a.csv")
+    record_poll = store.record_poll
+    failures = []
+
+    def fails_once(*args: Any, **kwargs: Any) -> list[int]:
+        if not failures:
+            failures.append(1)
+            raise OperationalError("INSERT", {}, Exception("server closed the connection"))
+        return record_poll(*args, **kwargs)
+
+    monkeypatch.setattr(store, "record_poll", fails_once)
+    with pytest.raises(OperationalError):
+        folder.poll()  # a.csv first seen: the candidate is not committed
+    for _ in range(3):
+        folder.poll()
+    assert failures == [1]
+    assert folder.runs() == ["incoming/a.csv"]

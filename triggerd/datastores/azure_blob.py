@@ -69,6 +69,13 @@ class AzureBlobLister:
         self.file_filter = file_filter
         self._head = f"{self.path_on_datastore}/" if self.path_on_datastore else ""
         self.description = description or describe(container, self.path_on_datastore)
+        self._previous: Listing | None = None
+
+    def list_if_changed(self) -> Listing | None:
+        """The listing, or None when it equals the previous one (compared in C)."""
+        previous = self._previous
+        listing = self.list()
+        return None if listing == previous else listing
 
     def list(self) -> Listing:
         head = self._head
@@ -86,7 +93,9 @@ class AzureBlobLister:
                     continue
                 listing[key] = Entry(item.size, item.etag.strip('"'))
         except AzureError as exc:
+            self._previous = None
             raise ListingError(self._reason(exc)) from None
+        self._previous = listing
         return listing
 
     def _reason(self, exc: AzureError) -> str:
@@ -112,6 +121,7 @@ class AzureBlobLister:
             return _without_query(blob.url)
 
     def close(self) -> None:
+        self._previous = None
         close_container(self.container)
 
     def __repr__(self) -> str:

@@ -3,6 +3,7 @@
 A lister knows one folder (datastore root + ``path_on_datastore``) and one file filter. ``list()``
 returns the files directly in that folder, keyed by their path relative to the datastore root
 (so the key includes ``path_on_datastore``); sub-folders and their contents never appear.
+``list_if_changed()`` is the steady-state poll: None when the folder is as it was last time.
 Every failure to list raises :class:`ListingError` with a reason that is safe to log.
 """
 
@@ -26,6 +27,11 @@ class Lister(Protocol):
 
     def list(self) -> Listing:
         """The accepted files directly in the watched folder: relative path -> (size, version)."""
+        ...
+
+    def list_if_changed(self) -> Listing | None:
+        """None when nothing changed since the previous ``list()`` or ``list_if_changed()``;
+        otherwise the listing (which may still equal the previous one)."""
         ...
 
     def locate(self, relative_path: str) -> str:

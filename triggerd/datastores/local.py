@@ -7,30 +7,40 @@ Symlinks are never followed out of the watched folder: a symlink whose resolved 
 regular file inside the folder's tree is listed with the target's size and mtime; any other
 symlink (outside target, directory, dangling, loop) is skipped.
 
-The loop is the hot path of a poll (100,000 files): ``DirEntry.is_file(follow_symlinks=False)``
-answers from the directory entry's type without a system call, so each regular file costs one
-``lstat`` and a few dict operations. An entry unchanged since the previous listing is reused
-(``Entry`` is immutable) and its name is not matched again, so a steady-state poll allocates
-almost nothing per file. Symlinks, which are rare, take the slow path.
+A poll of 100,000 files usually finds nothing new, so ``list_if_changed()`` first checks, in C,
+whether the folder is exactly as the last full listing saw it: every directory entry, in
+``scandir`` order, with its name, size and ``st_mtime_ns`` (``stat``, one system call each, as
+any listing needs). That check keeps no per-file object (one ``(name, size, mtime)`` tuple per
+entry of the last listing is all the lister remembers) and costs little more than the bare
+``scandir`` + ``stat`` loop. Anything else takes the full listing, which is always correct: a
+changed, new, missing or reordered entry, a file deleted during the check, and any folder that
+holds a symlink (a symlink's target can change without its own entry changing).
 """
 
 from __future__ import annotations
 
 import os
 import stat
+from itertools import chain, tee
+from operator import attrgetter, eq
 from pathlib import Path
 
 from triggerd.datastores.filters import FileFilter
 from triggerd.datastores.listers import ListingError, normalise_path_on_datastore
 from triggerd.datastores.snapshot import Entry, Listing
 
+_END = object()  # closes a signature, so that a longer or shorter folder never compares equal
+_name = attrgetter("name")
+_size = attrgetter("st_size")
+_mtime = attrgetter("st_mtime_ns")
+_stat = os.DirEntry.stat
+
+Signature = list[tuple[str, int, int] | object]
+"""Every entry of the folder as the last full listing saw it, in scandir order, then ``_END``."""
+
 
 class LocalLister:
-    """Lists the files directly in ``root/path_on_datastore``.
-
-    The lister keeps its last listing to reuse unchanged entries: treat what ``list()`` returns
-    as read-only.
-    """
+    """Lists the files directly in ``root/path_on_datastore``."""
 
     def __init__(self, root: Path, path_on_datastore: str | None, file_filter: FileFilter) -> None:
         self.root = Path(root).absolute()
@@ -41,44 +51,72 @@ class LocalLister:
         self.file_filter = file_filter
         self.description = f"local {self.folder}"
         self._key_head = f"{self.path_on_datastore}/" if self.path_on_datastore else ""
-        self._previous: Listing = {}
+        self._signature: Signature | None = None
 
     def list(self) -> Listing:
         folder = str(self.folder)
         head = self._key_head
         accepts = self.file_filter.match  # the compiled regex: no Python frame per name
-        previous = self._previous.get
-        listing: Listing = {}
+        signature: Signature = []
+        files: list[tuple[str, int, int]] = []  # the accepted regular files, as in signature
         symlinks: list[os.DirEntry[str]] = []
+        complete = True  # every entry is in the signature
         try:
             with os.scandir(folder) as entries:
                 for entry in entries:
                     name = entry.name
-                    key = head + name
-                    old = previous(key)
-                    # A key listed last time already passed the (fixed) filter.
-                    if old is None and accepts(name) is None:
-                        continue
-                    if entry.is_file(follow_symlinks=False):
-                        try:
-                            st = entry.stat(follow_symlinks=False)
-                        except FileNotFoundError:  # deleted since scandir read it
-                            continue
-                        version = str(st.st_mtime_ns)
-                        if old is not None and old[1] == version and old[0] == st.st_size:
-                            listing[key] = old  # unchanged: keep the one tuple in memory
-                        else:
-                            listing[key] = Entry(st.st_size, version)
-                    elif entry.is_symlink():
+                    # The entry's type answers is_file and is_symlink without a system call.
+                    regular = entry.is_file(follow_symlinks=False)
+                    if not regular and entry.is_symlink():
                         symlinks.append(entry)
+                        continue
+                    try:
+                        st = entry.stat()  # not a symlink: the lstat, cached on the entry
+                    except FileNotFoundError:  # deleted since scandir read it
+                        complete = False
+                        continue
+                    seen = (name, st.st_size, st.st_mtime_ns)
+                    signature.append(seen)
+                    if regular and accepts(name) is not None:
+                        files.append(seen)
         except OSError as exc:
+            self._signature = None
             raise ListingError(self._reason(exc)) from None
+        # Built after the scan, so that the signature the lister keeps lies in memory of its
+        # own and the listing's objects, freed together after the poll, leave no holes in it.
+        listing: Listing = {head + name: Entry(size, str(mtime)) for name, size, mtime in files}
         for entry in symlinks:
-            target = self._symlink_target(entry)
-            if target is not None:
-                listing[head + entry.name] = Entry(target.st_size, str(target.st_mtime_ns))
-        self._previous = listing
+            if accepts(entry.name) is not None:
+                target = self._symlink_target(entry)
+                if target is not None:
+                    listing[head + entry.name] = Entry(target.st_size, str(target.st_mtime_ns))
+        if complete and not symlinks:
+            signature.append(_END)
+            self._signature = signature
+        else:
+            self._signature = None
         return listing
+
+    def list_if_changed(self) -> Listing | None:
+        """None when the folder is exactly as the previous listing saw it, else ``list()``.
+
+        A listing may come back equal to the previous one (an excluded file or a sub-folder
+        changed); None always means nothing changed.
+        """
+        signature = self._signature
+        if signature is not None and self._unchanged(signature):
+            return None
+        return self.list()
+
+    def _unchanged(self, signature: Signature) -> bool:
+        try:
+            with os.scandir(self.folder) as entries:
+                names, entries_ = tee(entries)
+                sizes, mtimes = tee(map(_stat, entries_))
+                now = zip(map(_name, names), map(_size, sizes), map(_mtime, mtimes), strict=True)
+                return all(map(eq, chain(now, (_END,)), signature))
+        except OSError:  # a file deleted meanwhile, a new dangling symlink, the folder gone
+            return False
 
     def _symlink_target(self, entry: os.DirEntry[str]) -> os.stat_result | None:
         """The stat of a symlink's target if it is a regular file inside the folder's tree."""
@@ -111,7 +149,7 @@ class LocalLister:
 
     def close(self) -> None:
         """Forget the last listing; each poll opens and closes its own directory handle."""
-        self._previous = {}
+        self._signature = None
 
     def __repr__(self) -> str:
         return f"LocalLister({self.description!r}, {self.file_filter!r})"

@@ -57,10 +57,13 @@ def settle(
     ``window``: how long a candidate must stay unchanged; None means two listings.
     """
     result = SettleResult()
+    still_listed = 0  # tracked paths in the listing
     for path, entry in listing.items():
         known = tracked.get(path)
-        if known is not None and known.fired == entry and known.candidate is None:
-            continue  # the steady state: nothing to do, nothing to write
+        if known is not None:
+            still_listed += 1
+            if known.fired == entry and known.candidate is None:
+                continue  # the steady state: nothing to do, nothing to write
         if known is None or known.last_seen != entry:
             result.changes += 1
         if baseline:
@@ -73,9 +76,9 @@ def settle(
         if fires:
             result.fire.append((path, entry))
         (result.updates if known is not None else result.inserts)[path] = state
-    for path in tracked.keys() - listing.keys():
-        result.removals.append(path)
-        result.changes += 1
+    if still_listed < len(tracked):  # (no set of 100,000 paths to find none is gone)
+        result.removals = [path for path in tracked if path not in listing]
+        result.changes += len(result.removals)
     result.fire.sort()
     return result
 

@@ -26,7 +26,6 @@ from triggerd.datastores.listers import (
     normalise_path_on_datastore,
 )
 from triggerd.datastores.settle import SettleResult, Tracked, settle
-from triggerd.datastores.snapshot import Entry
 from triggerd.observability.logging import get_logger
 from triggerd.observability.metrics import Metrics
 from triggerd.store import Store
@@ -82,7 +81,10 @@ class DatastorePoller:
         self._stats_written: datetime | None = None
         self._first_poll = True
         self._settling: set[str] = set()  # paths with a candidate version still settling
-        self._last_listing: dict[str, Entry] | None = None
+        # The lister's previous listing was settled, committed and applied to ``_tracked``: a
+        # listing found unchanged then has nothing to decide. False until a poll completes.
+        self._in_step = False
+        self._entries = 0  # files in the last listing
         self._busy = threading.Lock()
         self._log = get_logger(schedule=schedule.name)
 
@@ -142,7 +144,7 @@ class DatastorePoller:
         self._token = None
         self._lease_until = None
         self._tracked = None
-        self._last_listing = None
+        self._in_step = False
 
     def _take_lease(self) -> bool:
         now = self.clock()
@@ -156,7 +158,7 @@ class DatastorePoller:
             return False
         if token != self._token:
             self._tracked = None  # the lease changed hands: reload what the others wrote
-            self._last_listing = None
+            self._in_step = False
             self._token = token
         self._lease_until = now + LEASE_TTL
         return True
@@ -165,8 +167,11 @@ class DatastorePoller:
         if not self._take_lease():
             return None
         started = time.monotonic()
+        lister = self.lister()
+        in_step = self._in_step and not self._settling
+        self._in_step = False  # until what this poll sees is committed and applied
         try:
-            listing = self.lister().list()
+            listing = lister.list_if_changed() if in_step else lister.list()
         except (ListingError, ValueError) as exc:
             self.failures += 1
             delay = retry_delay(self.failures, self.schedule.polling_interval)
@@ -188,20 +193,21 @@ class DatastorePoller:
             self._settling = {p for p, t in self._tracked.items() if t.candidate is not None}
             self._first_poll = state.last_poll_at is None
         baseline = self._first_poll and self.schedule.on_existing == "ignore"
-        if listing == self._last_listing and not self._settling and not baseline:
-            result = SettleResult()  # the steady state, compared in C: nothing to decide
+        if listing is None:
+            result = SettleResult()  # the steady state: nothing changed, nothing to decide
         else:
             result = settle(
                 self._tracked, listing, now=now, window=self.schedule.settle, baseline=baseline
             )
-        self._last_listing = listing
+            self._entries = len(listing)
+        entries = self._entries
         new_runs = self._new_runs(result, now)
         stats_due = self._stats_written is None or now - self._stats_written >= STATS_EVERY
         created: list[int] = []
         if result.writes or new_runs or stats_due:
             try:
                 created = self.store.record_poll(
-                    name, result, new_runs, now=now, entries=len(listing),
+                    name, result, new_runs, now=now, entries=entries,
                     stats_only=not (result.writes or new_runs),
                     lease=(self.owner, self._token or 0),
                 )  # fmt: skip
@@ -212,15 +218,16 @@ class DatastorePoller:
             self._stats_written = now
         self._apply(result)
         self._first_poll = False
+        self._in_step = True
         took = time.monotonic() - started
         if self.metrics:
-            self.metrics.poll_completed(name, took, len(listing))
+            self.metrics.poll_completed(name, took, entries)
             for new in new_runs:
                 outcome = "planned" if new.status == "pending" else "skipped"
                 self.metrics.fire_recorded(name, "datastore", outcome)
         self._log.info(
             "poll.completed",
-            entries=len(listing),
+            entries=entries,
             changes=result.changes,
             fires=len(new_runs),
             baseline=baseline,
