@@ -237,3 +237,26 @@ def test_reloading_adds_and_removes_schedules_and_keeps_their_history(
     assert keys(store, "nightly") == ["nightly:2024-03-31T01:30:00Z"]  # history stays
     again = runtime.replace_config(config)
     assert again.added == ["nightly"]
+
+
+def test_a_replica_that_slept_through_slots_its_peer_fired_never_doubles_them(
+    config: Config, store: Store
+) -> None:
+    """Each replica plans from the cursor it committed last; one that lagged behind its peer
+    plans the peer's slots again, and the fire keys keep them single."""
+    clock = Clock(at("2024-10-27T02:41:00+02:00"))  # Berlin falls back at 03:00 CEST
+    a = start(config, store, clock, owner="a")
+    b = start(config, store, clock, owner="b")
+    for local in ("02:51:00.5+02:00", "02:01:00.5+01:00", "02:11:00.5+01:00"):
+        clock.now = at(f"2024-10-27T{local}")
+        a.tick("every-10-minutes")
+    clock.now = at("2024-10-27T02:21:00.5+01:00")
+    b.tick("every-10-minutes")  # b's last cursor is 02:41 CEST: it plans four slots
+    assert keys(store, "every-10-minutes") == [
+        "every-10-minutes:2024-10-27T00:41:00Z",
+        "every-10-minutes:2024-10-27T00:51:00Z",
+        "every-10-minutes:2024-10-27T01:01:00Z",
+        "every-10-minutes:2024-10-27T01:11:00Z",
+        "every-10-minutes:2024-10-27T01:21:00Z",
+    ]
+    assert store.list_runs(statuses=["skipped"]) == []

@@ -26,10 +26,10 @@ class TickBatcher:
         self._thread = threading.Thread(target=self._loop, name="planner", daemon=True)
         self._log = get_logger()
 
-    def request(self, name: str) -> None:
-        """A schedule came due (called from APScheduler's threads)."""
+    def request(self, *names: str) -> None:
+        """These schedules came due (called from APScheduler's threads)."""
         with self._lock:
-            self._pending.add(name)
+            self._pending.update(names)
         self._wake.set()
 
     def start(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import os
 import signal
 import threading
@@ -116,6 +117,11 @@ class Daemon:
         self.dispatcher.start()
         self._ready = True
         self.notifier.ready(self._status())
+        # What startup built (the config, its schedules, the libraries) lives as long as the
+        # daemon: keep it out of the cyclic collector, whose full passes would otherwise walk
+        # it all, pausing a planning pass that is due on the minute.
+        gc.collect()
+        gc.freeze()
         interval = self.settings.heartbeat_interval.total_seconds()
         watchdog = self.notifier.watchdog_interval()
         if watchdog is not None:

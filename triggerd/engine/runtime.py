@@ -58,6 +58,10 @@ class Runtime:
         self._submitters: dict[str, Submitter] = {}
         self._tick_lock = threading.Lock()  # one planning pass at a time
         self._first_seen: dict[str, datetime] = {}  # anchors never change once stored
+        # The cursor this process last committed per time schedule. A cursor only moves
+        # forward and every replica plans every slot (fire keys deduplicate), so planning from
+        # this one instead of reading each schedule's row is safe; see _planning_states.
+        self._cursors: dict[str, datetime | None] = {}  # None: nothing decided yet
         self._log = get_logger()
         self.pollers = {
             s.name: self._poller(s, config) for s in config.schedules.values() if s.datastore
@@ -87,6 +91,7 @@ class Runtime:
             if old.schedules[name].recurrence is not None:
                 self.tick(name)
                 self.store.record_fires(name, [], cursor_at=now, now=now)
+                self._cursors.pop(name, None)
         for name in change.removed + change.changed:
             if self.metrics and name in change.removed:
                 self.metrics.forget_schedule(name)
@@ -205,25 +210,47 @@ class Runtime:
         with self._tick_lock:
             now = self.clock()
             if states is None:
-                states = self.store.schedule_states_of(names)
+                states = self._planning_states(names)
             plans: list[tuple[Schedule, TimePlan]] = []
+            # Schedules deployed together often plan alike (same recurrence, first seen and
+            # cursor): a plan holds no schedule name, so each distinct one is computed once.
+            planned: dict[tuple[object, ...], TimePlan] = {}
             for name in names:
                 schedule = self.config.schedules.get(name)
                 if schedule is None or schedule.recurrence is None:
                     continue
                 state = states.get(name) or self._state(name, now)
                 enabled = self.effective_status(schedule, state.enabled) == "Active"
-                plan = plan_time_fires(
-                    schedule.recurrence,
-                    first_seen=state.first_seen_at,
-                    cursor=state.cursor_at,
-                    now=now,
-                    running_since=self.running_since,
-                    policy=catchup_policy(schedule),
-                    enabled=enabled,
-                )
+                policy = catchup_policy(schedule)
+                key = (schedule.recurrence, state.first_seen_at, state.cursor_at, policy, enabled)
+                plan = planned.get(key)
+                if plan is None:
+                    plan = planned[key] = plan_time_fires(
+                        schedule.recurrence,
+                        first_seen=state.first_seen_at,
+                        cursor=state.cursor_at,
+                        now=now,
+                        running_since=self.running_since,
+                        policy=policy,
+                        enabled=enabled,
+                    )
                 plans.append((schedule, plan))
             return self._record(plans, now)
+
+    def _planning_states(self, names: Collection[str]) -> dict[str, ScheduleState]:
+        """What planning needs of each schedule, with as little reading as possible: the
+        stored rows of schedules this process has not planned yet, and the CLI's enable/disable
+        overrides (read every pass: a schedule disabled a second ago must not fire)."""
+        unknown = [n for n in names if n not in self._cursors or n not in self._first_seen]
+        states = self.store.schedule_states_of(unknown) if unknown else {}
+        overrides = self.store.enabled_overrides()
+        for name in names:
+            if name not in states and name in self._cursors and name in self._first_seen:
+                states[name] = ScheduleState(
+                    name, self._first_seen[name], self._cursors[name], overrides.get(name),
+                    last_poll_at=None, entries=None,
+                )  # fmt: skip
+        return states
 
     def _record(self, plans: list[tuple[Schedule, TimePlan]], now: datetime) -> list[int]:
         batch = [(s, self._new_runs(s, plan)) for s, plan in plans]
@@ -233,6 +260,10 @@ class Runtime:
             if runs
         ]
         created = self.store.record_fires_many(decided, now=now) if decided else []
+        for schedule, plan in plans:  # committed (or nothing was due): plan on from here
+            known = self._cursors.get(schedule.name)
+            if known is None or (plan.cursor is not None and known < plan.cursor):
+                self._cursors[schedule.name] = plan.cursor
         for schedule, new_runs in batch:
             self._log_fires(schedule, new_runs)
         if created:

@@ -1,12 +1,18 @@
-"""APScheduler wiring: one job per time schedule, whose trigger is the Azure ML recurrence.
+"""APScheduler wiring: one job per distinct recurrence, whose trigger is the Azure ML recurrence.
 
 The job only *wakes* planning; what fires is decided by the planner against the store, so a
 job that runs late (a busy process, a suspended machine) still records its slot under the
 slot's own fire key, and a slot is never dropped by APScheduler's misfire handling.
+
+Schedules with the same recurrence (and the same start, or the same first-seen anchor when they
+have no ``start_time``) share one job: a thousand schedules due on the same minute are one
+wake-up naming all of them, not a thousand jobs for APScheduler to run one by one.
 """
 
 from __future__ import annotations
 
+import itertools
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -18,9 +24,12 @@ from triggerd.recurrence import Recurrence, RecurrenceTrigger
 
 BEAT_JOB = "triggerd:beat"  # cannot clash: schedule names have no ':'
 
+_Group = tuple[Recurrence, datetime | None]  # what makes two schedules fire at the same instants
+
 
 class TimeScheduler:
-    def __init__(self, on_due: Callable[[str], object]) -> None:
+    def __init__(self, on_due: Callable[..., object]) -> None:
+        """``on_due(*names)`` is called with the schedules that came due together."""
         self._on_due = on_due
         self._scheduler = BackgroundScheduler(
             timezone=UTC,
@@ -32,17 +41,48 @@ class TimeScheduler:
                 "max_instances": 1,
             },
         )
+        self._members: dict[_Group, set[str]] = {}  # a recurrence's schedules
+        self._jobs: dict[_Group, str] = {}  # a recurrence's job id
+        self._group_of: dict[str, _Group] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()  # the groups change on reload while jobs run
         self._log = get_logger()
 
     def add(self, name: str, recurrence: Recurrence, anchor: datetime) -> None:
-        self._scheduler.add_job(
-            self._wake,
-            trigger=RecurrenceTrigger(recurrence, anchor),
-            args=[name],
-            id=name,
-            name=name,
-            replace_existing=True,
-        )
+        """Wake ``name`` at its recurrence's instants (``anchor``: when it was first seen)."""
+        # The anchor is only the start of a recurrence without start_time.
+        group = (recurrence, anchor if recurrence.start_time is None else None)
+        with self._lock:
+            self._leave(name)
+            self._join(name, group, RecurrenceTrigger(recurrence, anchor))
+
+    def _join(self, name: str, group: _Group, trigger: RecurrenceTrigger) -> None:
+        members = self._members.get(group)
+        if members is None:
+            members = self._members[group] = set()
+            job_id = self._jobs[group] = f"time:{next(self._ids)}"
+            self._scheduler.add_job(
+                self._wake,
+                trigger=trigger,
+                args=[group],
+                id=job_id,
+                name=f"{job_id} {trigger}",
+                replace_existing=True,
+            )
+        members.add(name)
+        self._group_of[name] = group
+
+    def _leave(self, name: str) -> None:
+        group = self._group_of.pop(name, None)
+        if group is None:
+            return
+        members = self._members[group]
+        members.discard(name)
+        if not members:
+            del self._members[group]
+            job_id = self._jobs.pop(group)
+            if self._scheduler.get_job(job_id) is not None:
+                self._scheduler.remove_job(job_id)
 
     def add_poll(
         self, name: str, interval: timedelta, poll: Callable[[], timedelta | None]
@@ -90,19 +130,21 @@ class TimeScheduler:
         )
 
     def remove(self, name: str) -> None:
-        """Forget a schedule's jobs (its time job and its poll job, whichever it has)."""
-        for job_id in (name, f"poll:{name}"):
-            if self._scheduler.get_job(job_id) is not None:
-                self._scheduler.remove_job(job_id)
+        """Forget a schedule's wake-ups (its recurrence's or its polls, whichever it has)."""
+        with self._lock:
+            self._leave(name)
+        if self._scheduler.get_job(f"poll:{name}") is not None:
+            self._scheduler.remove_job(f"poll:{name}")
 
-    def _wake(self, name: str) -> None:
+    def _wake(self, group: _Group) -> None:
+        with self._lock:
+            names = sorted(self._members.get(group, ()))
         try:
-            self._on_due(name)
+            self._on_due(*names)
         except Exception as exc:  # keep the job: the next wake-up plans the slot again
-            self._log.error("schedule.tick_failed", schedule=name, error=str(exc), exc_info=True)
-
-    def next_wakeups(self) -> dict[str, datetime | None]:
-        return {job.id: job.next_run_time for job in self._scheduler.get_jobs()}
+            self._log.error(
+                "schedule.tick_failed", schedules=len(names), error=str(exc), exc_info=True
+            )
 
     @property
     def running(self) -> bool:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Insert, func, select, update
+from sqlalchemy import Engine, Insert, func, null, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -98,6 +98,7 @@ def utcnow() -> datetime:
 
 
 CLAIM_TTL = timedelta(seconds=30)  # a claim not renewed for this long is taken over
+_NAMES_PER_STATEMENT = 500  # names per UPDATE ... WHERE name IN (...)
 
 
 class Store(InstancesMixin, LeasesMixin):
@@ -154,6 +155,16 @@ class Store(InstancesMixin, LeasesMixin):
             ).all()
         return {r.name: ScheduleState(**_state_fields(r._mapping)) for r in rows}
 
+    def enabled_overrides(self) -> dict[str, bool]:
+        """The schedules enabled or disabled from the CLI (usually few): name -> enabled."""
+        with self.reading() as conn:
+            rows = conn.execute(
+                select(schedule_state.c.name, schedule_state.c.enabled).where(
+                    schedule_state.c.enabled.is_not(None)
+                )
+            ).all()
+        return {name: bool(enabled) for name, enabled in rows}
+
     def schedule_state(self, name: str) -> ScheduleState | None:
         with self.reading() as conn:
             row = conn.execute(select(schedule_state).where(schedule_state.c.name == name)).first()
@@ -201,16 +212,23 @@ class Store(InstancesMixin, LeasesMixin):
         now: datetime,
     ) -> list[int]:
         """``record_fires`` for many schedules in ONE transaction: slots that come due together
-        (a thousand schedules on the same minute) are committed together."""
-        created: list[int] = []
+        (a thousand schedules on the same minute) are committed together, with one statement
+        for the runs and one for the cursors."""
+        new_runs = [new for _, runs_, _ in batch for new in runs_]
+        # Schedules planned alike share their new cursor: one UPDATE per distinct cursor.
+        moving: dict[datetime, list[str]] = {}
+        for schedule, _, cursor_at in batch:
+            if cursor_at is not None:
+                moving.setdefault(cursor_at, []).append(schedule)
         with self.engine.begin() as conn:
-            for schedule, new_runs, cursor_at in batch:
-                created += self._insert_runs(conn, new_runs, now)
-                if cursor_at is not None:
+            created = self._insert_runs(conn, new_runs, now)
+            for cursor_at, names in moving.items():
+                for start in range(0, len(names), _NAMES_PER_STATEMENT):
+                    part = names[start : start + _NAMES_PER_STATEMENT]
                     conn.execute(
                         update(schedule_state)
-                        .where(schedule_state.c.name == schedule)
-                        .where(
+                        .where(schedule_state.c.name.in_(part))
+                        .where(  # a cursor only moves forward (replicas plan the same slots)
                             (schedule_state.c.cursor_at.is_(None))
                             | (schedule_state.c.cursor_at < cursor_at)
                         )
@@ -272,25 +290,35 @@ class Store(InstancesMixin, LeasesMixin):
     def _insert_runs(
         self, conn: Connection, new_runs: Sequence[NewRun], now: datetime
     ) -> list[int]:
-        """Insert runs, skipping fire keys already recorded; the ids of new pending runs."""
+        """Insert runs, skipping fire keys already recorded; the ids of new pending runs.
+
+        One executemany per status (SQLAlchemy sends it as multi-row INSERTs).
+        """
+        pending = [_run_values(new, now) for new in new_runs if new.status == "pending"]
+        others = [_run_values(new, now) for new in new_runs if new.status != "pending"]
         created: list[int] = []
-        for new in new_runs:
-            insert = self._insert(runs).values(**_run_values(new, now))
-            if new.status == "pending":
-                # Another replica, started later, may have recorded this slot as missed: the
-                # replica that was running when it came fires it.
-                stmt = insert.on_conflict_do_update(  # type: ignore[attr-defined]
+        if pending:
+            # Another replica, started later, may have recorded a slot as missed: the replica
+            # that was running when it came fires it.
+            stmt = (
+                self._insert(runs)
+                .on_conflict_do_update(  # type: ignore[attr-defined]
                     index_elements=["fire_key"],
-                    set_={"status": "pending", "reason": None, "finished_at": None},
+                    # null(), not None: a None bind parameter in the SET clause would make
+                    # SQLAlchemy send the rows one statement each.
+                    set_={"status": "pending", "reason": null(), "finished_at": null()},
                     where=(runs.c.status == "skipped") & runs.c.reason.like("missed:%"),
-                ).returning(runs.c.id)
-            else:
-                stmt = insert.on_conflict_do_nothing(  # type: ignore[attr-defined]
-                    index_elements=["fire_key"]
-                ).returning(runs.c.id)
-            run_id = conn.execute(stmt).scalar()
-            if run_id is not None and new.status == "pending":
-                created.append(int(run_id))
+                )
+                .returning(runs.c.id)
+            )
+            for rows in _alike(pending):
+                created += [int(run_id) for run_id in conn.execute(stmt, rows).scalars()]
+        if others:
+            stmt = self._insert(runs).on_conflict_do_nothing(  # type: ignore[attr-defined]
+                index_elements=["fire_key"]
+            )
+            for rows in _alike(others):
+                conn.execute(stmt, rows)
         return created
 
     # -- the dispatcher's side -----------------------------------------------------------------
@@ -572,19 +600,32 @@ class Store(InstancesMixin, LeasesMixin):
 
 
 def _run_values(new: NewRun, now: datetime) -> dict[str, Any]:
-    return {
+    """A run row; columns that stay NULL are left out (fewer parameters per row)."""
+    values = {
         "schedule": new.schedule,
         "trigger": new.trigger,
         "fire_key": new.fire_key,
         "scheduled_for": new.scheduled_for,
         "status": new.status,
-        "reason": new.reason,
         "parameters": new.parameters,
-        "data_path": new.data_path,
         "attempts": 0,
         "created_at": now,
-        "finished_at": now if new.status == "skipped" else None,
     }
+    if new.reason is not None:
+        values["reason"] = new.reason
+    if new.data_path is not None:
+        values["data_path"] = new.data_path
+    if new.status == "skipped":
+        values["finished_at"] = now
+    return values
+
+
+def _alike(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Rows grouped by their columns: one executemany needs the same keys in every row."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row), []).append(row)
+    return list(groups.values())
 
 
 def _state_fields(mapping: Any) -> dict[str, Any]:

@@ -1,0 +1,66 @@
+"""Schedules that fire at the same instants share one APScheduler job (issue 6: lateness)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from triggerd.engine.scheduler import TimeScheduler
+from triggerd.recurrence import Recurrence
+
+BERLIN_5_MIN = Recurrence("Minute", 5, "W. Europe Standard Time", datetime(2024, 3, 31, 1, 0))
+NEW_YORK_5_MIN = Recurrence("Minute", 5, "Eastern Standard Time", datetime(2024, 3, 31, 1, 0))
+BERLIN_HOURLY = Recurrence("Hour", 1, "W. Europe Standard Time")  # anchored on first seen
+SEEN = datetime(2024, 3, 31, 0, 30, tzinfo=UTC)  # the night Berlin springs forward
+
+
+class Woken:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, ...]] = []
+
+    def __call__(self, *names: str) -> None:
+        self.calls.append(names)
+
+
+def wake_all(scheduler: TimeScheduler) -> None:
+    """Run every job once, as APScheduler would at its instant."""
+    for job in scheduler._scheduler.get_jobs():
+        job.func(*job.args)
+
+
+def test_schedules_with_the_same_recurrence_wake_together_in_one_job() -> None:
+    woken = Woken()
+    scheduler = TimeScheduler(woken)
+    for name in ("b", "a", "c"):
+        scheduler.add(name, BERLIN_5_MIN, SEEN)
+    scheduler.add("ny", NEW_YORK_5_MIN, SEEN)
+
+    assert len(scheduler._scheduler.get_jobs()) == 2
+    wake_all(scheduler)
+    assert sorted(woken.calls) == [("a", "b", "c"), ("ny",)]
+
+
+def test_without_start_time_the_first_seen_anchor_separates_schedules() -> None:
+    woken = Woken()
+    scheduler = TimeScheduler(woken)
+    scheduler.add("early", BERLIN_HOURLY, SEEN)
+    scheduler.add("later", BERLIN_HOURLY, SEEN.replace(minute=45))
+    scheduler.add("same", BERLIN_HOURLY, SEEN)
+
+    jobs = scheduler._scheduler.get_jobs()
+    assert len(jobs) == 2
+    after = datetime(2024, 3, 31, 0, 50, tzinfo=UTC)
+    assert sorted(j.trigger.get_next_fire_time(None, after).minute for j in jobs) == [30, 45]
+
+
+def test_a_removed_or_changed_schedule_leaves_its_group() -> None:
+    woken = Woken()
+    scheduler = TimeScheduler(woken)
+    scheduler.add("a", BERLIN_5_MIN, SEEN)
+    scheduler.add("b", BERLIN_5_MIN, SEEN)
+    scheduler.add("b", NEW_YORK_5_MIN, SEEN)  # changed on reload
+    scheduler.remove("a")
+
+    wake_all(scheduler)
+    assert woken.calls == [("b",)]
+    scheduler.remove("b")
+    assert scheduler._scheduler.get_jobs() == []
