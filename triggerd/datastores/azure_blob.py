@@ -81,7 +81,7 @@ class AzureBlobLister:
         head = self._head
         cut = len(head)
         accepts = self.file_filter.match
-        listing: Listing = {}
+        listing: dict[str, Entry] = {}
         try:
             for item in self.container.walk_blobs(name_starts_with=head or None, delimiter="/"):
                 if isinstance(item, BlobPrefix):  # a sub-folder: never opened

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import ItemsView, Iterator, Mapping
 from itertools import chain, tee
 from operator import attrgetter, eq
 from pathlib import Path
@@ -37,6 +38,49 @@ _stat = os.DirEntry.stat
 
 Signature = list[tuple[str, int, int] | object]
 """Every entry of the folder as the last full listing saw it, in scandir order, then ``_END``."""
+
+
+class FolderListing(Mapping[str, Entry]):
+    """A local listing as the scan's own ``(name, size, mtime)`` tuples (the ones the lister's
+    signature keeps anyway): keys and entries are made as they are read, so a poll of 100,000
+    files holds no second copy of them. Read once by ``settle``; a lookup builds an index."""
+
+    __slots__ = ("_files", "_head", "_index")
+
+    def __init__(self, head: str, files: list[tuple[str, int, int]]) -> None:
+        self._head = head
+        self._files = files
+        self._index: dict[str, Entry] | None = None
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+    def __iter__(self) -> Iterator[str]:
+        head = self._head
+        return (head + name for name, _, _ in self._files)
+
+    def items(self) -> ItemsView[str, Entry]:
+        return _FolderItems(self)
+
+    def __getitem__(self, key: str) -> Entry:
+        if self._index is None:
+            self._index = dict(self._pairs())
+        return self._index[key]
+
+    def _pairs(self) -> Iterator[tuple[str, Entry]]:
+        head = self._head
+        for name, size, mtime in self._files:
+            yield head + name, Entry(size, str(mtime))
+
+    def __repr__(self) -> str:
+        return f"FolderListing({dict(self._pairs())!r})"
+
+
+class _FolderItems(ItemsView[str, Entry]):
+    _mapping: FolderListing
+
+    def __iter__(self) -> Iterator[tuple[str, Entry]]:
+        return self._mapping._pairs()
 
 
 class LocalLister:
@@ -82,20 +126,17 @@ class LocalLister:
         except OSError as exc:
             self._signature = None
             raise ListingError(self._reason(exc)) from None
-        # Built after the scan, so that the signature the lister keeps lies in memory of its
-        # own and the listing's objects, freed together after the poll, leave no holes in it.
-        listing: Listing = {head + name: Entry(size, str(mtime)) for name, size, mtime in files}
         for entry in symlinks:
             if accepts(entry.name) is not None:
                 target = self._symlink_target(entry)
                 if target is not None:
-                    listing[head + entry.name] = Entry(target.st_size, str(target.st_mtime_ns))
+                    files.append((entry.name, target.st_size, target.st_mtime_ns))
         if complete and not symlinks:
             signature.append(_END)
             self._signature = signature
         else:
             self._signature = None
-        return listing
+        return FolderListing(head, files)
 
     def list_if_changed(self) -> Listing | None:
         """None when the folder is exactly as the previous listing saw it, else ``list()``.

@@ -18,8 +18,10 @@ class Entry(NamedTuple):
     version: str
 
 
-Listing = dict[str, Entry]
-"""Relative path (relative to the datastore root, so it includes path_on_datastore) -> Entry."""
+Listing = Mapping[str, Entry]
+"""Relative path (relative to the datastore root, so it includes path_on_datastore) -> Entry.
+
+A dict for blobs; for a local folder a view over the scan's own tuples (``local.FolderListing``)."""
 
 
 @dataclass(frozen=True)
