@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -347,3 +348,62 @@ def test_replicas_starting_together_migrate_one_after_the_other(store_url: str) 
     for thread in threads:
         thread.join(timeout=60)
     assert errors == []
+
+
+def test_a_planning_pass_stores_what_a_single_record_stores(store: Store) -> None:
+    """record_fires_many (the planner's executemany path) and record_fires (RETURNING ids)
+    write the same rows, on both backends."""
+    for name in ("nightly", "hourly", "berlin"):
+        store.ensure_schedule_state(name, T0)
+    later = T0 + timedelta(minutes=1, microseconds=250)
+    store.record_fires("nightly", [pending("nightly:single")], cursor_at=T0, now=later)
+    batch = [
+        ("hourly", [pending("hourly:a", schedule="hourly")], T0),
+        (
+            "berlin",
+            [
+                pending("berlin:a", schedule="berlin"),
+                pending(
+                    "berlin:b", schedule="berlin", status="skipped", reason="schedule disabled"
+                ),
+                replace(
+                    pending("berlin:c", schedule="berlin"),
+                    trigger="datastore",
+                    data_path={"datastore": "inbox", "relative_path": "in/ä b.csv"},
+                ),
+            ],
+            T0 + timedelta(hours=1),
+        ),
+    ]
+    assert store.record_fires_many(batch, now=later) == 3  # the pending ones
+    assert store.record_fires_many(batch, now=later) == 0  # every fire key is recorded
+
+    single = store.list_runs(schedule="nightly")[0]
+    runs = {r.fire_key: r for r in store.list_runs()}
+    for key in ("hourly:a", "berlin:a"):
+        run = runs[key]
+        assert (run.status, run.trigger, run.parameters, run.data_path, run.reason) == (
+            single.status, single.trigger, single.parameters, None, None,
+        )  # fmt: skip
+        assert run.scheduled_for == single.scheduled_for == T0
+        assert run.created_at == single.created_at == later
+        assert run.attempts == 0 and run.finished_at is None
+    skipped = runs["berlin:b"]
+    assert (skipped.status, skipped.reason, skipped.finished_at) == (
+        "skipped", "schedule disabled", later,
+    )  # fmt: skip
+    assert runs["berlin:c"].data_path == {"datastore": "inbox", "relative_path": "in/ä b.csv"}
+    cursors = {n: s.cursor_at for n, s in store.schedule_states().items()}
+    assert cursors == {"nightly": T0, "hourly": T0, "berlin": T0 + timedelta(hours=1)}
+
+
+def test_a_planning_pass_revives_a_missed_record_and_never_moves_a_cursor_back(
+    store: Store,
+) -> None:
+    store.ensure_schedule_state("nightly", T0)
+    missed = pending("nightly:a", status="skipped", reason="missed: the daemon was not running")
+    store.record_fires("nightly", [missed], cursor_at=T0 + timedelta(days=1), now=T0)
+    assert store.record_fires_many([("nightly", [pending("nightly:a")], T0)], now=T0) == 1
+    assert store.statuses(["nightly:a"]) == {"nightly:a": "pending"}
+    state = store.schedule_state("nightly")
+    assert state is not None and state.cursor_at == T0 + timedelta(days=1)

@@ -233,7 +233,7 @@ def test_reloading_adds_and_removes_schedules_and_keeps_their_history(
     smaller.write_text(CONFIG.split("  - name: nightly")[0], encoding="utf-8")
     change = runtime.replace_config(load_config(smaller))
     assert (change.added, change.removed, change.changed) == ([], ["nightly"], [])
-    assert runtime.tick("nightly") == []
+    assert runtime.tick("nightly") == 0
     assert keys(store, "nightly") == ["nightly:2024-03-31T01:30:00Z"]  # history stays
     again = runtime.replace_config(config)
     assert again.added == ["nightly"]

@@ -18,6 +18,7 @@ runs from before a schedule existed).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -69,11 +70,16 @@ class TimePlan:
 
 def time_fire_key(schedule: str, scheduled_for: datetime) -> str:
     """``"{schedule}:{scheduled_for in UTC ISO 8601}"``, e.g. ``nightly:2024-03-31T00:30:00Z``."""
-    utc = scheduled_for.astimezone(UTC)
+    return f"{schedule}:{_utc_text(scheduled_for)}"
+
+
+@functools.lru_cache(maxsize=4096)  # a pass names the same few slots for many schedules
+def _utc_text(moment: datetime) -> str:
+    utc = moment.astimezone(UTC)
     text = utc.strftime("%Y-%m-%dT%H:%M:%S")
     if utc.microsecond:
         text += f".{utc.microsecond:06d}"
-    return f"{schedule}:{text}Z"
+    return text + "Z"
 
 
 def plan_time_fires(

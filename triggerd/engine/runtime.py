@@ -199,14 +199,15 @@ class Runtime:
         moment = schedule.recurrence.next_fire_after(self.clock(), anchor=anchor)
         return moment.astimezone(schedule.recurrence.zone) if moment else None
 
-    def tick(self, name: str) -> list[int]:
-        """Plan and record the due slots of one time schedule; returns the new pending run ids."""
+    def tick(self, name: str) -> int:
+        """Plan and record the due slots of one time schedule; returns the pending runs recorded."""
         return self.tick_many([name])
 
     def tick_many(
         self, names: Collection[str], *, states: dict[str, ScheduleState] | None = None
-    ) -> list[int]:
-        """Plan the due slots of these time schedules and record them in one transaction."""
+    ) -> int:
+        """Plan the due slots of these time schedules and record them in one transaction;
+        returns the pending runs recorded."""
         with self._tick_lock:
             now = self.clock()
             if states is None:
@@ -252,23 +253,23 @@ class Runtime:
                 )  # fmt: skip
         return states
 
-    def _record(self, plans: list[tuple[Schedule, TimePlan]], now: datetime) -> list[int]:
+    def _record(self, plans: list[tuple[Schedule, TimePlan]], now: datetime) -> int:
         batch = [(s, self._new_runs(s, plan)) for s, plan in plans]
         decided = [
             (s.name, runs, plan.cursor)
             for (s, runs), (_, plan) in zip(batch, plans, strict=True)
             if runs
         ]
-        created = self.store.record_fires_many(decided, now=now) if decided else []
+        recorded = self.store.record_fires_many(decided, now=now) if decided else 0
         for schedule, plan in plans:  # committed (or nothing was due): plan on from here
             known = self._cursors.get(schedule.name)
             if known is None or (plan.cursor is not None and known < plan.cursor):
                 self._cursors[schedule.name] = plan.cursor
         for schedule, new_runs in batch:
             self._log_fires(schedule, new_runs)
-        if created:
+        if recorded:
             self._on_recorded()
-        return created
+        return recorded
 
     def _new_runs(self, schedule: Schedule, plan: TimePlan) -> list[NewRun]:
         if plan.not_examined_before is not None:

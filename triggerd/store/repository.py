@@ -203,38 +203,57 @@ class Store(InstancesMixin, LeasesMixin):
         A fire whose key is already recorded is left alone (restart, two replicas): the ids
         returned are those of the pending runs this call created.
         """
-        return self.record_fires_many([(schedule, new_runs, cursor_at)], now=now)
+        with self.engine.begin() as conn:
+            created = self._insert_runs(conn, new_runs, now)
+            self._advance_cursors(conn, [(schedule, new_runs, cursor_at)], now)
+        return created
 
     def record_fires_many(
         self,
         batch: Sequence[tuple[str, Sequence[NewRun], datetime | None]],
         *,
         now: datetime,
-    ) -> list[int]:
-        """``record_fires`` for many schedules in ONE transaction: slots that come due together
-        (a thousand schedules on the same minute) are committed together, with one statement
-        for the runs and one for the cursors."""
+    ) -> int:
+        """``record_fires`` for many schedules in ONE transaction, the planner's path: slots that
+        come due together (a thousand schedules on the same minute) are committed together, the
+        runs with one executemany per status and the cursors with one UPDATE per distinct
+        cursor. Returns how many pending runs it recorded (new, or a peer's ``missed:`` record
+        made pending); no ids, so that the rows need no RETURNING."""
         new_runs = [new for _, runs_, _ in batch for new in runs_]
+        pending = [_run_values(new, now) for new in new_runs if new.status == "pending"]
+        others = [_run_values(new, now) for new in new_runs if new.status != "pending"]
+        recorded = 0
+        with self.engine.begin() as conn:
+            for rows in _alike(pending):
+                recorded += _executemany(conn, self._insert_pending(), rows)
+            for rows in _alike(others):
+                _executemany(conn, self._insert_other(), rows)
+            self._advance_cursors(conn, batch, now)
+        return recorded
+
+    def _advance_cursors(
+        self,
+        conn: Connection,
+        batch: Sequence[tuple[str, Sequence[NewRun], datetime | None]],
+        now: datetime,
+    ) -> None:
         # Schedules planned alike share their new cursor: one UPDATE per distinct cursor.
         moving: dict[datetime, list[str]] = {}
         for schedule, _, cursor_at in batch:
             if cursor_at is not None:
                 moving.setdefault(cursor_at, []).append(schedule)
-        with self.engine.begin() as conn:
-            created = self._insert_runs(conn, new_runs, now)
-            for cursor_at, names in moving.items():
-                for start in range(0, len(names), _NAMES_PER_STATEMENT):
-                    part = names[start : start + _NAMES_PER_STATEMENT]
-                    conn.execute(
-                        update(schedule_state)
-                        .where(schedule_state.c.name.in_(part))
-                        .where(  # a cursor only moves forward (replicas plan the same slots)
-                            (schedule_state.c.cursor_at.is_(None))
-                            | (schedule_state.c.cursor_at < cursor_at)
-                        )
-                        .values(cursor_at=cursor_at, updated_at=now)
+        for cursor_at, names in moving.items():
+            for start in range(0, len(names), _NAMES_PER_STATEMENT):
+                part = names[start : start + _NAMES_PER_STATEMENT]
+                conn.execute(
+                    update(schedule_state)
+                    .where(schedule_state.c.name.in_(part))
+                    .where(  # a cursor only moves forward (replicas plan the same slots)
+                        (schedule_state.c.cursor_at.is_(None))
+                        | (schedule_state.c.cursor_at < cursor_at)
                     )
-        return created
+                    .values(cursor_at=cursor_at, updated_at=now)
+                )
 
     # -- datastore polls -----------------------------------------------------------------------
 
@@ -287,38 +306,39 @@ class Store(InstancesMixin, LeasesMixin):
             )
         return created
 
+    def _insert_pending(self) -> Insert:
+        """INSERT a pending run unless its fire key is recorded; another replica, started later,
+        may have recorded the slot as missed: the replica that was running when it came fires
+        it."""
+        return self._insert(runs).on_conflict_do_update(  # type: ignore[attr-defined,no-any-return]
+            index_elements=["fire_key"],
+            # null(), not None: a None bind parameter in the SET clause would make SQLAlchemy
+            # send a RETURNING executemany one row per statement.
+            set_={"status": "pending", "reason": null(), "finished_at": null()},
+            where=(runs.c.status == "skipped") & runs.c.reason.like("missed:%"),
+        )
+
+    def _insert_other(self) -> Insert:
+        """INSERT a skipped run unless its fire key is recorded."""
+        return self._insert(runs).on_conflict_do_nothing(  # type: ignore[attr-defined,no-any-return]
+            index_elements=["fire_key"]
+        )
+
     def _insert_runs(
         self, conn: Connection, new_runs: Sequence[NewRun], now: datetime
     ) -> list[int]:
         """Insert runs, skipping fire keys already recorded; the ids of new pending runs.
 
-        One executemany per status (SQLAlchemy sends it as multi-row INSERTs).
+        One executemany per status (SQLAlchemy sends it as multi-row INSERTs with RETURNING).
         """
         pending = [_run_values(new, now) for new in new_runs if new.status == "pending"]
         others = [_run_values(new, now) for new in new_runs if new.status != "pending"]
         created: list[int] = []
-        if pending:
-            # Another replica, started later, may have recorded a slot as missed: the replica
-            # that was running when it came fires it.
-            stmt = (
-                self._insert(runs)
-                .on_conflict_do_update(  # type: ignore[attr-defined]
-                    index_elements=["fire_key"],
-                    # null(), not None: a None bind parameter in the SET clause would make
-                    # SQLAlchemy send the rows one statement each.
-                    set_={"status": "pending", "reason": null(), "finished_at": null()},
-                    where=(runs.c.status == "skipped") & runs.c.reason.like("missed:%"),
-                )
-                .returning(runs.c.id)
-            )
-            for rows in _alike(pending):
-                created += [int(run_id) for run_id in conn.execute(stmt, rows).scalars()]
-        if others:
-            stmt = self._insert(runs).on_conflict_do_nothing(  # type: ignore[attr-defined]
-                index_elements=["fire_key"]
-            )
-            for rows in _alike(others):
-                conn.execute(stmt, rows)
+        for rows in _alike(pending):
+            result = conn.execute(self._insert_pending().returning(runs.c.id), rows)
+            created += [int(run_id) for run_id in result.scalars()]
+        for rows in _alike(others):
+            conn.execute(self._insert_other(), rows)
         return created
 
     # -- the dispatcher's side -----------------------------------------------------------------
@@ -618,6 +638,60 @@ def _run_values(new: NewRun, now: datetime) -> dict[str, Any]:
     if new.status == "skipped":
         values["finished_at"] = now
     return values
+
+
+def _executemany(conn: Connection, stmt: Insert, rows: list[dict[str, Any]]) -> int:
+    """Run ``stmt`` once per row through the DBAPI's own ``executemany``; the rows it changed.
+
+    SQLAlchemy's executemany builds and processes a parameter dict per row (~15 us), most of a
+    1,000-fire planning pass. Here the statement is compiled once, and each value goes through
+    its bind parameter's type processor (the conversion SQLAlchemy itself would apply: UTC
+    datetimes, JSON) straight into the tuple (positional paramstyle) or dict (named) the driver
+    takes. Same SQL, same stored values; contract-tested on SQLite and PostgreSQL.
+    """
+    dialect = conn.dialect
+    compiled = stmt.compile(dialect=dialect, column_keys=list(rows[0]))
+    constants = compiled.params  # the statement's own values (the SET clause, LIKE pattern)
+    binds = {rendered: bind for bind, rendered in compiled.bind_names.items()}
+    names = compiled.positiontup or list(binds)
+    plan: list[tuple[str, Any, Any]] = []  # (row key or "", processor, processed constant)
+    for name in names:
+        processor = binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if name in rows[0]:
+            plan.append((name, processor and _remembering(processor), None))
+        else:
+            value = constants[name]
+            plan.append(("", None, processor(value) if processor else value))
+
+    def values(row: dict[str, Any]) -> list[Any]:
+        return [
+            (proc(row[key]) if proc else row[key]) if key else const for key, proc, const in plan
+        ]
+
+    params: list[Any]
+    if compiled.positiontup is not None:
+        params = [tuple(values(row)) for row in rows]
+    else:
+        params = [dict(zip(names, values(row), strict=True)) for row in rows]
+    result = conn.exec_driver_sql(compiled.string, params)
+    return len(rows) if result.rowcount < 0 else int(result.rowcount)
+
+
+def _remembering(processor: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``processor`` converting each distinct hashable value once (the rows of a pass share
+    their ``created_at`` and, schedule by schedule, their slot)."""
+    done: dict[Any, Any] = {}
+
+    def convert(value: Any) -> Any:
+        try:
+            return done[value]
+        except KeyError:
+            converted = done[value] = processor(value)
+            return converted
+        except TypeError:  # unhashable: a JSON dict
+            return processor(value)
+
+    return convert
 
 
 def _alike(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
