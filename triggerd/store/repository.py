@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Insert, func, null, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 
 from triggerd.datastores.settle import SettleResult, Tracked
 from triggerd.errors import RunNotFound
@@ -107,6 +107,7 @@ class Store(InstancesMixin, LeasesMixin):
     def __init__(self, engine: Engine, on_close: Callable[[], None] | None = None) -> None:
         self.engine = engine
         self._on_close = on_close
+        self._bulk: dict[tuple[str, tuple[str, ...]], _BulkInsert] = {}  # compiled once each
 
     def reading(self) -> Connection:
         """A connection for reads only: it never holds SQLite's write lock."""
@@ -225,9 +226,9 @@ class Store(InstancesMixin, LeasesMixin):
         recorded = 0
         with self.engine.begin() as conn:
             for rows in _alike(pending):
-                recorded += _executemany(conn, self._insert_pending(), rows)
+                recorded += self._bulk_insert(conn, "pending", rows)
             for rows in _alike(others):
-                _executemany(conn, self._insert_other(), rows)
+                self._bulk_insert(conn, "other", rows)
             self._advance_cursors(conn, batch, now)
         return recorded
 
@@ -305,6 +306,14 @@ class Store(InstancesMixin, LeasesMixin):
                 .values(last_poll_at=now, entries=entries, updated_at=now)
             )
         return created
+
+    def _bulk_insert(self, conn: Connection, kind: str, rows: list[dict[str, Any]]) -> int:
+        key = (kind, tuple(rows[0]))
+        bulk = self._bulk.get(key)
+        if bulk is None:
+            stmt = self._insert_pending() if kind == "pending" else self._insert_other()
+            bulk = self._bulk[key] = _BulkInsert.compile(stmt, conn.dialect, list(rows[0]))
+        return bulk.run(conn, rows)
 
     def _insert_pending(self) -> Insert:
         """INSERT a pending run unless its fire key is recorded; another replica, started later,
@@ -640,8 +649,9 @@ def _run_values(new: NewRun, now: datetime) -> dict[str, Any]:
     return values
 
 
-def _executemany(conn: Connection, stmt: Insert, rows: list[dict[str, Any]]) -> int:
-    """Run ``stmt`` once per row through the DBAPI's own ``executemany``; the rows it changed.
+@dataclass(frozen=True)
+class _BulkInsert:
+    """An INSERT run once per row through the DBAPI's own ``executemany``.
 
     SQLAlchemy's executemany builds and processes a parameter dict per row (~15 us), most of a
     1,000-fire planning pass. Here the statement is compiled once, and each value goes through
@@ -649,32 +659,45 @@ def _executemany(conn: Connection, stmt: Insert, rows: list[dict[str, Any]]) -> 
     datetimes, JSON) straight into the tuple (positional paramstyle) or dict (named) the driver
     takes. Same SQL, same stored values; contract-tested on SQLite and PostgreSQL.
     """
-    dialect = conn.dialect
-    compiled = stmt.compile(dialect=dialect, column_keys=list(rows[0]))
-    constants = compiled.params  # the statement's own values (the SET clause, LIKE pattern)
-    binds = {rendered: bind for bind, rendered in compiled.bind_names.items()}
-    names = compiled.positiontup or list(binds)
-    plan: list[tuple[str, Any, Any]] = []  # (row key or "", processor, processed constant)
-    for name in names:
-        processor = binds[name].type.dialect_impl(dialect).bind_processor(dialect)
-        if name in rows[0]:
-            plan.append((name, processor and _remembering(processor), None))
+
+    sql: str
+    positional: bool
+    names: tuple[str, ...]  # the parameters, in the order of a positional statement
+    plan: tuple[tuple[str, Any, Any], ...]  # (row key or "", processor, converted constant)
+
+    @classmethod
+    def compile(cls, stmt: Insert, dialect: Dialect, keys: list[str]) -> _BulkInsert:
+        compiled = stmt.compile(dialect=dialect, column_keys=keys)
+        constants = compiled.params  # the statement's own values (the SET clause, LIKE pattern)
+        binds = {rendered: bind for bind, rendered in compiled.bind_names.items()}
+        names = tuple(compiled.positiontup or binds)
+        plan = []
+        for name in names:
+            processor = binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+            if name in keys:
+                plan.append((name, processor, None))
+            else:
+                value = constants[name]
+                plan.append(("", None, processor(value) if processor else value))
+        return cls(compiled.string, compiled.positiontup is not None, names, tuple(plan))
+
+    def run(self, conn: Connection, rows: list[dict[str, Any]]) -> int:
+        """Insert ``rows`` (all with the compiled keys); the number of rows changed."""
+        plan = [(key, proc and _remembering(proc), const) for key, proc, const in self.plan]
+
+        def values(row: dict[str, Any]) -> list[Any]:
+            return [
+                (proc(row[key]) if proc else row[key]) if key else const
+                for key, proc, const in plan
+            ]
+
+        params: list[Any]
+        if self.positional:
+            params = [tuple(values(row)) for row in rows]
         else:
-            value = constants[name]
-            plan.append(("", None, processor(value) if processor else value))
-
-    def values(row: dict[str, Any]) -> list[Any]:
-        return [
-            (proc(row[key]) if proc else row[key]) if key else const for key, proc, const in plan
-        ]
-
-    params: list[Any]
-    if compiled.positiontup is not None:
-        params = [tuple(values(row)) for row in rows]
-    else:
-        params = [dict(zip(names, values(row), strict=True)) for row in rows]
-    result = conn.exec_driver_sql(compiled.string, params)
-    return len(rows) if result.rowcount < 0 else int(result.rowcount)
+            params = [dict(zip(self.names, values(row), strict=True)) for row in rows]
+        result = conn.exec_driver_sql(self.sql, params)
+        return len(rows) if result.rowcount < 0 else int(result.rowcount)
 
 
 def _remembering(processor: Callable[[Any], Any]) -> Callable[[Any], Any]:
