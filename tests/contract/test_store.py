@@ -274,6 +274,22 @@ def test_a_lease_is_held_by_one_daemon_until_it_expires(store: Store) -> None:
     assert store.acquire_lease("poll:inbox", "a", T0 + timedelta(seconds=53), ttl) == first + 2
 
 
+def test_a_heartbeat_renews_the_leases_still_held_in_one_go(store: Store) -> None:
+    ttl = timedelta(seconds=30)
+    kept = store.acquire_lease("poll:kept", "a", T0, ttl)
+    lost = store.acquire_lease("poll:lost", "a", T0, ttl)
+    assert kept is not None and lost is not None
+    taken = store.acquire_lease("poll:lost", "b", T0 + timedelta(seconds=31), ttl)  # a stalled
+    names = ["poll:kept", "poll:lost", "poll:never"]
+
+    held = store.renew_leases(names, "a", T0 + timedelta(seconds=32), ttl)
+
+    assert held == {"poll:kept": kept}
+    # Renewed until 62 s: b cannot take it at 61 s; b keeps what it took, with its token.
+    assert store.acquire_lease("poll:kept", "b", T0 + timedelta(seconds=61), ttl) is None
+    assert store.lease_holder("poll:lost") == ("b", T0 + timedelta(seconds=61), taken)
+
+
 def test_a_poll_under_a_lost_lease_writes_nothing(store: Store) -> None:
     from triggerd.datastores.settle import SettleResult, Tracked
     from triggerd.datastores.snapshot import Entry

@@ -124,15 +124,19 @@ class DatastorePoller:
         finally:
             self._busy.release()
 
-    def renew_lease(self) -> None:
-        """Keep the lease while this daemon lives (called with its heartbeat)."""
-        if self._token is not None:
-            now = self.clock()
-            token = self.store.acquire_lease(self.lease_name, self.owner, now, LEASE_TTL)
-            if token != self._token:
-                self._lose_lease()
-            else:
-                self._lease_until = now + LEASE_TTL
+    @property
+    def holds_lease(self) -> bool:
+        return self._token is not None
+
+    def lease_renewed(self, token: int | None, now: datetime) -> None:
+        """The heartbeat renewed this daemon's leases at ``now``: ``token`` is this one's, or
+        None when another daemon took it over."""
+        if self._token is None:
+            return
+        if token != self._token:
+            self._lose_lease()
+        else:
+            self._lease_until = now + LEASE_TTL
 
     def release_lease(self) -> None:
         if self._token is not None:

@@ -19,7 +19,7 @@ from triggerd.config import Config, Schedule
 from triggerd.datastores.listers import ListingError
 from triggerd.engine.dispatcher import Dispatch
 from triggerd.engine.planner import CatchupPolicy, TimePlan, plan_time_fires, time_fire_key
-from triggerd.engine.poller import DatastorePoller
+from triggerd.engine.poller import LEASE_TTL, DatastorePoller
 from triggerd.engine.retries import RetryPolicy
 from triggerd.observability.logging import get_logger
 from triggerd.observability.metrics import Metrics
@@ -180,9 +180,14 @@ class Runtime:
     def keep_alive(self, in_flight: Collection[int]) -> None:
         """With the heartbeat: renew the claims of the runs in flight and this daemon's leases,
         take over expired ones."""
-        self.store.renew_claims(self.owner, self.clock(), run_ids=in_flight)
-        for poller in self.pollers.values():
-            poller.renew_lease()
+        now = self.clock()
+        self.store.renew_claims(self.owner, now, run_ids=in_flight)
+        holding = [p for p in self.pollers.values() if p.holds_lease]
+        if holding:  # one statement for all of them, not a transaction each
+            names = [p.lease_name for p in holding]
+            held = self.store.renew_leases(names, self.owner, now, LEASE_TTL)
+            for poller in holding:
+                poller.lease_renewed(held.get(poller.lease_name), now)
         self.take_over_expired()
 
     def close(self) -> None:

@@ -11,6 +11,8 @@ from sqlalchemy.engine import Connection
 from triggerd.errors import TriggerdError
 from triggerd.store.tables import leases
 
+_NAMES_PER_STATEMENT = 500  # leases per UPDATE ... WHERE name IN (...)
+
 
 class LeaseLost(TriggerdError):
     """Another daemon holds the lease now: what was about to be written is not written."""
@@ -39,6 +41,25 @@ class LeasesMixin:
         with self.engine.begin() as conn:
             token = conn.execute(stmt).scalar()
         return None if token is None else int(token)
+
+    def renew_leases(
+        self, names: list[str], owner: str, now: datetime, ttl: timedelta
+    ) -> dict[str, int]:
+        """Extend the leases ``owner`` holds among ``names`` until ``now + ttl``, in one
+        transaction (a daemon renews all of its leases with each heartbeat); the fencing token of
+        each lease it still holds. A lease another daemon took over is not in the answer."""
+        held: dict[str, int] = {}
+        with self.engine.begin() as conn:
+            for start in range(0, len(names), _NAMES_PER_STATEMENT):
+                part = names[start : start + _NAMES_PER_STATEMENT]
+                rows = conn.execute(
+                    update(leases)
+                    .where(leases.c.name.in_(part), leases.c.owner == owner)
+                    .values(expires_at=now + ttl)
+                    .returning(leases.c.name, leases.c.token)
+                )
+                held.update((name, int(token)) for name, token in rows)
+        return held
 
     def release_lease(self, name: str, owner: str, now: datetime) -> None:
         """Let another daemon take the lease at once (a clean shutdown)."""
