@@ -200,7 +200,8 @@ class Daemon:
             schedule = self.runtime.config.schedules[name]
             if schedule.recurrence is not None:
                 anchor = self.runtime.anchor(name)
-                self.scheduler.add(name, schedule.recurrence, anchor)
+                first = self.runtime.first_fires.pop(name, None)
+                self.scheduler.add(name, schedule.recurrence, anchor, first_fire=first)
             poller = self.runtime.pollers.get(name)
             if poller is None:
                 continue

