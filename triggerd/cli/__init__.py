@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from datetime import datetime
 
@@ -33,6 +34,7 @@ def run(
     settings: Settings, log_format: str | None, log_level: str | None, concurrency: int | None
 ) -> None:
     """Run the daemon in the foreground until SIGTERM or SIGINT."""
+    gc.disable()  # until startup is done: Daemon.run freezes what it built, then enables it
     from triggerd.engine.daemon import Daemon, install_signal_handlers
     from triggerd.observability.logging import configure_logging, get_logger
 

@@ -102,9 +102,15 @@ class _Builder:
         self.file = file
         self.problems: list[ConfigProblem] = []
         self._active: set[int] = set()
+        self._scalars: dict[str | None, Any] = type(loader).yaml_constructors  # tag -> constructor
 
     def build(self, node: yaml.Node, path: tuple[str | int, ...]) -> Node:
         line = node.start_mark.line + 1
+        if isinstance(node, yaml.ScalarNode):  # most nodes: no recursion, no caching needed
+            construct = self._scalars.get(node.tag)
+            if construct is not None:
+                return Node(construct(self.loader, node), line)
+            return Node(self.loader.construct_object(node, deep=True), line)
         if id(node) in self._active:
             self._problem(path, "an alias refers to itself; YAML recursion is not supported", line)
             return Node(None, line)

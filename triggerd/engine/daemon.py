@@ -17,7 +17,7 @@ from triggerd.config import Config, load_config
 from triggerd.datastores.watch import FolderWatcher
 from triggerd.engine.batcher import TickBatcher
 from triggerd.engine.dispatcher import Dispatch, Dispatcher
-from triggerd.engine.runtime import Runtime
+from triggerd.engine.runtime import Runtime, collector_paused
 from triggerd.engine.scheduler import TimeScheduler
 from triggerd.errors import ConfigError
 from triggerd.observability.httpserver import HealthServer, parse_address
@@ -119,9 +119,11 @@ class Daemon:
         self.notifier.ready(self._status())
         # What startup built (the config, its schedules, the libraries) lives as long as the
         # daemon: keep it out of the cyclic collector, whose full passes would otherwise walk
-        # it all, pausing a planning pass that is due on the minute.
+        # it all, pausing a planning pass that is due on the minute. (`triggerd run` starts
+        # with the collector off: loading a large config set it off again and again.)
         gc.collect()
         gc.freeze()
+        gc.enable()
         interval = self.settings.heartbeat_interval.total_seconds()
         watchdog = self.notifier.watchdog_interval()
         if watchdog is not None:
@@ -226,7 +228,8 @@ class Daemon:
     def reload(self) -> bool:
         """Re-read the config; on any problem keep the last good one. True if it changed."""
         try:
-            new = load_config(self.settings.config)
+            with collector_paused():
+                new = load_config(self.settings.config)
         except ConfigError as exc:
             for problem in exc.problems:
                 self._log.error(

@@ -39,10 +39,12 @@ def catchup_policy(schedule: Schedule) -> CatchupPolicy:
 
 
 @contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection during a planning pass. A full collection walks every object
-    the daemon holds (tens of ms once thousands of runs went through it) and would land on the
-    clock of the fires being planned; it runs right after the pass instead."""
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside the block: for a planning pass, where a full collection
+    walking every object the daemon holds (tens of ms once thousands of runs went through it)
+    would land on the clock of the fires being planned, and for loading a config, whose
+    hundreds of thousands of new objects set off collection after collection (~1 s of a
+    10,000-schedule load). It runs right after the block instead."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -233,7 +235,7 @@ class Runtime:
     ) -> int:
         """Plan the due slots of these time schedules and record them in one transaction;
         returns the pending runs recorded."""
-        with self._tick_lock, _collector_paused():
+        with self._tick_lock, collector_paused():
             now = self.clock()
             if states is None:
                 states = self._planning_states(names)
