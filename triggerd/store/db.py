@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -116,6 +118,17 @@ class SqliteLock:
             self._file = None
 
 
+@contextlib.contextmanager
+def _file_lock(path: str) -> Iterator[None]:
+    """An exclusive ``flock`` on ``path`` for the block (waits for other processes and threads)."""
+    with open(path, "a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
 def open_store(url: str, *, daemon: bool = False) -> Store:
     """Open (and migrate) the store. ``daemon=True`` also takes the SQLite single-daemon lock."""
     parsed = make_url(url)
@@ -127,7 +140,14 @@ def open_store(url: str, *, daemon: bool = False) -> Store:
         lock.acquire()
     engine = create_store_engine(url)
     try:
-        migrate(engine)
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            # As on PostgreSQL, stores opened together migrate one after the other: the first
+            # connection switches the file to WAL, which SQLite refuses at once ("database is
+            # locked", no busy wait) while another connection opens the file.
+            with _file_lock(parsed.database + ".migrate.lock"):
+                migrate(engine)
+        else:
+            migrate(engine)
     except Exception:
         engine.dispose()
         if lock is not None:
