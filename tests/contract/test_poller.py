@@ -227,3 +227,22 @@ def test_a_poll_whose_commit_failed_decides_again_on_the_next_poll(
         folder.poll()
     assert failures == [1]
     assert folder.runs() == ["incoming/a.csv"]
+
+
+def test_a_heartbeat_that_finds_the_lease_taken_stops_the_polls(
+    tmp_path: Path, store: Store
+) -> None:
+    folder = Folder(tmp_path, store)
+    folder.poll()  # holds the lease now
+    poller = folder.poller
+    assert poller.holds_lease
+    later = folder.clock.now + timedelta(seconds=31)  # this daemon stalled past the lease
+    assert store.acquire_lease(poller.lease_name, "other", later, timedelta(seconds=30))
+    held = store.renew_leases([poller.lease_name], poller.owner, later, timedelta(seconds=30))
+    poller.lease_renewed(held.get(poller.lease_name), later)
+    assert not poller.holds_lease
+    folder.write("a.csv")
+    for _ in range(3):
+        folder.clock.now = later + timedelta(seconds=5)
+        assert poller.poll() is None  # the other daemon polls: this one lists nothing
+    assert folder.runs() == []

@@ -64,3 +64,17 @@ def test_a_removed_or_changed_schedule_leaves_its_group() -> None:
     assert woken.calls == [("b",)]
     scheduler.remove("b")
     assert scheduler._scheduler.get_jobs() == []
+
+
+def test_a_job_starts_from_the_first_fire_its_caller_computed() -> None:
+    scheduler = TimeScheduler(Woken())
+    first = datetime(2099, 3, 26, 1, 5, tzinfo=UTC)  # far off: only the caller could have said it
+    scheduler.add("a", BERLIN_5_MIN, SEEN, first_fire=first)
+    scheduler.add("b", NEW_YORK_5_MIN, SEEN)
+    scheduler.start()
+    try:
+        jobs = {j.args[0][0].time_zone: j.next_run_time for j in scheduler._scheduler.get_jobs()}
+    finally:
+        scheduler.shutdown()
+    assert jobs["W. Europe Standard Time"] == first
+    assert jobs["Eastern Standard Time"] < first  # computed by its trigger: the next 5 minutes

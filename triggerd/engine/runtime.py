@@ -271,6 +271,8 @@ class Runtime:
         overrides (read every pass: a schedule disabled a second ago must not fire)."""
         unknown = [n for n in names if n not in self._cursors or n not in self._first_seen]
         states = self.store.schedule_states_of(unknown) if unknown else {}
+        for name, state in states.items():  # an anchor never changes once stored
+            self._first_seen.setdefault(name, state.first_seen_at)
         overrides = self.store.enabled_overrides()
         for name in names:
             if name not in states and name in self._cursors and name in self._first_seen:

@@ -220,9 +220,7 @@ class Store(InstancesMixin, LeasesMixin):
         runs with one executemany per status and the cursors with one UPDATE per distinct
         cursor. Returns how many pending runs it recorded (new, or a peer's ``missed:`` record
         made pending); no ids, so that the rows need no RETURNING."""
-        new_runs = [new for _, runs_, _ in batch for new in runs_]
-        pending = [_run_values(new, now) for new in new_runs if new.status == "pending"]
-        others = [_run_values(new, now) for new in new_runs if new.status != "pending"]
+        pending, others = _run_rows([new for _, runs_, _ in batch for new in runs_], now)
         recorded = 0
         with self.engine.begin() as conn:
             for rows in _alike(pending):
@@ -340,8 +338,7 @@ class Store(InstancesMixin, LeasesMixin):
 
         One executemany per status (SQLAlchemy sends it as multi-row INSERTs with RETURNING).
         """
-        pending = [_run_values(new, now) for new in new_runs if new.status == "pending"]
-        others = [_run_values(new, now) for new in new_runs if new.status != "pending"]
+        pending, others = _run_rows(new_runs, now)
         created: list[int] = []
         for rows in _alike(pending):
             result = conn.execute(self._insert_pending().returning(runs.c.id), rows)
@@ -626,6 +623,15 @@ class Store(InstancesMixin, LeasesMixin):
             query = query.where(runs.c.status == status)
         with self.reading() as conn:
             return int(conn.execute(query).scalar_one())
+
+
+def _run_rows(
+    new_runs: Sequence[NewRun], now: datetime
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The rows of the pending runs, and those of the others (skipped)."""
+    pending = [_run_values(new, now) for new in new_runs if new.status == "pending"]
+    others = [_run_values(new, now) for new in new_runs if new.status != "pending"]
+    return pending, others
 
 
 def _run_values(new: NewRun, now: datetime) -> dict[str, Any]:
