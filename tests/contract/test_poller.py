@@ -34,8 +34,10 @@ def store(store_url: str) -> Iterator[Store]:
 
 
 class Folder:
-    def __init__(self, tmp_path: Path, store: Store, **options: Any) -> None:
-        self.path = tmp_path / "inbox" / "incoming"
+    def __init__(
+        self, tmp_path: Path, store: Store, prefix: str = "incoming", **options: Any
+    ) -> None:
+        self.path = tmp_path / "inbox" / prefix
         self.path.mkdir(parents=True)
         extra = "".join(f"    {k}: {json.dumps(v)}\n" for k, v in options.items())
         (tmp_path / "c.yaml").write_text(
@@ -48,7 +50,7 @@ schedules:
   - name: files
     pipeline: job
     datastore: inbox
-    path_on_datastore: incoming
+    path_on_datastore: {prefix}
     data_path_parameter_name: f
     pipeline_parameters: {{threshold: 0.5}}
 {extra}""",
@@ -246,3 +248,48 @@ def test_a_heartbeat_that_finds_the_lease_taken_stops_the_polls(
         folder.clock.now = later + timedelta(seconds=5)
         assert poller.poll() is None  # the other daemon polls: this one lists nothing
     assert folder.runs() == []
+
+
+def test_a_name_that_is_not_utf8_never_stops_the_folder(tmp_path: Path, store: Store) -> None:
+    """Issue 11, fault 3: `bad\\xff.txt` made every poll crash in snapshots.write."""
+    folder = Folder(tmp_path, store)
+    folder.poll()  # baseline: empty
+    folder.write("a.csv")
+    with open(os.fsencode(folder.path) + b"/bad\xff.txt", "wb") as bad:
+        bad.write(b"x")
+    for _ in range(3):
+        assert folder.poll() is None
+    folder.write("b.csv")
+    for _ in range(3):
+        folder.poll()
+    assert sorted(folder.runs()) == ["incoming/a.csv", "incoming/b.csv"]
+    [refused] = store.list_runs(statuses=["skipped"])
+    assert refused.data_path == {"datastore": "inbox", "relative_path": "incoming/bad\\xff.txt"}
+    assert refused.reason == "not fired: its name is not valid UTF-8; rename the file to fire it"
+    assert refused.fire_key.startswith("files:refused:")
+    os.utime(os.fsencode(folder.path) + b"/bad\xff.txt", ns=(1, 1))  # a new version
+    folder.poll()
+    assert len(store.list_runs(statuses=["skipped"])) == 2  # each version recorded once
+
+
+def test_a_path_too_long_for_the_store_is_refused_and_a_long_fire_key_is_cut(
+    tmp_path: Path, store: Store
+) -> None:
+    prefix = "/".join(["d" * 200] * 4)  # 803 characters of path_on_datastore
+    folder = Folder(tmp_path, store, prefix=prefix)
+    folder.poll()
+    cut = "k" * 200 + ".csv"  # a path of 1008 characters: stored; its fire key (1034) is cut
+    refused = "r" * 230 + ".csv"  # a path of 1038 characters: longer than the store holds
+    folder.write(cut)
+    folder.write(refused)
+    for _ in range(3):
+        folder.poll()
+    [run] = store.list_runs(statuses=["pending"])
+    assert run.data_path == {"datastore": "inbox", "relative_path": f"{prefix}/{cut}"}
+    assert len(run.fire_key) <= 1000 and run.fire_key.startswith(f"files:{prefix}/kkk")
+    [skipped] = store.list_runs(statuses=["skipped"])
+    assert skipped.reason == (
+        "not fired: its path is longer than 1024 characters; rename the file to fire it"
+    )
+    folder.poll()
+    assert len(store.list_runs()) == 2  # neither is decided again

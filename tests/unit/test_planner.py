@@ -194,3 +194,49 @@ def test_a_long_downtime_is_examined_only_within_the_horizon() -> None:
 )
 def test_time_fire_keys_are_the_slot_in_utc(moment: str, key: str) -> None:
     assert time_fire_key("nightly", t(moment)) == key
+
+
+@pytest.mark.parametrize(
+    ("mode", "fires", "newest_reason"),
+    [
+        ("latest", ["2024-03-31T02:30:00+00:00"], None),
+        ("none", [], "missed: the daemon was not running (catchup: none)"),
+        ("all", ["2024-03-31T02:10:00+00:00", "2024-03-31T02:20:00+00:00",
+                 "2024-03-31T02:30:00+00:00"], None),
+    ],
+)  # fmt: skip
+def test_slots_a_forward_clock_step_jumped_over_get_the_catch_up_policy(
+    mode: str, fires: list[str], newest_reason: str | None
+) -> None:
+    """Running all along, but the wall clock jumped 01:58 -> 02:35 (Berlin's spring-forward
+    night): the slots in between were never seen, as after downtime; one after it fires live."""
+    plan = plan_time_fires(
+        EVERY_10_MIN,
+        first_seen=t("2024-03-31T00:00:00+00:00"),
+        cursor=t("2024-03-31T01:50:00+00:00"),
+        now=t("2024-03-31T02:35:00+00:00"),
+        running_since=t("2024-03-31T00:00:00+00:00"),
+        policy=CatchupPolicy(mode, timedelta(minutes=30)),  # type: ignore[arg-type]
+        gaps=[(t("2024-03-31T01:58:00+00:00"), t("2024-03-31T02:35:00+00:00"))],
+    )
+    assert iso(plan.fires) == fires
+    by_slot = {d.scheduled_for.isoformat(): d.reason for d in plan.decisions}
+    assert by_slot["2024-03-31T02:00:00+00:00"] == (
+        "missed: 35m late, beyond misfire_grace_time 30m"
+    )
+    assert by_slot["2024-03-31T02:30:00+00:00"] == newest_reason
+    assert plan.cursor == t("2024-03-31T02:30:00+00:00")
+
+
+def test_without_the_gap_the_same_slots_would_fire_as_live_ones() -> None:
+    plan = plan_time_fires(
+        EVERY_10_MIN,
+        first_seen=t("2024-03-31T00:00:00+00:00"),
+        cursor=t("2024-03-31T01:50:00+00:00"),
+        now=t("2024-03-31T02:35:00+00:00"),
+        running_since=t("2024-03-31T00:00:00+00:00"),
+        policy=CatchupPolicy("none", timedelta(minutes=30)),
+    )
+    assert iso(plan.fires) == [
+        "2024-03-31T02:10:00+00:00", "2024-03-31T02:20:00+00:00", "2024-03-31T02:30:00+00:00"
+    ]  # fmt: skip

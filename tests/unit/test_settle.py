@@ -121,3 +121,13 @@ def test_waiting_out_a_settle_duration_writes_nothing() -> None:
         folder.tracked, {"in/a.csv": A1}, now=T0 + timedelta(minutes=5), window=folder.window
     )
     assert (waiting.writes, waiting.fire, waiting.changes) == (False, [], 0)
+
+
+def test_a_wall_clock_step_back_restarts_a_settle_duration_rather_than_adding_the_step() -> None:
+    folder = Folder(window=timedelta(minutes=10))
+    folder.poll({})
+    folder.poll({"in/a.csv": A1}, T0)
+    folder.poll({"in/a.csv": A1}, T0 - timedelta(hours=1))  # the clock went back an hour
+    assert folder.tracked["in/a.csv"].seen_at == T0 - timedelta(hours=1)
+    folder.poll({"in/a.csv": A1}, T0 - timedelta(minutes=50))
+    assert folder.fired == [("in/a.csv", A1)]  # ten minutes after the step, not 70

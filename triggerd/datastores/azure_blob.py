@@ -36,6 +36,7 @@ from triggerd.config.models import AccountKeyCredential, AzureBlobDatastore, Sas
 from triggerd.datastores.filters import FileFilter
 from triggerd.datastores.listers import ListingError, normalise_path_on_datastore
 from triggerd.datastores.snapshot import Entry, Listing
+from triggerd.redact import scrub_storage, without_userinfo
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -70,6 +71,7 @@ class AzureBlobLister:
         self._head = f"{self.path_on_datastore}/" if self.path_on_datastore else ""
         self.description = description or describe(container, self.path_on_datastore)
         self._previous: Listing | None = None
+        self.unreadable: dict[str, str] = {}  # a listing reads every blob it returns
 
     def list_if_changed(self) -> Listing | None:
         """The listing, or None when it equals the previous one (compared in C)."""
@@ -113,7 +115,7 @@ class AzureBlobLister:
             return f"listing failed ({where}): {_service_reason(exc)}"
         if isinstance(exc, ServiceRequestError | ServiceResponseError):
             return f"cannot reach the storage account ({where}): {_network_reason(exc)}"
-        return f"listing failed ({where}): {type(exc).__name__}: {scrub(_first_line(exc))}"
+        return f"listing failed ({where}): {type(exc).__name__}: {scrub_storage(_first_line(exc))}"
 
     def locate(self, relative_path: str) -> str:
         """The blob's URL, without any SAS token: a pipeline authenticates on its own."""
@@ -180,7 +182,7 @@ def container_client(datastore: AzureBlobDatastore) -> ContainerClient:
         if close is not None:
             close()
         raise ListingError(
-            f"cannot use account_url {_without_query(account_url)}: {scrub(str(exc))}"
+            f"cannot use account_url {_without_query(account_url)}: {scrub_storage(str(exc))}"
         ) from None
 
 
@@ -231,7 +233,9 @@ def account_name(account_url: str) -> str:
             return segment
     name = host.split(".", 1)[0]
     if not name:
-        raise ListingError(f"cannot tell the storage account from account_url {account_url!r}")
+        raise ListingError(
+            f"cannot tell the storage account from account_url {_without_query(account_url)}"
+        )
     return name
 
 
@@ -245,21 +249,12 @@ def _is_ip(host: str) -> bool:
 
 # --- safe reasons ---------------------------------------------------------------------------
 
-_QUERY = re.compile(r"\?[^\s'\"<>]*")
-_SECRET_FIELD = re.compile(
-    r"(?i)\b(AccountKey|SharedAccessSignature|sig|signature|access_token|Authorization)"
-    r"(\s*[=:]\s*)[^;&\s'\"<>,)]*"
-)
 _ERRNO = re.compile(r"\[Errno -?\d+\] [^'\"\)]*")
 
 
-def scrub(text: str) -> str:
-    """``text`` without URL query strings (SAS tokens) or key-like ``name=value`` fields."""
-    return _SECRET_FIELD.sub(r"\1\2***", _QUERY.sub("?***", text))
-
-
 def _without_query(url: str) -> str:
-    return url.split("?", 1)[0]
+    """A blob or account URL without its query string (a SAS) or user info."""
+    return without_userinfo(url.split("?", 1)[0])
 
 
 def _first_line(exc: BaseException) -> str:
@@ -273,7 +268,7 @@ def _service_reason(exc: HttpResponseError) -> str:
     if exc.status_code is not None and error_code:
         return f"{exc.status_code} {error_code}"
     status = f"{exc.status_code} " if exc.status_code is not None else ""
-    return f"{status}{scrub(_first_line(exc))}"
+    return f"{status}{scrub_storage(_first_line(exc))}"
 
 
 def _network_reason(exc: AzureError) -> str:
@@ -284,4 +279,4 @@ def _network_reason(exc: AzureError) -> str:
         return found.group(0).strip()
     if "timed out" in text.lower():
         return "timed out"
-    return f"{type(exc).__name__}: {scrub(text)}"
+    return f"{type(exc).__name__}: {scrub_storage(text)}"

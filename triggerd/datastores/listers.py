@@ -24,6 +24,9 @@ class ListingError(TriggerdError):
 class Lister(Protocol):
     description: str
     """Where this lister looks, for logs (``local /data/inbox/incoming``); never a secret."""
+    unreadable: dict[str, str]
+    """Entries the last ``list()`` saw but could not read (name -> why), left out of it: one
+    bad entry never stops the rest of the folder."""
 
     def list(self) -> Listing:
         """The accepted files directly in the watched folder: relative path -> (size, version)."""

@@ -96,6 +96,7 @@ class LocalLister:
         self.description = f"local {self.folder}"
         self._key_head = f"{self.path_on_datastore}/" if self.path_on_datastore else ""
         self._signature: Signature | None = None
+        self.unreadable: dict[str, str] = {}  # entries the last listing could not read: why
 
     def list(self) -> Listing:
         folder = str(self.folder)
@@ -105,19 +106,23 @@ class LocalLister:
         files: list[tuple[str, int, int]] = []  # the accepted regular files, as in signature
         symlinks: list[os.DirEntry[str]] = []
         complete = True  # every entry is in the signature
+        unreadable: dict[str, str] = {}
         try:
             with os.scandir(folder) as entries:
                 for entry in entries:
                     name = entry.name
-                    # The entry's type answers is_file and is_symlink without a system call.
-                    regular = entry.is_file(follow_symlinks=False)
-                    if not regular and entry.is_symlink():
-                        symlinks.append(entry)
-                        continue
                     try:
-                        st = entry.stat()  # not a symlink: the lstat, cached on the entry
-                    except FileNotFoundError:  # deleted since scandir read it
+                        # The entry's type answers is_file and is_symlink without a system
+                        # call; stat() is the lstat, cached on the entry.
+                        regular = entry.is_file(follow_symlinks=False)
+                        if not regular and entry.is_symlink():
+                            symlinks.append(entry)
+                            continue
+                        st = entry.stat()
+                    except OSError as exc:  # one bad entry never stops the folder
                         complete = False
+                        if not isinstance(exc, FileNotFoundError):  # else: deleted meanwhile
+                            unreadable[name] = exc.strerror or type(exc).__name__
                         continue
                     seen = (name, st.st_size, st.st_mtime_ns)
                     signature.append(seen)
@@ -136,6 +141,7 @@ class LocalLister:
             self._signature = signature
         else:
             self._signature = None
+        self.unreadable = unreadable
         return FolderListing(head, files)
 
     def list_if_changed(self) -> Listing | None:

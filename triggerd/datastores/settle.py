@@ -97,6 +97,8 @@ def _decide(
             return Tracked(known.fired, entry, known.seen_at, polls), False
         if now - known.seen_at >= window:
             return Tracked(fired=entry), True
+        if known.seen_at > now:  # the wall clock went back: count the window from now
+            return Tracked(known.fired, entry, now, polls), False
         return None  # still settling by time: nothing to write until it is old enough
     fired = known.fired if known is not None else None
     return Tracked(fired, entry, now, 1), False

@@ -35,10 +35,12 @@ class TickBatcher:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, wait: float = 5.0) -> None:
+        """No more passes; wait up to ``wait`` seconds for one in flight (its transaction
+        commits or not: either is safe)."""
         self._stopping.set()
         self._wake.set()
-        self._thread.join(timeout=30)
+        self._thread.join(timeout=wait)
 
     def _loop(self) -> None:
         while not self._stopping.is_set():

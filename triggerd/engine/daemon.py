@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
-from triggerd.config import Config, load_config
+from triggerd.config import Config
 from triggerd.datastores.watch import FolderWatcher
 from triggerd.engine.batcher import TickBatcher
+from triggerd.engine.clockwatch import ClockStep, ClockWatch
 from triggerd.engine.dispatcher import Dispatch, Dispatcher
-from triggerd.engine.runtime import Runtime, collector_paused
+from triggerd.engine.polls import PollLoop
+from triggerd.engine.reload import load_settled
+from triggerd.engine.runtime import Runtime
 from triggerd.engine.scheduler import TimeScheduler
 from triggerd.errors import ConfigError
 from triggerd.observability.httpserver import HealthServer, parse_address
@@ -26,12 +31,18 @@ from triggerd.observability.metrics import Metrics
 from triggerd.observability.sdnotify import NOTIFY_ENV, Notifier
 from triggerd.settings import Settings
 from triggerd.store import RunRecord, Store
+from triggerd.store.identity import DatabaseFile
 from triggerd.store.repository import utcnow
 
 CONFIG_WATCH = "config:"  # the watch key of the config folder (schedule names cannot hold ':')
-RELOAD_DEBOUNCE = 0.3  # seconds
 LIVENESS_BEAT = 1.0  # seconds between the scheduler's liveness beats
 STALE_LOOP = 15.0  # seconds without a beat before the daemon counts as wedged
+RELOAD_RETRY = 5.0  # seconds before a reload the database refused is tried again
+POLLS_STOP_WAIT = 2.0  # seconds a stop waits for polls in flight (then leaves them)
+KILL_GRACE = 10.0  # seconds a command gets between SIGTERM and SIGKILL (submitters/command.py)
+STOP_MARGIN = 3.0  # seconds past the drain and the kill grace before the process just exits
+EXIT_STORE_LOST = 1
+EXIT_STOP_TIMEOUT = 1
 
 
 class Daemon:
@@ -42,11 +53,19 @@ class Daemon:
         settings: Settings,
         *,
         clock: Callable[[], datetime] = utcnow,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self.store = store
         self.clock = clock
+        self.monotonic = monotonic
         self.stop_requested = threading.Event()
+        self.exit_code = 0
+        self._stop_at: float | None = None  # when the stop was asked for (monotonic)
+        self._store_lost: str | None = None
+        self._write_failure: str | None = None  # why the last heartbeat could not be written
+        self._reload_at: float | None = None  # a reload the database refused, tried again then
+        self._database_file = DatabaseFile.of(store.engine)
         self._reload_requested = threading.Event()
         self._wakeup = threading.Event()
         self._log = get_logger()
@@ -55,8 +74,9 @@ class Daemon:
             os.environ.pop(variable, None)
         self.metrics = Metrics()
         self.metrics.set_schedules(len(config.schedules))
-        self._scheduler_beat = time.monotonic()
+        self._scheduler_beat = monotonic()
         self._ready = False
+        self.clock_watch = ClockWatch(clock, monotonic=monotonic, on_step=self._clock_stepped)
         started = clock()
         self.instance_id = store.register_instance(started, os.getpid())
         self.dispatcher = Dispatcher(
@@ -76,9 +96,11 @@ class Daemon:
             running_since=started,
             on_recorded=self.dispatcher.wake,
             metrics=self.metrics,
+            check_clock=self.clock_watch.check,
         )
         self.batcher = TickBatcher(self.runtime.tick_many)
-        self.scheduler = TimeScheduler(self.batcher.request)
+        self.scheduler = TimeScheduler(self.batcher.request, before_pass=self.clock_watch.check)
+        self.polls = PollLoop(monotonic=monotonic)
         self.watcher = FolderWatcher()
 
     def _resolve(self, run: RunRecord) -> Dispatch | str:
@@ -88,9 +110,32 @@ class Daemon:
         return self.runtime.overlap_limits()
 
     def request_stop(self, signum: int, _frame: FrameType | None = None) -> None:
+        """SIGTERM/SIGINT: stop. Whatever the threads and the database are doing, the process
+        ends within the drain grace plus the kill grace (plus a margin)."""
+        if self.stop_requested.is_set():
+            return
         self._log.info("daemon.stopping", signal=signal.Signals(signum).name)
+        self._stop(0)
+
+    def _stop(self, code: int) -> None:
+        self.exit_code = code
+        self._stop_at = self.monotonic()
         self.stop_requested.set()
         self._wakeup.set()
+        limit = self.settings.shutdown_grace.total_seconds() + KILL_GRACE + STOP_MARGIN
+        threading.Thread(
+            target=self._exit_after, args=(limit,), name="stop-deadline", daemon=True
+        ).start()
+
+    def _exit_after(self, limit: float) -> None:
+        """The last resort of a stop: exit even if a thread or the database hangs."""
+        time.sleep(limit)
+        stuck = sorted(t.name for t in threading.enumerate() if t is not threading.current_thread())
+        self._log.error("daemon.stop_timeout", after_s=limit, threads=stuck[:50])
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(EXIT_STOP_TIMEOUT)
 
     def request_reload(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
         """SIGHUP, or a change in the config directory: reload at the next turn of the loop."""
@@ -113,6 +158,7 @@ class Daemon:
         self.scheduler.add_beat(LIVENESS_BEAT, self._beat)
         self.batcher.start()
         self.scheduler.start()
+        self.polls.start()
         self._watch_config()
         self.dispatcher.start()
         self._ready = True
@@ -133,8 +179,7 @@ class Daemon:
             self._wakeup.clear()
             if self.stop_requested.is_set():
                 break
-            if self._reload_requested.is_set():
-                time.sleep(RELOAD_DEBOUNCE)  # let an editor finish writing its files
+            if self._reload_due():
                 self._reload_requested.clear()
                 self.notifier.reloading()
                 self.reload()
@@ -146,33 +191,65 @@ class Daemon:
             http.stop()
         return code
 
+    def _reload_due(self) -> bool:
+        if self._reload_requested.is_set():
+            return True
+        if self._reload_at is not None and self.monotonic() >= self._reload_at:
+            self._reload_at = None
+            return True
+        return False
+
     # -- liveness, readiness, status -------------------------------------------------------
 
     def _beat(self) -> None:
         """A scheduler job: proof that the scheduler's loop and its workers still run."""
-        self._scheduler_beat = time.monotonic()
+        self._scheduler_beat = self.monotonic()
 
     def alive(self) -> tuple[bool, str]:
-        """Healthy while the scheduler and the dispatcher loops both go round."""
+        """Healthy while the scheduler, poll and dispatcher loops go round and the database
+        file is the one the daemon opened."""
+        if self._store_lost is not None:
+            return False, f"database lost: {self._store_lost}"
         if not self._ready:
             return True, "starting (catching up)"
-        now = time.monotonic()
-        scheduler_age = now - self._scheduler_beat
-        dispatcher_age = now - self.dispatcher.loop_at
+        now = self.monotonic()
+        scheduler_age = now - min(self._scheduler_beat, self.scheduler.loop_at)
         if not self.scheduler.running or scheduler_age > STALE_LOOP:
             return False, f"scheduler loop silent for {scheduler_age:.0f}s"
-        if dispatcher_age > STALE_LOOP:
-            return False, f"dispatcher loop silent for {dispatcher_age:.0f}s"
+        for name, loop_at in (
+            ("dispatcher", self.dispatcher.loop_at),
+            ("poll", self.polls.loop_at),
+        ):
+            if now - loop_at > STALE_LOOP:
+                return False, f"{name} loop silent for {now - loop_at:.0f}s"
         return True, "scheduler and dispatcher running"
 
     def ready(self) -> tuple[bool, str]:
+        if self._store_lost is not None:
+            return False, f"database lost: {self._store_lost}"
         if not self._ready:
             return False, "starting"
         try:
             self.store.ping()
         except Exception as exc:
             return False, f"database unreachable: {type(exc).__name__}"
+        if self._write_failure is not None:
+            return False, f"database writes failing: {self._write_failure}"
         return True, f"{len(self.runtime.config.schedules)} schedules loaded"
+
+    def _clock_stepped(self, step: ClockStep) -> None:
+        """The wall clock jumped (called by the clock watch, from whichever thread saw it)."""
+        seconds = step.size.total_seconds()
+        self._log.warning(
+            "clock.stepped",
+            step_s=round(seconds, 1),
+            direction="forward" if step.forward else "backward",
+            expected=step.expected.isoformat(),
+            now=step.actual.isoformat(),
+        )
+        self.metrics.clock_stepped(forward=step.forward)
+        self.runtime.clock_stepped(step)
+        self.scheduler.clock_stepped(step)
 
     def _status(self) -> str:
         return (
@@ -207,10 +284,10 @@ class Daemon:
             poller = self.runtime.pollers.get(name)
             if poller is None:
                 continue
-            self.scheduler.add_poll(name, schedule.polling_interval, poller.poll)
+            self.polls.add(name, schedule.polling_interval, poller.poll)
             folder = poller.local_folder()
             if folder is not None:
-                wake = functools.partial(self.scheduler.wake_poll, name)
+                wake = functools.partial(self.polls.wake, name)
                 poller.watched = self.watcher.watch(name, folder, wake)
 
     def _watch_config(self) -> None:
@@ -228,8 +305,7 @@ class Daemon:
     def reload(self) -> bool:
         """Re-read the config; on any problem keep the last good one. True if it changed."""
         try:
-            with collector_paused():
-                new = load_config(self.settings.config)
+            new = load_settled(self.settings.config)
         except ConfigError as exc:
             for problem in exc.problems:
                 self._log.error(
@@ -241,19 +317,30 @@ class Daemon:
                 )
             self.metrics.config_reload(ok=False)
             return False
+        try:
+            change = self.runtime.replace_config(new)
+        except Exception as exc:  # the database is away: the old config stays, try again
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            self._log.error(
+                "config.reload_failed",
+                file=str(self.settings.config),
+                line=None,
+                key="",
+                problem=f"the database refused the change ({reason}); trying again shortly",
+            )
+            self.metrics.config_reload(ok=False)
+            self._reload_at = self.monotonic() + RELOAD_RETRY
+            return False
         self.metrics.config_reload(ok=True)
         self.metrics.set_schedules(len(new.schedules))
-        change = self.runtime.replace_config(new)
         if not change.any:
             self._log.debug("config.unchanged")
             return False
         for name in change.removed + change.changed:
             self.scheduler.remove(name)
+            self.polls.remove(name)
             self.watcher.unwatch(name)
         self._schedule(change.added + change.changed)
-        for name in change.added + change.changed:
-            if new.schedules[name].recurrence is not None:
-                self.runtime.tick(name)
         self._log.info(
             "config.reloaded",
             added=change.added,
@@ -261,13 +348,20 @@ class Daemon:
             changed=change.changed,
             schedules=len(new.schedules),
         )
+        timed = [n for n in change.added + change.changed if new.schedules[n].recurrence]
+        if timed:
+            self.batcher.request(*timed)  # plans them now, in the planner's thread
         return True
 
     def _heartbeat(self) -> None:
         """Every few seconds: the store heartbeat, systemd's watchdog, status and queue gauges.
 
         The watchdog is only fed while the loops are alive, so a wedged daemon is restarted.
+        A database file deleted or replaced under the daemon stops it (exit 1): the service
+        manager starts it again on the file that is there now.
         """
+        if self._check_database_file():
+            return
         healthy, reason = self.alive()
         if healthy:
             self.notifier.watchdog()
@@ -275,16 +369,44 @@ class Daemon:
             self._log.error("daemon.unhealthy", reason=reason)
         try:
             self.store.heartbeat(self.instance_id, self.clock())
+        except Exception as exc:  # a briefly unavailable store must not kill the daemon
+            self._write_failure = _first_line(exc)
+            self._log.error("daemon.heartbeat_failed", error=self._write_failure)
+        else:
+            self._write_failure = None
+        try:
             self.runtime.keep_alive(self.dispatcher.in_flight_ids())
             self.metrics.set_queue_depth(
                 self.store.count_runs(status="pending"), self.store.count_runs(status="running")
             )
-        except Exception as exc:  # a briefly unavailable store must not kill the daemon
-            self._log.error("daemon.heartbeat_failed", error=str(exc))
+        except Exception as exc:
+            self._log.error("daemon.heartbeat_failed", error=_first_line(exc))
         self.notifier.status(self._status())
 
+    def _check_database_file(self) -> bool:
+        """True (and the daemon stops) when the database file is not the one it opened."""
+        if self._database_file is None or self._store_lost is not None:
+            return self._store_lost is not None
+        lost = self._database_file.lost()
+        if lost is None:
+            return False
+        self._store_lost = lost
+        self._log.error(
+            "store.lost",
+            reason=lost,
+            action="stopping (exit 1) so that the service manager starts the daemon again",
+        )
+        self._stop(EXIT_STORE_LOST)
+        return True
+
     def shutdown(self) -> int:
+        """Drain: stop planning and polling, let runs in flight finish within the grace, hand
+        back the rest. Nothing here waits for a poll, a planning pass or the database for long:
+        the stop deadline (``_exit_after``) bounds what is left."""
         self.watcher.stop()
+        still_polling = self.polls.stop(POLLS_STOP_WAIT)
+        if still_polling:
+            self._log.info("daemon.polls_abandoned", schedules=still_polling[:20])
         self.scheduler.shutdown()
         self.batcher.stop()
         in_flight = self.dispatcher.in_flight
@@ -294,11 +416,20 @@ class Daemon:
                 runs_in_flight=in_flight,
                 grace_s=self.settings.shutdown_grace.total_seconds(),
             )
-        self.dispatcher.stop(self.settings.shutdown_grace)
+        spent = self.monotonic() - (self._stop_at or self.monotonic())
+        self.dispatcher.stop(
+            max(timedelta(0), self.settings.shutdown_grace - timedelta(seconds=spent))
+        )
         self.runtime.close()
-        self.store.stop_instance(self.instance_id, self.clock())
-        self._log.info("daemon.stopped")
-        return 0
+        with contextlib.suppress(Exception):  # the database may be gone: the heartbeat ages
+            self.store.stop_instance(self.instance_id, self.clock())
+        self._log.info("daemon.stopped", exit_code=self.exit_code)
+        return self.exit_code
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def install_signal_handlers(daemon: Daemon) -> None:

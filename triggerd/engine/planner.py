@@ -6,10 +6,11 @@ schedule's cursor (the latest slot already decided) up to ``now`` and decides ea
 - a slot that came while the daemon was running fires (late by scheduler load or not: a fire is
   keyed by its slot, so lateness delays it but never drops it) — unless it is
   ``misfire_grace_time`` late or more, when it is recorded as missed;
-- a slot that passed while the daemon was down is *missed* and made up according to the
-  schedule's catch-up policy within the grace time: ``none`` makes up nothing, ``latest`` the
-  newest missed slot (nothing if a slot is due right now anyway), ``all`` every one, capped by
-  ``max_catchup_runs``;
+- a slot that passed while the daemon was down — or that a forward step of the wall clock
+  jumped over (``gaps``: the daemon never saw those instants) — is *missed* and made up
+  according to the schedule's catch-up policy within the grace time: ``none`` makes up
+  nothing, ``latest`` the newest missed slot (nothing if a slot is due right now anyway),
+  ``all`` every one, capped by ``max_catchup_runs``;
 - every slot of a disabled schedule is skipped.
 
 Slots before the moment the daemon first saw the schedule never fire (Azure ML never makes up
@@ -19,6 +20,7 @@ runs from before a schedule existed).
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -91,8 +93,11 @@ def plan_time_fires(
     running_since: datetime,
     policy: CatchupPolicy,
     enabled: bool = True,
+    gaps: Sequence[tuple[datetime, datetime]] = (),
 ) -> TimePlan:
-    """Decide every slot in (cursor, now] (and never one before ``first_seen``)."""
+    """Decide every slot in (cursor, now] (and never one before ``first_seen``).
+
+    ``gaps``: spans (start, end] of wall time that a clock step jumped over."""
     lower = first_seen - timedelta(microseconds=1)
     if cursor is not None and cursor > lower:
         lower = cursor
@@ -113,7 +118,7 @@ def plan_time_fires(
         if late >= policy.grace:
             reason = f"missed: {human(late)} late, beyond misfire_grace_time {human(policy.grace)}"
             decisions_by_slot[slot] = SlotDecision(slot, False, reason)
-        elif slot >= running_since:
+        elif slot >= running_since and not any(start < slot <= end for start, end in gaps):
             decisions_by_slot[slot] = SlotDecision(slot, True)
         else:
             missed_in_grace.append(slot)

@@ -25,6 +25,7 @@ from triggerd.datastores.listers import (
     build_lister,
     normalise_path_on_datastore,
 )
+from triggerd.datastores.names import datastore_fire_key, refused_fire_key, shown, unstorable
 from triggerd.datastores.settle import SettleResult, Tracked, settle
 from triggerd.observability.logging import get_logger
 from triggerd.observability.metrics import Metrics
@@ -33,14 +34,10 @@ from triggerd.store.leases import LeaseLost
 from triggerd.store.repository import NewRun
 
 FOLLOW_UP = timedelta(seconds=5)  # with a folder watch: poll again this soon while files settle
-STATS_EVERY = timedelta(minutes=1)  # poll statistics of unchanged polls are written this often
+STATS_EVERY_S = 60.0  # seconds: poll statistics of unchanged polls are written this often
 LEASE_TTL = timedelta(seconds=30)  # a poll lease not renewed this long goes to another daemon
 LEASE_MARGIN = timedelta(seconds=5)  # a poll renews a lease this close to its expiry itself
 FIRST_RETRY = timedelta(seconds=5)
-
-
-def datastore_fire_key(schedule: str, relative_path: str, version: str) -> str:
-    return f"{schedule}:{relative_path}:{version}"
 
 
 def retry_delay(failures: int, interval: timedelta) -> timedelta:
@@ -78,7 +75,9 @@ class DatastorePoller:
         self.watched = False  # set when inotify wakes this poller early (local folders)
         self._lister: Lister | None = None
         self._tracked: dict[str, Tracked] | None = None
-        self._stats_written: datetime | None = None
+        self._stats_at: float | None = None  # when the statistics were last written (monotonic)
+        self._refused: dict[str, str] = {}  # unstorable path -> the version recorded as refused
+        self._unreadable: dict[str, str] = {}  # entry name -> why the lister could not read it
         self._first_poll = True
         self._settling: set[str] = set()  # paths with a candidate version still settling
         # The lister's previous listing was settled, committed and applied to ``_tracked``: a
@@ -86,6 +85,7 @@ class DatastorePoller:
         self._in_step = False
         self._entries = 0  # files in the last listing
         self._busy = threading.Lock()
+        self._closed = False
         self._log = get_logger(schedule=schedule.name)
 
     def lister(self) -> Lister:
@@ -109,6 +109,8 @@ class DatastorePoller:
         return self.datastore.path / prefix if prefix else self.datastore.path
 
     def close(self) -> None:
+        """No more polls; a poll in flight ends quietly (its lister's connections are gone)."""
+        self._closed = True
         if self._lister is not None:
             self._lister.close()
             self._lister = None
@@ -116,6 +118,8 @@ class DatastorePoller:
     def poll(self) -> timedelta | None:
         """One poll; polls never overlap. Returns how soon to poll again when that should be
         sooner than the interval (a retry after a failure, files settling under a watch)."""
+        if self._closed:
+            return None
         if not self._busy.acquire(blocking=False):
             self._log.info("poll.skipped", reason="the previous poll is still running")
             return None
@@ -171,80 +175,158 @@ class DatastorePoller:
         if not self._take_lease():
             return None
         started = time.monotonic()
-        lister = self.lister()
         in_step = self._in_step and not self._settling
         self._in_step = False  # until what this poll sees is committed and applied
         try:
-            listing = lister.list_if_changed() if in_step else lister.list()
+            listing = self.lister().list_if_changed() if in_step else self.lister().list()
         except (ListingError, ValueError) as exc:
-            self.failures += 1
-            delay = retry_delay(self.failures, self.schedule.polling_interval)
-            if self.metrics:
-                self.metrics.poll_failed(self.schedule.name)
-            self._log.warning(
-                "poll.failed",
-                reason=str(exc),
-                failures=self.failures,
-                retry_in_s=round(delay.total_seconds(), 1),
-            )
-            return delay
+            return self._failed(exc)
         self.failures = 0
         now = self.clock()
-        name = self.schedule.name
-        if self._tracked is None:  # first poll of this process: the stored snapshot
-            state = self.store.ensure_schedule_state(name, now.replace(microsecond=0))
-            self._tracked = self.store.load_snapshot(name)
-            self._settling = {p for p, t in self._tracked.items() if t.candidate is not None}
-            self._first_poll = state.last_poll_at is None
+        tracked = self._load_tracked(now)
         baseline = self._first_poll and self.schedule.on_existing == "ignore"
         if listing is None:
             result = SettleResult()  # the steady state: nothing changed, nothing to decide
         else:
             result = settle(
-                self._tracked, listing, now=now, window=self.schedule.settle, baseline=baseline
+                tracked, listing, now=now, window=self.schedule.settle, baseline=baseline
             )
             self._entries = len(listing)
-        entries = self._entries
+            self._report_unreadable()
+        refused = self._refuse(result, now, baseline)
         new_runs = self._new_runs(result, now)
-        stats_due = self._stats_written is None or now - self._stats_written >= STATS_EVERY
-        created: list[int] = []
-        if result.writes or new_runs or stats_due:
-            try:
-                created = self.store.record_poll(
-                    name, result, new_runs, now=now, entries=entries,
-                    stats_only=not (result.writes or new_runs),
-                    lease=(self.owner, self._token or 0),
-                )  # fmt: skip
-            except LeaseLost as exc:
-                self._log.warning("poll.lease_lost", reason=str(exc))
-                self._lose_lease()
-                return None
-            self._stats_written = now
+        created = self._record(result, [*new_runs, *refused])
+        if created is None:
+            return None  # the lease went to another daemon
         self._apply(result)
         self._first_poll = False
         self._in_step = True
-        took = time.monotonic() - started
-        if self.metrics:
-            self.metrics.poll_completed(name, took, entries)
-            for new in new_runs:
-                outcome = "planned" if new.status == "pending" else "skipped"
-                self.metrics.fire_recorded(name, "datastore", outcome)
-        self._log.info(
-            "poll.completed",
-            entries=entries,
-            changes=result.changes,
-            fires=len(new_runs),
-            baseline=baseline,
-            duration_ms=round(took * 1000, 1),
-        )
-        for new in new_runs:
-            event = "fire.planned" if new.status == "pending" else "fire.skipped"
-            self._log.info(event, fire_key=new.fire_key, data_path=new.data_path, reason=new.reason)
+        self._report(result, new_runs, refused, baseline, time.monotonic() - started)
         if created:
             self.on_recorded()
         if self.watched and self._settling:
             return min(FOLLOW_UP, self.schedule.polling_interval)
         return None
+
+    def _failed(self, exc: Exception) -> timedelta | None:
+        if self._closed:  # closed under it (a stop, a reload): not a failure of the datastore
+            self._log.debug("poll.abandoned", reason=str(exc))
+            return None
+        self.failures += 1
+        delay = retry_delay(self.failures, self.schedule.polling_interval)
+        if self.metrics:
+            self.metrics.poll_failed(self.schedule.name)
+        self._log.warning(
+            "poll.failed",
+            reason=str(exc),
+            failures=self.failures,
+            retry_in_s=round(delay.total_seconds(), 1),
+        )
+        return delay
+
+    def _load_tracked(self, now: datetime) -> dict[str, Tracked]:
+        """What this poller tracks: the stored snapshot, read at its first poll."""
+        if self._tracked is None:
+            name = self.schedule.name
+            state = self.store.ensure_schedule_state(name, now.replace(microsecond=0))
+            self._tracked = self.store.load_snapshot(name)
+            self._settling = {p for p, t in self._tracked.items() if t.candidate is not None}
+            self._first_poll = state.last_poll_at is None
+        return self._tracked
+
+    def _record(self, result: SettleResult, new_runs: list[NewRun]) -> list[int] | None:
+        """Commit the poll (nothing at all when nothing changed and no statistics are due);
+        the new pending runs' ids, or None when the lease was lost."""
+        now = self.clock()
+        stats_due = self._stats_at is None or time.monotonic() - self._stats_at >= STATS_EVERY_S
+        if not (result.writes or new_runs or stats_due):
+            return []
+        try:
+            created = self.store.record_poll(
+                self.schedule.name, result, new_runs, now=now, entries=self._entries,
+                stats_only=not (result.writes or new_runs),
+                lease=(self.owner, self._token or 0),
+            )  # fmt: skip
+        except LeaseLost as exc:
+            self._log.warning("poll.lease_lost", reason=str(exc))
+            self._lose_lease()
+            return None
+        self._stats_at = time.monotonic()
+        return created
+
+    def _report(
+        self,
+        result: SettleResult,
+        new_runs: list[NewRun],
+        refused: list[NewRun],
+        baseline: bool,
+        took: float,
+    ) -> None:
+        name = self.schedule.name
+        if self.metrics:
+            self.metrics.poll_completed(name, took, self._entries)
+            for new in [*new_runs, *refused]:
+                outcome = "planned" if new.status == "pending" else "skipped"
+                self.metrics.fire_recorded(name, "datastore", outcome)
+        self._log.info(
+            "poll.completed",
+            entries=self._entries,
+            changes=result.changes,
+            fires=len(new_runs),
+            refused=len(refused),
+            baseline=baseline,
+            duration_ms=round(took * 1000, 1),
+        )
+        for new in [*new_runs, *refused]:
+            event = "fire.planned" if new.status == "pending" else "fire.skipped"
+            self._log.info(event, fire_key=new.fire_key, data_path=new.data_path, reason=new.reason)
+
+    def _refuse(self, result: SettleResult, now: datetime, baseline: bool) -> list[NewRun]:
+        """Take the files whose names the store cannot hold out of ``result`` (they are not
+        tracked, so the rest of the folder goes on as usual) and record each version once as a
+        skipped fire, with the reason (a baseline file would not have fired: it is only
+        logged)."""
+        if not result.writes:
+            return []
+        found = unstorable([*result.inserts, *result.updates])
+        if not found:
+            return []
+        result.fire = [(path, entry) for path, entry in result.fire if path not in found]
+        skipped = []
+        for path, reason in found.items():
+            state = result.inserts.pop(path, None) or result.updates.pop(path)
+            entry = state.last_seen
+            assert entry is not None
+            if self._refused.get(path) == entry.version:
+                continue  # recorded (or logged) already
+            self._refused[path] = entry.version
+            shown_path = shown(path)
+            if baseline:
+                self._log.info("poll.entry_refused", path=shown_path, reason=reason)
+                continue
+            skipped.append(
+                NewRun(
+                    schedule=self.schedule.name,
+                    trigger="datastore",
+                    fire_key=refused_fire_key(self.schedule.name, path, entry.version),
+                    scheduled_for=now,
+                    parameters=dict(self.schedule.pipeline_parameters),
+                    data_path={
+                        "datastore": self.schedule.datastore or "",
+                        "relative_path": shown_path,
+                    },
+                    status="skipped",
+                    reason=f"not fired: {reason}",
+                )
+            )
+        return skipped
+
+    def _report_unreadable(self) -> None:
+        """Entries the lister could not read are left out of the listing; each is logged once."""
+        for name, reason in self.lister().unreadable.items():
+            if self._unreadable.get(name) != reason:
+                self._unreadable[name] = reason
+                self._log.warning("poll.entry_unreadable", path=shown(name), reason=reason)
 
     def _new_runs(self, result: SettleResult, now: datetime) -> list[NewRun]:
         enabled = self.is_enabled()

@@ -17,8 +17,15 @@ from pathlib import Path
 
 from triggerd.config import Config, Schedule
 from triggerd.datastores.listers import ListingError
+from triggerd.engine.clockwatch import ClockStep
 from triggerd.engine.dispatcher import Dispatch
-from triggerd.engine.planner import CatchupPolicy, TimePlan, plan_time_fires, time_fire_key
+from triggerd.engine.planner import (
+    EXAMINE_HORIZON,
+    CatchupPolicy,
+    TimePlan,
+    plan_time_fires,
+    time_fire_key,
+)
 from triggerd.engine.poller import LEASE_TTL, DatastorePoller
 from triggerd.engine.retries import RetryPolicy
 from triggerd.observability.logging import get_logger
@@ -65,13 +72,18 @@ class Runtime:
         running_since: datetime,
         on_recorded: Callable[[], None] = lambda: None,
         metrics: Metrics | None = None,
+        check_clock: Callable[[], object] = lambda: None,
     ) -> None:
+        """``check_clock()`` is called at every planning pass, after it read the time: it
+        reports a wall-clock step (``clock_stepped``) before the pass plans past it."""
         self.config = config
         self.metrics = metrics
         self.store = store
         self.clock = clock
         self.owner = owner
         self.running_since = truncate(running_since)
+        self._gaps: tuple[tuple[datetime, datetime], ...] = ()  # wall time a step jumped over
+        self._check_clock = check_clock
         self._on_recorded = on_recorded
         self._submitters: dict[str, Submitter] = {}
         self._tick_lock = threading.Lock()  # one planning pass at a time
@@ -170,6 +182,18 @@ class Runtime:
             )
         self.tick_many([s.name for s in self.time_schedules()], states=states)
 
+    def clock_stepped(self, step: ClockStep) -> None:
+        """The wall clock jumped. Forward: the slots in the span it skipped count as missed
+        while the daemon was down (the catch-up policy decides). Backward: the daemon runs from
+        the earlier wall time on; slots up to each schedule's cursor are decided already."""
+        horizon = step.actual - EXAMINE_HORIZON
+        kept = tuple((a, b) for a, b in self._gaps if b > horizon and a < step.actual)
+        if step.forward:
+            kept += ((step.expected, step.actual),)
+        else:
+            self.running_since = min(self.running_since, truncate(step.actual))
+        self._gaps = kept
+
     def is_enabled(self, schedule: Schedule) -> bool:
         state = self.store.schedule_state(schedule.name)
         return self.effective_status(schedule, state.enabled if state else None) == "Active"
@@ -237,6 +261,8 @@ class Runtime:
         returns the pending runs recorded."""
         with self._tick_lock, collector_paused():
             now = self.clock()
+            self._check_clock()
+            gaps = self._gaps
             if states is None:
                 states = self._planning_states(names)
             plans: list[tuple[Schedule, TimePlan]] = []
@@ -261,6 +287,7 @@ class Runtime:
                         running_since=self.running_since,
                         policy=policy,
                         enabled=enabled,
+                        gaps=gaps,
                     )
                 plans.append((schedule, plan))
             return self._record(plans, now)

@@ -7,32 +7,46 @@ slot's own fire key, and a slot is never dropped by APScheduler's misfire handli
 Schedules with the same recurrence (and the same start, or the same first-seen anchor when they
 have no ``start_time``) share one job: a thousand schedules due on the same minute are one
 wake-up naming all of them, not a thousand jobs for APScheduler to run one by one.
+
+A wall-clock step never silences it: the loop looks at the jobs at least every second, a step
+forward wakes every recurrence job once, and the planner's cursor keeps a step back from firing
+a slot twice. Datastore polls are not APScheduler jobs: ``engine/polls.py`` runs them on the
+monotonic clock.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.interval import IntervalTrigger
+from apscheduler.triggers.base import BaseTrigger
 
+from triggerd.engine.clockwatch import ClockStep
 from triggerd.observability.logging import get_logger
 from triggerd.recurrence import Recurrence, RecurrenceTrigger
 
 BEAT_JOB = "triggerd:beat"  # cannot clash: schedule names have no ':'
+LOOK_EVERY = 1.0  # seconds: the longest the scheduler sleeps without looking at the clock
 
 _Group = tuple[Recurrence, datetime | None]  # what makes two schedules fire at the same instants
 
 
 class TimeScheduler:
-    def __init__(self, on_due: Callable[..., object]) -> None:
-        """``on_due(*names)`` is called with the schedules that came due together."""
+    def __init__(
+        self, on_due: Callable[..., object], *, before_pass: Callable[[], object] = lambda: None
+    ) -> None:
+        """``on_due(*names)`` is called with the schedules that came due together;
+        ``before_pass()`` before each look at the jobs (at least every second)."""
         self._on_due = on_due
-        self._scheduler = BackgroundScheduler(
+        self._scheduler = _Scheduler(
+            before_pass,
             timezone=UTC,
             job_defaults={
                 # Never drop a late wake-up (None = no grace limit); coalesce a backlog into one
@@ -98,57 +112,32 @@ class TimeScheduler:
             if self._scheduler.get_job(job_id) is not None:
                 self._scheduler.remove_job(job_id)
 
-    def add_poll(
-        self, name: str, interval: timedelta, poll: Callable[[], timedelta | None]
-    ) -> None:
-        """Poll every ``interval``, the first time at once. A poll may return a shorter delay
-        (a retry after a failure, a follow-up for files still settling): the next poll moves
-        up to then."""
-        job_id = f"poll:{name}"
-
-        def run() -> None:
-            try:
-                retry_in = poll()
-            except Exception as exc:  # the store was unavailable, say: poll again next time
-                self._log.error("poll.crashed", schedule=name, error=str(exc), exc_info=True)
-                return
-            if retry_in is not None:
-                job = self._scheduler.get_job(job_id)
-                if job is not None:
-                    job.modify(next_run_time=datetime.now(UTC) + retry_in)
-
-        self._scheduler.add_job(
-            run,
-            trigger=IntervalTrigger(seconds=interval.total_seconds(), timezone=UTC),
-            id=job_id,
-            name=job_id,
-            next_run_time=datetime.now(UTC),
-            replace_existing=True,
-        )
-
-    def wake_poll(self, name: str, delay: timedelta = timedelta(seconds=0.5)) -> None:
-        """Bring a poll forward to ``delay`` from now (early wake); later polls keep their pace."""
-        job = self._scheduler.get_job(f"poll:{name}")
-        soon = datetime.now(UTC) + delay
-        if job is not None and job.next_run_time is not None and job.next_run_time > soon:
-            job.modify(next_run_time=soon)
-
     def add_beat(self, every_s: float, beat: Callable[[], None]) -> None:
         """A job that proves the scheduler still runs its jobs (liveness)."""
         self._scheduler.add_job(
             beat,
-            trigger=IntervalTrigger(seconds=every_s, timezone=UTC),
+            trigger=_Every(every_s),
             id=BEAT_JOB,
             name=BEAT_JOB,
             replace_existing=True,
         )
 
     def remove(self, name: str) -> None:
-        """Forget a schedule's wake-ups (its recurrence's or its polls, whichever it has)."""
+        """Forget a schedule's wake-ups."""
         with self._lock:
             self._leave(name)
-        if self._scheduler.get_job(f"poll:{name}") is not None:
-            self._scheduler.remove_job(f"poll:{name}")
+
+    def clock_stepped(self, step: ClockStep) -> None:
+        """The wall clock jumped. Forward: every recurrence job wakes now, once (the planner
+        decides what the jump skipped), instead of APScheduler walking each missed instant.
+        Either way the beat runs now. A job's next wake-up after a backward step stays where
+        it was: the slots before it are decided already."""
+        now = datetime.now(UTC)
+        with self._lock:
+            jobs = list(self._jobs.values()) if step.forward else []
+        for job_id in [*jobs, BEAT_JOB]:
+            with contextlib.suppress(JobLookupError):
+                self._scheduler.modify_job(job_id, next_run_time=now)
 
     def _wake(self, group: _Group) -> None:
         with self._lock:
@@ -164,9 +153,49 @@ class TimeScheduler:
     def running(self) -> bool:
         return bool(self._scheduler.running)
 
+    @property
+    def loop_at(self) -> float:
+        """When the scheduler's loop last went round (monotonic; liveness)."""
+        return self._scheduler.loop_at
+
     def start(self) -> None:
         self._scheduler.start()
 
     def shutdown(self) -> None:
+        """Stop; jobs in flight are not waited for (they only name schedules to the planner)."""
         if self._scheduler.running:
-            self._scheduler.shutdown(wait=True)
+            self._scheduler.shutdown(wait=False)
+
+
+class _Scheduler(BackgroundScheduler):  # type: ignore[misc]  # APScheduler 3 is untyped
+    """APScheduler's background scheduler, looking at its jobs at least every second.
+
+    APScheduler sleeps until the next job is due by the wall clock, measured on the monotonic
+    clock: after a step back of an hour it would sleep an hour, and a step forward would not
+    wake it. Looking every second (the due jobs come from a sorted index: a look is cheap)
+    bounds what a step can delay to a second, and ``before_pass`` (the clock check) runs first.
+    """
+
+    def __init__(self, before_pass: Callable[[], object], **options: Any) -> None:
+        super().__init__(**options)
+        self._before_pass = before_pass
+        self.loop_at = time.monotonic()
+
+    def _process_jobs(self) -> float:
+        self.loop_at = time.monotonic()
+        try:
+            self._before_pass()
+        except Exception as exc:  # never stop the loop
+            get_logger().error("scheduler.check_failed", error=str(exc))
+        wait = super()._process_jobs()
+        return LOOK_EVERY if wait is None else min(wait, LOOK_EVERY)
+
+
+class _Every(BaseTrigger):  # type: ignore[misc]
+    """Every ``seconds`` from the previous run, whatever the wall clock did meanwhile."""
+
+    def __init__(self, seconds: float) -> None:
+        self.step = timedelta(seconds=seconds)
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime:
+        return now + self.step

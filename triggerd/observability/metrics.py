@@ -121,11 +121,19 @@ class Metrics:
             ["result"],
             registry=r,
         )
+        self.clock_steps = Counter(
+            "triggerd_clock_steps_total",
+            "Wall-clock steps of more than a few seconds the daemon noticed, by direction",
+            ["direction"],
+            registry=r,
+        )
         # Series that should read 0 before anything happens, so rate() and alerts see them.
         for state in ("pending", "running"):
             self.runs_queued.labels(state).set(0)
         for result in ("success", "failure"):
             self.config_reloads.labels(result)
+        for direction in ("forward", "backward"):
+            self.clock_steps.labels(direction)
 
     def fire_recorded(self, schedule: str, trigger: str, outcome: str) -> None:
         """A fire was recorded; ``outcome`` is ``planned`` or ``skipped``."""
@@ -154,6 +162,9 @@ class Metrics:
 
     def config_reload(self, ok: bool) -> None:
         self.config_reloads.labels("success" if ok else "failure").inc()
+
+    def clock_stepped(self, *, forward: bool) -> None:
+        self.clock_steps.labels("forward" if forward else "backward").inc()
 
     def set_schedules(self, count: int) -> None:
         self.schedules.set(count)

@@ -26,12 +26,13 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 import httpx
 
 from triggerd.errors import PermanentSubmitError, SubmitInterrupted, TransientSubmitError
 from triggerd.observability.logging import Logger
+from triggerd.redact import safe_url, scrub
 from triggerd.submitters.command import human_duration
 
 __all__ = [
@@ -55,9 +56,6 @@ ARM_SCOPE = "https://management.azure.com/.default"
 MESSAGE_LIMIT = 300  # characters of a response body quoted in an error
 BODY_LIMIT = 1024 * 1024  # bytes of a response body read at most
 _TRANSIENT_STATUS = frozenset({408, 429})
-_SECRET_QUERY = re.compile(
-    r"(?i)\b(sig|signature|code|key|token|access_token|api[-_]?key|secret|password)=[^&\s\"'<>]+"
-)
 _SENSITIVE_HEADER = re.compile(r"(?i)auth|key|token|secret|passw|cookie|signature|credential")
 _HEADER_VALUE = re.compile(r"[\x20-\x7e\t]*")
 # Printable ASCII except "%", so that the escaping is reversible and keys stay distinct.
@@ -86,23 +84,6 @@ def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
             when = when.replace(tzinfo=UTC)
         wait = max(when - now, timedelta(0))
     return min(wait, RETRY_AFTER_CAP)
-
-
-def safe_url(url: str) -> str:
-    """``url`` without query string, fragment or user info: fit for logs and messages."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:  # IPv6
-        host = f"[{host}]"
-    netloc = host if parts.port is None else f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
-def scrub(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` with every secret value and ``sig=...``-style query parameter masked."""
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return _SECRET_QUERY.sub(lambda m: f"{m.group(1)}=***", text)
 
 
 def is_sensitive_header(name: str) -> bool:
