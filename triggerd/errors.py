@@ -50,6 +50,20 @@ class StoreLocked(TriggerdError):
     """Another daemon already runs on this SQLite database."""
 
 
+class StoreUnavailable(TriggerdError):
+    """The database cannot be opened or used. The message is one line: the URL (never its
+    password) and the cause, e.g. ``cannot open the database postgresql+psycopg://u:***@db/x:
+    connection refused``."""
+
+
+class DatabaseMissing(StoreUnavailable):
+    """A command that must not create the database found no SQLite file where it looked."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(f"no triggerd database at {path}")
+
+
 class SubmitError(TriggerdError):
     """A submission failed. Transient errors are retried; permanent ones are not."""
 

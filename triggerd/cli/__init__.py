@@ -5,17 +5,26 @@ from __future__ import annotations
 import gc
 import sys
 from datetime import datetime
+from typing import NoReturn
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from triggerd import __version__
-from triggerd.cli.common import common_options, open_cli_store, parse_time, print_json
+from triggerd.cli.common import (
+    common_options,
+    missing_database,
+    open_cli_store,
+    parse_time,
+    print_json,
+)
 from triggerd.cli.runs import runs
 from triggerd.cli.schedules import schedules
 from triggerd.config import load_config
-from triggerd.errors import ConfigError, TriggerdError
+from triggerd.errors import ConfigError, DatabaseMissing, TriggerdError
 from triggerd.settings import Settings
-from triggerd.store import open_store
+from triggerd.store import Store, open_store
+from triggerd.store.db import store_error
 from triggerd.store.repository import utcnow
 
 
@@ -33,27 +42,45 @@ def main() -> None:
 def run(
     settings: Settings, log_format: str | None, log_level: str | None, concurrency: int | None
 ) -> None:
-    """Run the daemon in the foreground until SIGTERM or SIGINT."""
+    """Run the daemon in the foreground until SIGTERM or SIGINT.
+
+    Creates the database (and its folder) if it does not exist. Exits 2 for an invalid config;
+    1, after one `daemon.refused` log line with the reason, when the database cannot be opened
+    or fails during startup, or another daemon holds the SQLite file.
+    """
     gc.disable()  # until startup is done: Daemon.run freezes what it built, then enables it
     from triggerd.engine.daemon import Daemon, install_signal_handlers
-    from triggerd.observability.logging import configure_logging, get_logger
+    from triggerd.observability.logging import configure_logging
 
     extra = {"log_format": log_format, "log_level": log_level, "concurrency": concurrency}
     settings = settings.model_copy(update={k: v for k, v in extra.items() if v is not None})
     configure_logging(settings.log_format, settings.log_level)
     config = load_config(settings.config)
+    store = _daemon_store(settings)
     try:
-        store = open_store(settings.effective_database_url, daemon=True)
-    except TriggerdError as exc:
-        get_logger().error("daemon.refused", reason=str(exc))
-        sys.exit(1)
-    try:
-        daemon = Daemon(config, store, settings)
-        install_signal_handlers(daemon)
-        code = daemon.run()
+        try:
+            daemon = Daemon(config, store, settings)
+            install_signal_handlers(daemon)
+            code = daemon.run()
+        except SQLAlchemyError as exc:  # the database failed during startup
+            _refuse(str(store_error(settings.effective_database_url, exc)))
     finally:
         store.close()
     sys.exit(code)
+
+
+def _daemon_store(settings: Settings) -> Store:
+    try:
+        return open_store(settings.effective_database_url, daemon=True)
+    except TriggerdError as exc:
+        _refuse(str(exc))
+
+
+def _refuse(reason: str) -> NoReturn:
+    from triggerd.observability.logging import get_logger
+
+    get_logger().error("daemon.refused", reason=reason)
+    sys.exit(1)
 
 
 @main.command()
@@ -79,13 +106,17 @@ def validate(settings: Settings) -> None:
 @click.option("--after", help="ISO 8601 time (no offset = UTC); default: now")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON")
 def next_(settings: Settings, name: str, count: int, after: str | None, as_json: bool) -> None:
-    """Upcoming fire times of a time schedule, in its time zone with UTC offsets."""
+    """Upcoming fire times of a time schedule, in its time zone with UTC offsets.
+
+    A schedule with a start_time needs no database. One without counts from when the daemon
+    first saw it, which is read from the database (never created: without one, exit 1).
+    """
     config = load_config(settings.config)
     schedule = config.schedule(name)
     if schedule.recurrence is None:
         raise click.ClickException(f"schedule {name!r} is a datastore schedule; it has no times")
     start = parse_time(after) if after else utcnow()
-    anchor = _anchor(settings, name)
+    anchor = None if schedule.recurrence.start_time is not None else _anchor(settings, name)
     zone = schedule.recurrence.zone
     times = schedule.recurrence.fire_times(start, count, anchor=anchor)
     local = [t.astimezone(zone).isoformat() for t in times]
@@ -98,7 +129,13 @@ def next_(settings: Settings, name: str, count: int, after: str | None, as_json:
 
 def _anchor(settings: Settings, name: str) -> datetime:
     """The persisted first-seen time, or now for a schedule the daemon has not seen yet."""
-    store = open_cli_store(settings)
+    try:
+        store = open_cli_store(settings)
+    except DatabaseMissing as exc:
+        raise click.ClickException(
+            f"schedule {name!r} has no start_time, so its times count from when the daemon "
+            f"first saw it (kept in the database); {missing_database(exc.path)}"
+        ) from exc
     try:
         state = store.schedule_state(name)
     finally:
@@ -109,7 +146,10 @@ def _anchor(settings: Settings, name: str) -> datetime:
 @main.command()
 @common_options
 def check(settings: Settings) -> None:
-    """Exit 0 if a daemon on this database is alive (fresh heartbeat), else 1."""
+    """Exit 0 if a daemon on this database is alive (fresh heartbeat), else 1.
+
+    Never creates the database: a missing one, or one that cannot be opened, exits 1.
+    """
     store = open_cli_store(settings)
     try:
         beat = store.latest_heartbeat()

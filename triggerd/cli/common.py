@@ -1,4 +1,10 @@
-"""What every command shares: the --config/--database options, the store, JSON and time parsing."""
+"""What every command shares: the --config/--database options, the store, JSON and time parsing.
+
+Errors end a command with one line on stderr, never a traceback: an invalid config exits 2
+(one line per problem); an error triggerd raises on purpose exits 1, among them a database
+that cannot be reached or opened, and any database error later in the command (the URL without
+its password, and the cause).
+"""
 
 from __future__ import annotations
 
@@ -12,10 +18,12 @@ from typing import Any, TypeVar
 
 import click
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
-from triggerd.errors import ConfigError, TriggerdError
+from triggerd.errors import ConfigError, DatabaseMissing, TriggerdError
 from triggerd.settings import Settings
 from triggerd.store import Store, open_store
+from triggerd.store.db import store_error
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -55,8 +63,13 @@ def common_options(func: F) -> F:
             for problem in exc.problems:
                 click.echo(str(problem), err=True)
             sys.exit(2)
+        except DatabaseMissing as exc:
+            raise click.ClickException(missing_database(exc.path)) from exc
         except TriggerdError as exc:
             raise click.ClickException(str(exc)) from exc
+        except SQLAlchemyError as exc:  # the database failed after it was opened
+            url = settings.effective_database_url
+            raise click.ClickException(str(store_error(url, exc))) from exc
 
     return wrapper  # type: ignore[return-value]
 
@@ -72,8 +85,19 @@ def load_settings(overrides: dict[str, Any]) -> Settings:
         sys.exit(2)
 
 
-def open_cli_store(settings: Settings) -> Store:
-    return open_store(settings.effective_database_url)
+def open_cli_store(settings: Settings, *, create: bool = False) -> Store:
+    """The store of ``settings``. Only commands that record something pass ``create=True``;
+    the others never create a database (a missing one is :class:`DatabaseMissing`)."""
+    return open_store(settings.effective_database_url, create=create)
+
+
+def missing_database(path: str) -> str:
+    """Where a command looked for the database, and how to point it elsewhere."""
+    return (
+        f"no triggerd database at {path}: the daemon creates it when it first starts; to use "
+        "another, give --state-dir DIR or --database URL (or set TRIGGERD_STATE_DIR or "
+        "TRIGGERD_DATABASE_URL)"
+    )
 
 
 def print_json(value: Any) -> None:

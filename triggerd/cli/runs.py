@@ -25,7 +25,7 @@ def runs() -> None:
 def list_(
     settings: Settings, schedule: str | None, status: str | None, limit: int, as_json: bool
 ) -> None:
-    """The newest runs first."""
+    """The newest runs first. Never creates the database: without one, exit 1."""
     store = open_cli_store(settings)
     try:
         records = store.list_runs(
@@ -56,7 +56,7 @@ def list_(
 @click.argument("run_id", type=int)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (with the output tail)")
 def show(settings: Settings, run_id: int, as_json: bool) -> None:
-    """Everything about one run, including the tail of its output."""
+    """Everything about one run, including the tail of its output (exit 1 if there is none)."""
     store = open_cli_store(settings)
     try:
         record = store.get_run(run_id)
@@ -79,7 +79,10 @@ def show(settings: Settings, run_id: int, as_json: bool) -> None:
 @common_options
 @click.argument("run_id", type=int)
 def retry(settings: Settings, run_id: int) -> None:
-    """Run a failed run again, under the same fire key."""
+    """Run a failed run again, under the same fire key.
+
+    Exit 1 if the run does not exist or did not fail; never creates the database.
+    """
     store = open_cli_store(settings)
     try:
         try:

@@ -16,7 +16,9 @@ from triggerd.cli.common import (
     print_json,
     table,
 )
-from triggerd.config import Schedule, load_config
+from triggerd.config import Config, Schedule, load_config
+from triggerd.datastores.listers import ListingError, normalise_path_on_datastore
+from triggerd.datastores.manual import DataPathRefused, check_data_path
 from triggerd.engine.planner import time_fire_key
 from triggerd.engine.runtime import Runtime
 from triggerd.settings import Settings
@@ -67,7 +69,10 @@ def _describe(
 @common_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON")
 def list_(settings: Settings, as_json: bool) -> None:
-    """Every configured schedule with its status, next fire and last run."""
+    """Every configured schedule with its status, next fire and last run.
+
+    Reads the database, never creates it: without one, exit 1 (it says where it looked).
+    """
     config = load_config(settings.config)
     store = open_cli_store(settings)
     try:
@@ -98,7 +103,7 @@ def list_(settings: Settings, as_json: bool) -> None:
 def _set_enabled(settings: Settings, name: str, enabled: bool) -> None:
     config = load_config(settings.config)
     config.schedule(name)  # raises ScheduleNotFound
-    store = open_cli_store(settings)
+    store = open_cli_store(settings, create=True)
     try:
         store.set_enabled(name, enabled, utcnow())
     finally:
@@ -133,20 +138,73 @@ def _parse_params(values: tuple[str, ...]) -> dict[str, str]:
     return params
 
 
+def _known_params(config: Config, schedule: Schedule, values: tuple[str, ...]) -> dict[str, str]:
+    """The --param overrides; each must be a pipeline parameter or a placeholder of the pipeline."""
+    overrides = _parse_params(values)
+    pipeline = config.pipelines.get(schedule.pipeline)
+    known = set(schedule.pipeline_parameters) | set(pipeline.placeholders if pipeline else ())
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        plural = "s" if len(unknown) > 1 else ""
+        raise click.BadParameter(
+            f"unknown parameter{plural} {', '.join(map(repr, unknown))} for schedule "
+            f"{schedule.name!r}; known: {', '.join(sorted(known)) or 'none'} (its "
+            f"pipeline_parameters and the placeholders of pipeline {schedule.pipeline!r})",
+            param_hint="--param",
+        )
+    return overrides
+
+
+def _data_path(config: Config, schedule: Schedule, value: str | None) -> dict[str, str] | None:
+    """The file a manual run binds: one a poll of the schedule would fire (else refused)."""
+    if schedule.datastore is None:
+        if value is not None:
+            raise click.BadParameter(
+                f"schedule {schedule.name!r} watches no datastore", param_hint="--data-path"
+            )
+        return None
+    if value is None:
+        head = normalise_path_on_datastore(schedule.path_on_datastore)
+        raise click.UsageError(
+            f"schedule {schedule.name!r} watches datastore {schedule.datastore!r}: give "
+            "--data-path, the file to run on, relative to the datastore root "
+            f"(e.g. --data-path {head + '/' if head else ''}NAME)"
+        )
+    try:
+        relative = check_data_path(schedule, config.datastores[schedule.datastore], value)
+    except DataPathRefused as exc:
+        raise click.BadParameter(str(exc), param_hint="--data-path") from exc
+    except ListingError as exc:
+        raise click.ClickException(f"cannot check --data-path: {exc}") from exc
+    return {"datastore": schedule.datastore, "relative_path": relative}
+
+
 @schedules.command()
 @common_options
 @click.argument("name")
-@click.option("--param", "params", multiple=True, help="K=V, overrides a pipeline parameter")
-@click.option("--data-path", help="A path relative to the datastore root (datastore schedules)")
+@click.option(
+    "--param", "params", multiple=True, help="K=V: a pipeline parameter or placeholder's value"
+)
+@click.option(
+    "--data-path",
+    help="A file directly in the watched folder, relative to the datastore root "
+    "(required for datastore schedules)",
+)
 def trigger(settings: Settings, name: str, params: tuple[str, ...], data_path: str | None) -> None:
-    """Record a manual run now; the daemon submits it (at its next start if it is not running)."""
+    """Record a manual run now; the daemon submits it (at its next start if it is not running).
+
+    Refused (exit 2, nothing recorded) when the run could only fail: --data-path on a time
+    schedule, or missing on a datastore schedule; a data path a poll of the schedule would never
+    fire (outside the datastore, missing, in a sub-folder, not a regular file, a symlink out of
+    the folder, refused by include/exclude, a name the store cannot hold); a --param that is
+    neither one of the schedule's pipeline_parameters nor a placeholder of its pipeline.
+    Exit 1 when the datastore cannot be listed to check the path.
+    """
     config = load_config(settings.config)
     schedule = config.schedule(name)
-    if data_path is not None and schedule.datastore is None:
-        raise click.BadParameter(
-            f"schedule {name!r} watches no datastore", param_hint="--data-path"
-        )
-    parameters: dict[str, Any] = {**schedule.pipeline_parameters, **_parse_params(params)}
+    overrides = _known_params(config, schedule, params)
+    bound = _data_path(config, schedule, data_path)
+    parameters: dict[str, Any] = {**schedule.pipeline_parameters, **overrides}
     now = utcnow()
     new = NewRun(
         schedule=name,
@@ -154,13 +212,9 @@ def trigger(settings: Settings, name: str, params: tuple[str, ...], data_path: s
         fire_key=f"{name}:manual:{uuid.uuid4().hex}",
         scheduled_for=now,
         parameters=parameters,
-        data_path=(
-            {"datastore": schedule.datastore, "relative_path": data_path}
-            if data_path is not None and schedule.datastore is not None
-            else None
-        ),
+        data_path=bound,
     )
-    store = open_cli_store(settings)
+    store = open_cli_store(settings, create=True)
     try:
         store.ensure_schedule_state(name, now.replace(microsecond=0))
         run_id = store.add_run(new, now)
@@ -189,7 +243,7 @@ def backfill(
         raise click.BadParameter("--to is before --from", param_hint="--to")
     if last > now:
         raise click.BadParameter("backfill records past slots only", param_hint="--to")
-    store = open_cli_store(settings)
+    store = open_cli_store(settings, create=True)
     try:
         state = store.ensure_schedule_state(name, now.replace(microsecond=0))
         try:
