@@ -16,7 +16,13 @@ import pytest
 from structlog.testing import capture_logs
 
 from triggerd.errors import SubmitInterrupted
-from triggerd.submitters.base import DataPath, RunOutcome, RunRequest
+from triggerd.submitters.base import (
+    DataPath,
+    ProcessTracking,
+    RunOutcome,
+    RunRequest,
+    RunsProcesses,
+)
 from triggerd.submitters.command import (
     CommandSubmitter,
     UnknownPlaceholder,
@@ -24,6 +30,7 @@ from triggerd.submitters.command import (
     placeholders,
     render_argv,
 )
+from triggerd.submitters.processgroup import ProcessIdentity, this_host
 
 CHILD = str(Path(__file__).parent / "scripts" / "child.py")
 PY = sys.executable
@@ -236,6 +243,7 @@ def test_environment_without_optional_values(
     # Stale run variables in the daemon's own environment never reach a run.
     monkeypatch.setenv("TRIGGERD_DATA_PATH", "stale")
     monkeypatch.setenv("TRIGGERD_PARAM_OLD", "stale")
+    monkeypatch.setenv("TRIGGERD_RUN_MARKER", "stale")  # e.g. triggerd run by a triggerd command
     request = make_request(trigger="manual", scheduled_for=None, data_path=None)
     env = dump(tmp_path, [], request)["env"]
     assert env["TRIGGERD_SCHEDULED_FOR"] == ""
@@ -246,8 +254,46 @@ def test_environment_without_optional_values(
         "TRIGGERD_DATA_PATH",
         "TRIGGERD_DATA_URI",
         "TRIGGERD_PARAM_OLD",
+        "TRIGGERD_RUN_MARKER",
     ):
         assert absent not in env
+
+
+# --- what a later daemon needs to recognise the run's processes -------------------------------
+
+
+def test_tracking_marks_the_processes_and_reports_the_leader(tmp_path: Path) -> None:
+    reported: list[ProcessIdentity] = []
+    request = make_request(tracking=ProcessTracking("db-id:7", reported.append))
+    with capture_logs() as logs:
+        env = dump(tmp_path, [], request)["env"]
+    assert env["TRIGGERD_RUN_MARKER"] == "db-id:7"
+    [started] = [e for e in logs if e["event"] == "run.process_started"]
+    [identity] = reported
+    assert identity.pid == started["pid"]
+    assert (identity.host, identity.boot_id) == this_host()
+    assert identity.start_ticks > 0
+
+
+def test_a_failing_report_leaves_nothing_running(tmp_path: Path) -> None:
+    pidfile = tmp_path / "grandchild.pid"
+
+    def started(_identity: ProcessIdentity) -> None:
+        while not pidfile.exists():  # the grandchild runs before the report fails
+            time.sleep(0.01)
+        raise RuntimeError("boom")
+
+    request = make_request(tracking=ProcessTracking("db-id:7", started))
+    with pytest.raises(RuntimeError, match="boom"):
+        run([PY, CHILD, "tree", str(pidfile)], request)
+    assert_gone(int(pidfile.read_text()))
+
+
+def test_a_command_submitter_runs_processes_with_its_kill_grace() -> None:
+    submitter = CommandSubmitter(["true"], kill_grace=timedelta(seconds=3))
+    assert isinstance(submitter, RunsProcesses)
+    assert submitter.kill_grace == timedelta(seconds=3)
+    assert CommandSubmitter(["true"]).kill_grace == timedelta(seconds=10)
 
 
 def test_data_path_falls_back_to_the_relative_path(tmp_path: Path) -> None:

@@ -142,6 +142,7 @@ def test_finishing_records_the_outcome(store: Store) -> None:
         "error": "exited with status 3",
         "exit_code": 3,
         "external_id": None,
+        "note": None,
     }
     assert run.output == "boom\n"
 
@@ -423,3 +424,111 @@ def test_a_planning_pass_revives_a_missed_record_and_never_moves_a_cursor_back(
     assert store.statuses(["nightly:a"]) == {"nightly:a": "pending"}
     state = store.schedule_state("nightly")
     assert state is not None and state.cursor_at == T0 + timedelta(days=1)
+
+
+# -- a command's process group, for the daemon after a crash ------------------------------------
+
+PROCESS = {"pid": 4242, "start_ticks": 987654, "host": "vm", "boot_id": "b-1", "attempt": 1}
+
+
+def claimed_run(store: Store, key: str = "nightly:a") -> int:
+    store.ensure_schedule_state("nightly", T0)
+    [run_id] = store.record_fires("nightly", [pending(key)], cursor_at=T0, now=T0)
+    assert store.claim_next("me", T0) is not None
+    return run_id
+
+
+def test_a_process_group_stays_on_the_run_until_its_attempt_ends(store: Store) -> None:
+    run_id = claimed_run(store)
+    assert store.get_run(run_id).process is None
+    assert store.record_process(run_id, PROCESS, owner="me")
+    assert not store.record_process(run_id, {**PROCESS, "pid": 1}, owner="another daemon")
+    assert store.get_run(run_id).process == PROCESS
+    # The daemon dies: the run is pending again and keeps the group for whoever claims it.
+    assert store.recover_orphans() == [run_id]
+    again = store.claim_next("me", T0)
+    assert again is not None and (again.attempts, again.process) == (2, PROCESS)
+    assert store.take_over_expired(T0 + timedelta(hours=1)) == [run_id]
+    assert store.get_run(run_id).process == PROCESS
+    # The attempt's end is recorded: its submitter stopped the group.
+    assert store.claim_next("me", T0) is not None
+    store.finish_run(run_id, status="succeeded", now=T0, exit_code=0, owner="me")
+    assert store.get_run(run_id).process is None
+    assert "process" not in store.get_run(run_id).as_json()  # not part of the JSON contract
+
+
+@pytest.mark.parametrize("ending", ["retry", "hand back"])
+def test_a_retry_or_hand_back_clears_the_process_group(store: Store, ending: str) -> None:
+    run_id = claimed_run(store)
+    store.record_process(run_id, PROCESS, owner="me")
+    if ending == "retry":
+        store.schedule_retry(run_id, at=T0, error="HTTP 503")
+    else:
+        store.release_run(run_id, error="interrupted")
+    run = store.get_run(run_id)
+    assert (run.status, run.process) == ("pending", None)
+
+
+def test_notes_add_up_and_are_shown(store: Store) -> None:
+    run_id = claimed_run(store)
+    store.add_note(run_id, "attempt 1's process group 4242 was still running.")
+    store.add_note(run_id, "attempt 2's process group 4300 was still running.")
+    note = store.get_run(run_id).as_json()["note"]
+    assert note == (
+        "attempt 1's process group 4242 was still running. "
+        "attempt 2's process group 4300 was still running."
+    )
+    assert store.list_runs()[0].note == note
+
+
+def test_each_database_has_an_id_of_its_own(store_url: str, tmp_path: Path) -> None:
+    first = open_store(store_url)
+    try:
+        store_id = first.store_id()
+    finally:
+        first.close()
+    again = open_store(store_url)
+    other = open_store(f"sqlite:///{tmp_path / 'other.db'}")
+    try:
+        assert again.store_id() == store_id and len(store_id) == 32
+        assert other.store_id() != store_id
+    finally:
+        again.close()
+        other.close()
+
+
+def test_runs_recorded_before_migration_0004_get_no_process_and_no_note(store_url: str) -> None:
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+    from sqlalchemy import create_engine
+
+    from triggerd.store.db import MIGRATIONS
+    from triggerd.store.tables import runs
+
+    engine = create_engine(store_url)
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0003")
+        conn.execute(
+            runs.insert().values(
+                schedule="nightly",
+                trigger="time",
+                fire_key="nightly:old",
+                status="running",
+                parameters={},
+                attempts=1,
+                created_at=T0,
+                claimed_by="a daemon of 0.1.0",
+            )
+        )
+    engine.dispose()
+    store = open_store(store_url)
+    try:
+        [old] = store.list_runs()
+        assert (old.fire_key, old.process, old.note) == ("nightly:old", None, None)
+        assert store.recover_orphans() == [old.id]
+        assert len(store.store_id()) == 32
+    finally:
+        store.close()

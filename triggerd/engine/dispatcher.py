@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TypeVar
 
@@ -22,6 +22,15 @@ from triggerd.observability.logging import Logger, get_logger
 from triggerd.observability.metrics import Metrics
 from triggerd.store import RunRecord, Store
 from triggerd.submitters import RunOutcome, RunRequest, Submitter
+from triggerd.submitters.base import ProcessTracking, RunsProcesses
+from triggerd.submitters.command import human_duration
+from triggerd.submitters.processgroup import (
+    DEFAULT_KILL_GRACE,
+    Ended,
+    ProcessIdentity,
+    end_leftovers,
+    this_host,
+)
 
 
 @dataclass(frozen=True)
@@ -131,13 +140,18 @@ class Dispatcher:
         retry = RetryPolicy()
         try:
             dispatch = self._resolve(run)
+            submitter = None if isinstance(dispatch, str) else dispatch.submitter
+            marker = self._marker(run, submitter, log)
+            if marker is not None and not self._end_earlier_attempt(run, submitter, marker, log):
+                return
             if isinstance(dispatch, str):
                 self._finish(run, RunOutcome(status="failed", error=dispatch), log)
                 return
             retry = dispatch.retry
+            request = self._tracked(run, dispatch, marker, log)
             log.info("run.started", attempt=run.attempts, trigger=run.trigger)
             began = time.monotonic()
-            outcome = dispatch.submitter.submit(dispatch.request, self._cancel)
+            outcome = dispatch.submitter.submit(request, self._cancel)
             self._finish(run, outcome, log, took=time.monotonic() - began)
         except SubmitInterrupted as exc:
             reason = str(exc)
@@ -154,6 +168,84 @@ class Dispatcher:
             with self._lock:
                 self._workers.pop(run.id, None)
             self._wake.set()
+
+    # -- what a dead daemon's attempt left running ------------------------------------------
+
+    def _marker(self, run: RunRecord, submitter: Submitter | None, log: Logger) -> str | None:
+        """``TRIGGERD_RUN_MARKER`` for the run's processes (the database's id and the run's), if
+        its submitter starts processes or an earlier attempt's group is on record."""
+        if run.process is None and not isinstance(submitter, RunsProcesses):
+            return None
+        store_id = self._persist(log, "store id", self._store.store_id)
+        return None if store_id is None else f"{store_id}:{run.id}"
+
+    def _end_earlier_attempt(
+        self, run: RunRecord, submitter: Submitter | None, marker: str, log: Logger
+    ) -> bool:
+        """Before an attempt, end what an earlier one left running when its daemon died.
+
+        A run is checked when its row still holds a process group (the end of the attempt that
+        started it was never recorded) or, for a command, on any attempt after the first (its
+        daemon may have died before it recorded the group). A group recorded on this host and
+        boot, and every process here carrying the run's marker, get SIGTERM, then SIGKILL
+        after the pipeline's kill grace (see ``processgroup.leftovers`` for what counts as the
+        run's). Returns False if some survived SIGKILL: the run is failed, not run beside them.
+        """
+        if run.process is None and run.attempts <= 1:
+            return True
+        record = ProcessIdentity.from_json(run.process) if run.process else None
+        earlier = (run.process or {}).get("attempt")
+        if record is not None:
+            where = record.elsewhere(*this_host())
+            if where == "another host":
+                log.warning("run.orphan_unchecked", pid=record.pid, host=record.host)
+                self._note(run.id, _unchecked_note(record, earlier, run.attempts), log)
+            if where is not None:
+                record = None  # another host's pid, or an earlier boot's: not ours to act on
+        grace = DEFAULT_KILL_GRACE
+        if isinstance(submitter, RunsProcesses):
+            grace = submitter.kill_grace
+        ended = end_leftovers(record, marker, grace.total_seconds())
+        if ended is None:
+            return True
+        survivors = {"survivors": list(ended.survivors)} if ended.survivors else {}
+        log.warning(
+            "run.orphan_stopped",
+            pid=ended.group or ended.pids[0],
+            processes=len(ended.pids),
+            signal=ended.signal.name,
+            **survivors,
+        )
+        self._note(run.id, _ended_note(ended, earlier, run.attempts, grace), log)
+        if not ended.survivors:
+            return True
+        error = (
+            f"processes {_pids(ended.survivors)} of an earlier attempt still ran after SIGKILL; "
+            "not run again beside them"
+        )
+        self._finish(run, RunOutcome(status="failed", error=error), log)
+        return False
+
+    def _note(self, run_id: int, note: str, log: Logger) -> None:
+        self._persist(log, "note", lambda: self._store.add_note(run_id, note))
+
+    def _tracked(
+        self, run: RunRecord, dispatch: Dispatch, marker: str | None, log: Logger
+    ) -> RunRequest:
+        """The request, with the tracking that records the attempt's process group."""
+        if marker is None or not isinstance(dispatch.submitter, RunsProcesses):
+            return dispatch.request
+
+        def started(identity: ProcessIdentity) -> None:
+            # One quick try: a command must not wait on the database (its marker still finds it).
+            process = {**identity.as_json(), "attempt": run.attempts}
+            try:
+                self._store.record_process(run.id, process, owner=self._owner)
+            except SQLAlchemyError as exc:
+                error = str(exc).splitlines()[0]
+                log.warning("run.process_unrecorded", pid=identity.pid, error=error)
+
+        return replace(dispatch.request, tracking=ProcessTracking(marker, started))
 
     def _retry_or_fail(
         self, run: RunRecord, policy: RetryPolicy, exc: TransientSubmitError, log: Logger
@@ -250,3 +342,37 @@ class Dispatcher:
     def _snapshot(self) -> list[threading.Thread]:
         with self._lock:
             return list(self._workers.values())
+
+
+def _ended_note(ended: Ended, earlier: object, attempt: int, grace: timedelta) -> str:
+    """``runs show``'s note on what an earlier attempt left running, and how it was ended."""
+    whose = f"attempt {earlier}" if isinstance(earlier, int) else "an earlier attempt"
+    count = len(ended.pids)
+    if ended.group is not None:
+        what = f"{whose}'s process group {ended.group}"
+        what += f" ({count} processes) was" if count > 1 else " was"
+    else:
+        what = f"process{'es' if count > 1 else ''} {_pids(ended.pids)} of {whose} "
+        what += "were" if count > 1 else "was"
+    how = "ended with SIGTERM"
+    if ended.signal.name == "SIGKILL":
+        how = f"ended with SIGKILL ({human_duration(grace)} after SIGTERM)"
+    found = f"{what} still running after the daemon running it died"
+    if ended.survivors:
+        return (
+            f"{found}: {how}, but {_pids(ended.survivors)} still ran, so attempt {attempt} "
+            "was not started."
+        )
+    return f"{found}: {how} before attempt {attempt} started."
+
+
+def _unchecked_note(record: ProcessIdentity, earlier: object, attempt: int) -> str:
+    whose = f"attempt {earlier}" if isinstance(earlier, int) else "an earlier attempt"
+    return (
+        f"{whose} ran on host {record.host} (process group {record.pid}) and was not checked "
+        f"from here: if it still runs there, attempt {attempt} runs beside it."
+    )
+
+
+def _pids(pids: tuple[int, ...]) -> str:
+    return ", ".join(str(pid) for pid in pids)

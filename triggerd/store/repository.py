@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,7 @@ from triggerd.errors import RunNotFound
 from triggerd.store import snapshots
 from triggerd.store.instances import InstancesMixin
 from triggerd.store.leases import LeasesMixin, check_fence
-from triggerd.store.tables import runs, schedule_state
+from triggerd.store.tables import runs, schedule_state, store_meta
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,9 @@ class RunRecord:
     exit_code: int | None
     error: str | None
     output: str | None
+    # The process group of the attempt in flight, or of one whose daemon died (see tables.py).
+    process: dict[str, Any] | None = None
+    note: str | None = None  # what became of an earlier attempt's processes
 
     def as_json(self) -> dict[str, Any]:
         """The `runs list --json` / `runs show --json` object (a documented contract)."""
@@ -90,6 +94,7 @@ class RunRecord:
             "error": self.error,
             "exit_code": self.exit_code,
             "external_id": self.external_id,
+            "note": self.note,
         }
 
 
@@ -108,6 +113,7 @@ class Store(InstancesMixin, LeasesMixin):
         self.engine = engine
         self._on_close = on_close
         self._bulk: dict[tuple[str, tuple[str, ...]], _BulkInsert] = {}  # compiled once each
+        self._store_id: str | None = None  # read once (two threads reading it is harmless)
 
     def reading(self) -> Connection:
         """A connection for reads only: it never holds SQLite's write lock."""
@@ -420,6 +426,7 @@ class Store(InstancesMixin, LeasesMixin):
                     external_id=external_id,
                     claimed_by=None,
                     claim_expires_at=None,
+                    process=null(),  # the attempt's group was stopped by its submitter
                 )
             )
         return result.rowcount == 1
@@ -440,8 +447,49 @@ class Store(InstancesMixin, LeasesMixin):
             conn.execute(
                 update(runs)
                 .where(runs.c.id == run_id, runs.c.status == "running")
-                .values(status="pending", claimed_by=None, claim_expires_at=None, **values)
+                .values(
+                    status="pending",
+                    claimed_by=None,
+                    claim_expires_at=None,
+                    process=null(),  # the attempt's group was stopped by its submitter
+                    **values,
+                )
             )
+
+    def record_process(self, run_id: int, process: dict[str, Any], *, owner: str) -> bool:
+        """Record the process group of a run's attempt in flight (one UPDATE, right after the
+        command started); False if ``owner`` no longer holds the run."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(runs)
+                .where(runs.c.id == run_id, runs.c.claimed_by == owner, runs.c.status == "running")
+                .values(process=process)
+            )
+        return result.rowcount == 1
+
+    def add_note(self, run_id: int, note: str) -> None:
+        """Add a sentence to the run's note (what became of an earlier attempt's processes)."""
+        with self.engine.begin() as conn:
+            earlier = conn.execute(select(runs.c.note).where(runs.c.id == run_id)).scalar()
+            text = note if not earlier else f"{earlier} {note}"
+            conn.execute(update(runs).where(runs.c.id == run_id).values(note=text))
+
+    def store_id(self) -> str:
+        """This database's id (made with its schema): tells its runs from another database's."""
+        if self._store_id is None:
+            self._store_id = self._read_store_id()
+        return self._store_id
+
+    def _read_store_id(self) -> str:
+        query = select(store_meta.c.value).where(store_meta.c.key == "store_id")
+        with self.reading() as conn:
+            found = conn.execute(query).scalar()
+        if found is not None:
+            return str(found)
+        with self.engine.begin() as conn:  # a schema made without migration 0004's row
+            insert = self._insert(store_meta).values(key="store_id", value=uuid.uuid4().hex)
+            conn.execute(insert.on_conflict_do_nothing(index_elements=["key"]))  # type: ignore[attr-defined]
+            return str(conn.execute(query).scalar_one())
 
     def renew_claims(
         self,
@@ -462,7 +510,8 @@ class Store(InstancesMixin, LeasesMixin):
             conn.execute(query.values(claim_expires_at=now + ttl))
 
     def take_over_expired(self, now: datetime) -> list[int]:
-        """Runs whose claim expired (their daemon died) become pending again: at-least-once."""
+        """Runs whose claim expired (their daemon died) become pending again: at-least-once.
+        Their ``process`` stays: the dispatcher that claims one ends what is left of it first."""
         with self.engine.begin() as conn:
             ids = [
                 int(i)
@@ -539,7 +588,8 @@ class Store(InstancesMixin, LeasesMixin):
         return int(result.rowcount)
 
     def recover_orphans(self, *, except_owner: str | None = None) -> list[int]:
-        """Runs left ``running`` by a daemon that died become pending again (at-least-once)."""
+        """Runs left ``running`` by a daemon that died become pending again (at-least-once).
+        Their ``process`` stays: the dispatcher that claims one ends what is left of it first."""
         with self.engine.begin() as conn:
             query = select(runs.c.id).where(runs.c.status == "running")
             if except_owner is not None:

@@ -94,6 +94,14 @@ runs = Table(
     Column("exit_code", Integer(), nullable=True),
     Column("error", Text(), nullable=True),
     Column("output", Text(), nullable=True),
+    # The process group of the command attempt in flight: its leader's pid and start time, the
+    # host and boot (see triggerd/submitters/processgroup.py), and the attempt. Set right after
+    # the command starts; cleared when the attempt's end is recorded, so a run still holding
+    # one when it is claimed again had a daemon die under it.
+    Column("process", JSON(), nullable=True),
+    # What happened to an earlier attempt's processes (ended before the next attempt, or not
+    # checkable from here); shown by `triggerd runs show`.
+    Column("note", Text(), nullable=True),
     Index("ix_runs_status_id", "status", "id"),
 )
 
@@ -133,6 +141,15 @@ leases = Table(
     Column("owner", String(100), nullable=False),
     Column("expires_at", UTCDateTime(), nullable=False),
     Column("token", BigInteger(), nullable=False),
+)
+
+# Facts about the database itself. ``store_id``: a random id made when the schema was created,
+# which tells this database's runs from another's (in TRIGGERD_RUN_MARKER) on a shared host.
+store_meta = Table(
+    "store_meta",
+    metadata,
+    Column("key", String(100), primary_key=True),
+    Column("value", Text(), nullable=False),
 )
 
 RUN_STATUSES = ("pending", "running", "submitted", "succeeded", "failed", "skipped")

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Literal, Protocol
+from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from triggerd.submitters.processgroup import ProcessIdentity
 
 JsonValue = str | int | float | bool | None
 
@@ -19,6 +22,21 @@ class DataPath:
 
     def as_json(self) -> dict[str, str]:
         return {"datastore": self.datastore, "relative_path": self.relative_path}
+
+
+@dataclass(frozen=True)
+class ProcessTracking:
+    """How a submitter that starts local processes lets a later daemon recognise them, should
+    this one die while they run (see ``submitters/processgroup.py``).
+
+    The submitter puts ``marker`` in each process's environment (``TRIGGERD_RUN_MARKER``) and
+    calls ``started`` with the identity of the process group's leader as soon as it runs.
+    ``started`` returns quickly and does not raise (a failure to record is logged; the marker
+    still finds the processes).
+    """
+
+    marker: str
+    started: Callable[[ProcessIdentity], None]
 
 
 @dataclass(frozen=True)
@@ -40,6 +58,7 @@ class RunRequest:
     data_uri: str | None = None  # the bound file as a URI: file:///... or the blob URL
     description: str | None = None  # the schedule's description
     continue_on_step_failure: bool | None = None  # Azure ML's ContinueRunOnStepFailure
+    tracking: ProcessTracking | None = None  # set by the dispatcher for a RunsProcesses submitter
 
 
 @dataclass(frozen=True)
@@ -65,3 +84,13 @@ class Submitter(Protocol):
     """
 
     def submit(self, request: RunRequest, cancel: threading.Event) -> RunOutcome: ...
+
+
+@runtime_checkable
+class RunsProcesses(Protocol):
+    """A submitter whose runs are local processes (``command``). The dispatcher gives their
+    requests a :class:`ProcessTracking`, and ends what a dead daemon's attempt left running
+    before the next attempt, with the same grace between SIGTERM and SIGKILL."""
+
+    @property
+    def kill_grace(self) -> timedelta: ...

@@ -9,6 +9,10 @@ The child runs in its own process group (``start_new_session``), so a timeout or
 stops the whole tree it started, grandchildren included: SIGTERM to the group, ``kill_grace``
 to finish, then SIGKILL. Processes the command leaves running in the background when it exits
 are stopped the same way, so nothing of a run outlives ``submit``.
+
+Nothing, that is, unless the daemon itself dies. With a ``tracking`` in the request, the child
+carries ``TRIGGERD_RUN_MARKER`` and its identity (pid, start time, host, boot) is reported as
+soon as it runs, so that the next attempt can end what is left first (``processgroup.py``).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -28,7 +32,14 @@ from triggerd.errors import SubmitInterrupted
 from triggerd.observability.logging import Logger, get_logger
 from triggerd.submitters.base import RunOutcome, RunRequest
 from triggerd.submitters.output import OutputReader, OutputTail
-from triggerd.submitters.processgroup import group_alive, signal_group
+from triggerd.submitters.processgroup import (
+    DEFAULT_KILL_GRACE,
+    MARKER_VARIABLE,
+    ProcessIdentity,
+    group_alive,
+    identify,
+    signal_group,
+)
 
 __all__ = [
     "CommandSubmitter",
@@ -57,6 +68,7 @@ _RUN_VARIABLES = (
     "TRIGGERD_DATASTORE",
     "TRIGGERD_DATA_PATH",
     "TRIGGERD_DATA_URI",
+    MARKER_VARIABLE,
 )
 _PARAM_PREFIX = "TRIGGERD_PARAM_"
 
@@ -140,6 +152,8 @@ def run_environment(
     )
     if request.experiment_name:
         env["TRIGGERD_EXPERIMENT_NAME"] = request.experiment_name
+    if request.tracking is not None:
+        env[MARKER_VARIABLE] = request.tracking.marker
     for name, value in request.parameters.items():
         env[_PARAM_PREFIX + _ENV_UNSAFE.sub("_", name.upper())] = _as_text(value)
     if request.data_path is not None:
@@ -174,6 +188,18 @@ def _describe_exit(returncode: int) -> str:
     return f"killed by signal {name}"
 
 
+def _reporter(pid: int, started: Callable[[ProcessIdentity], None]) -> Callable[[], None]:
+    """Report the identity of the child ``pid``. Read right after Popen, before the child is
+    reaped: its /proc entry cannot be another process's yet."""
+    identity = identify(pid)
+
+    def report() -> None:
+        if identity is not None:
+            started(identity)
+
+    return report
+
+
 # --- the submitter --------------------------------------------------------------------------
 
 
@@ -187,7 +213,7 @@ class CommandSubmitter:
         env: dict[str, str] | None = None,
         cwd: Path | None = None,
         timeout: timedelta | None = None,
-        kill_grace: timedelta = timedelta(seconds=10),
+        kill_grace: timedelta = DEFAULT_KILL_GRACE,
         output_limit: int = 64 * 1024,
     ) -> None:
         if timeout is not None and timeout <= timedelta(0):
@@ -200,8 +226,14 @@ class CommandSubmitter:
         self._env = dict(env or {})
         self._cwd = cwd
         self._timeout = timeout
+        self._kill_grace = kill_grace
         self._grace = kill_grace.total_seconds()
         self._output_limit = output_limit
+
+    @property
+    def kill_grace(self) -> timedelta:
+        """How long the group has between SIGTERM and SIGKILL (also for a dead daemon's)."""
+        return self._kill_grace
 
     def submit(self, request: RunRequest, cancel: threading.Event) -> RunOutcome:
         log = get_logger(
@@ -235,8 +267,11 @@ class CommandSubmitter:
         # Only argv[0] is logged: the other arguments carry parameter values, which may be
         # secrets or personal data, and the log outlives the run.
         log.info("run.process_started", pid=proc.pid, argv0=argv[0])
+        report = None
+        if request.tracking is not None:
+            report = _reporter(proc.pid, request.tracking.started)
         with proc:
-            ending, output = self._supervise(proc, cancel, log)
+            ending, output = self._supervise(proc, cancel, log, report)
         return self._outcome(proc.returncode, ending, output, log)
 
     def _supervise(
@@ -244,8 +279,11 @@ class CommandSubmitter:
         proc: subprocess.Popen[bytes],
         cancel: threading.Event,
         log: Logger,
+        report: Callable[[], None] | None = None,
     ) -> tuple[_Ending, str]:
-        """Wait for the run to end, stop its group, and return how it ended and its output."""
+        """Wait for the run to end, stop its group, and return how it ended and its output.
+
+        ``report`` (the child's identity to the dispatcher) runs once the output is read."""
         assert proc.stdout is not None and proc.stderr is not None
         tail = OutputTail(self._output_limit)
         readers = [
@@ -256,6 +294,8 @@ class CommandSubmitter:
             reader.start()
         stopped = False
         try:
+            if report is not None:
+                report()
             ending = self._wait(proc, cancel)
             if ending == "exited" and group_alive(proc.pid):
                 log.warning("run.leftover_processes", pid=proc.pid)
