@@ -55,6 +55,24 @@ _UNIT_NAME = {
     Frequency.WEEK: "week",
     Frequency.MONTH: "month",
 }
+# datetime holds the years 1 to 9999. A recurrence whose period is longer than that span can
+# never fire twice, and its period (interval x unit) would overflow timedelta for a large enough
+# interval (Month/40,000,000), so config validation refuses an interval above max_interval().
+_CALENDAR_SPAN = datetime.max.replace(tzinfo=UTC) - datetime.min.replace(tzinfo=UTC)
+_CALENDAR_MONTHS = 9998 * 12 + 11  # from January of the year 1 to December of the year 9999
+
+
+def max_interval(frequency: Frequency) -> int:
+    """The largest interval of ``frequency`` that fits in the calendar (years 1 to 9999).
+
+    Up to it, ``period`` is a valid timedelta and every step of ``next_fire_after`` either
+    stays in the calendar or overflows inside it (past the year 9999: no next fire).
+    """
+    if frequency == Frequency.MONTH:
+        return _CALENDAR_MONTHS
+    return _CALENDAR_SPAN // _UNIT[frequency]
+
+
 # Bounds on every search loop: after this many periods (or candidate days) there is no next fire.
 _MAX_PERIODS = 2_000
 _MAX_ITEMS = 100_000

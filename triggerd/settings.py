@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
@@ -45,7 +46,8 @@ class Settings(BaseSettings):
     @classmethod
     def _duration(cls, value: object) -> timedelta:
         """Whole seconds (``30``) or a string with a unit (``"30s"``, ``"2m"``)."""
-        if isinstance(value, str) and value.strip().isdigit():
+        # [0-9], not str.isdigit(): that is also true of "١٢" and "²" (not ASCII digits).
+        if isinstance(value, str) and re.fullmatch(r"[0-9]{1,15}", value.strip(" \t")):
             value = int(value)
         return parse_duration(value, unit="s")
 
@@ -54,6 +56,8 @@ class Settings(BaseSettings):
     def _address(cls, value: str) -> str:
         from triggerd.observability.httpserver import parse_address
 
+        if not value.isascii():  # the port's digits: 0-9 only, not "٩٤٦٤"
+            raise ValueError("the HTTP address must be host:port in ASCII, e.g. 127.0.0.1:9464")
         parse_address(value)  # raises ValueError with what is wrong
         return value
 

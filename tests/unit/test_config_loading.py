@@ -133,6 +133,7 @@ AZURE_CASES = {
         "Schedule:\n  recurrence: ~\n  datastore_name: blobs\n  pipeline_id: p\n",
         [("s.yaml", "Schedule.datastore_name", 3, "unknown datastore 'blobs' (defined: none)")],
     ),
+    # The unknown datastore is reported although the schedule has another problem.
     "recurrence and datastore": (
         f"Schedule:\n  recurrence: {DAILY}\n  datastore_name: blobs\n  pipeline_id: p\n",
         [
@@ -141,7 +142,8 @@ AZURE_CASES = {
                 "Schedule.datastore_name",
                 3,
                 "Can not specify both a Recurrence and a Datastore",
-            )
+            ),
+            ("s.yaml", "Schedule.datastore_name", 3, "unknown datastore 'blobs' (defined: none)"),
         ],
     ),
     "native key": (
@@ -248,8 +250,7 @@ def test_directory_reads_yaml_and_yml_files_only_not_hidden_not_nested(tmp_path:
         {
             "a.yaml": PIPELINE,
             "b.yml": f"schedules:\n  - {{name: s, pipeline: p, recurrence: {DAILY}}}\n",
-            "empty.yaml": "",
-            "comments.yaml": "# nothing here yet\n",
+            "none.yaml": "schedules: []\n",
             ".hidden.yaml": "broken: [",
             "README.md": "broken: [",
             "nested/c.yaml": "broken: [",
@@ -260,12 +261,6 @@ def test_directory_reads_yaml_and_yml_files_only_not_hidden_not_nested(tmp_path:
     assert config.schedule("s").source == str(tmp_path / "b.yml")
     with pytest.raises(ScheduleNotFound):
         config.schedule("t")
-
-
-def test_empty_file_defines_nothing(tmp_path: Path) -> None:
-    write(tmp_path, {"c.yaml": ""})
-    config = load_config(tmp_path / "c.yaml")
-    assert (config.datastores, config.pipelines, config.schedules) == ({}, {}, {})
 
 
 def test_native_file_with_defaults_durations_and_relative_paths(tmp_path: Path) -> None:

@@ -21,6 +21,11 @@ schedules:
     pipeline: p
 """
 RECURRENCE = "recurrence: {frequency: Day, interval: 1}\npipeline_parameters: {x: 1}\n"
+# A string that is not a duration is not echoed: it may be a secret under the wrong key.
+NOT_A_DURATION = (
+    "is not a duration: write a whole number of {unit} or a number with a unit (s, m, h or d), "
+    "like '30s', '10m', '2h', '1d'"
+)
 PARAMS = "pipeline_parameters: {x: 1}\n"
 
 
@@ -102,7 +107,7 @@ SCHEDULE_CASES = {
         PARAMS + "datastore: inbox\npolling_interval: soon\n",
         "schedules[0].polling_interval",
         10,
-        "must be a whole number of minutes or a string like '30s', '10m', '2h', '1d', not 'soon'",
+        NOT_A_DURATION.format(unit="minutes"),
     ),
     "polling_interval float": (
         PARAMS + "datastore: inbox\npolling_interval: 1.5\n",
@@ -120,8 +125,7 @@ SCHEDULE_CASES = {
         RECURRENCE + "misfire_grace_time: 5 minutes\n",
         "schedules[0].misfire_grace_time",
         10,
-        "must be a whole number of seconds or a string like '30s', '10m', '2h', '1d', "
-        "not '5 minutes'",
+        NOT_A_DURATION.format(unit="seconds"),
     ),
     "max_catchup_runs zero": (
         RECURRENCE + "max_catchup_runs: 0\n",
@@ -359,8 +363,7 @@ PIPELINE_CASES = {
         "kind: http\nurl: https://h/\nretry:\n  max_elapsed: forever",
         "pipelines.p.retry.max_elapsed",
         7,
-        "must be a whole number of seconds or a string like '30s', '10m', '2h', '1d', "
-        "not 'forever'",
+        NOT_A_DURATION.format(unit="seconds"),
     ),
     "retry unknown key": (
         "kind: command\nargv: [echo]\nretry: {attempts: 3}",
@@ -430,7 +433,7 @@ PIPELINE_CASES = {
         "kind: command\nargv: [echo]\ntimeout: 1 hour",
         "pipelines.p.timeout",
         6,
-        "must be a whole number of seconds or a string like '30s', '10m', '2h', '1d', not '1 hour'",
+        NOT_A_DURATION.format(unit="seconds"),
     ),
     "timeout zero": (
         "kind: command\nargv: [echo]\ntimeout: 0",
@@ -560,8 +563,10 @@ def test_every_problem_of_every_definition_is_reported(tmp_path: Path) -> None:
         "  - name: t\n    pipeline: nope\n    datastore: inbox\n    polling_interval: 0\n"
         "  - name: u\n    pipeline: p\n    datastore: inbox\n    pipeline_parameters: {x: 1}\n"
     )
+    # Schedule t's unknown pipeline is reported beside its other problem.
     assert [(key, line) for key, line, _ in problems_in(tmp_path, text)] == [
         ("schedules[0].status", 10),
+        ("schedules[1].pipeline", 12),
         ("schedules[1].polling_interval", 14),
     ]
 
@@ -619,3 +624,54 @@ def test_body_placeholders_a_schedule_does_not_supply(tmp_path: Path) -> None:
         ("schedules[0].pipeline_parameters", 18, message.format(name="extra")),
         ("schedules[0].pipeline_parameters", 18, message.format(name="missing")),
     ]
+
+
+SECRET = "'sv=2024&sig=SECRET-VALUE'"
+# Every key whose problem once echoed the value: a secret pasted under the wrong key (or the
+# right key, misindented) must not reach validate's output or the reload log.
+ECHOING_KEYS = {
+    "polling_interval": f"datastore: inbox\npolling_interval: {SECRET}\n" + PARAMS,
+    "misfire_grace_time": RECURRENCE + f"misfire_grace_time: {SECRET}\n",
+    "settle": f"datastore: inbox\nsettle: {SECRET}\n" + PARAMS,
+    "recurrence.start_time": f"recurrence: {{frequency: Day, interval: 1, start_time: {SECRET}}}\n"
+    + PARAMS,
+    "recurrence.hours[0]": f"recurrence: {{frequency: Day, interval: 1, hours: [{SECRET}]}}\n"
+    + PARAMS,
+    "recurrence.minutes[0]": f"recurrence: {{frequency: Day, interval: 1, minutes: [{SECRET}]}}\n"
+    + PARAMS,
+    "recurrence.interval": f"recurrence: {{frequency: Day, interval: {SECRET}}}\n" + PARAMS,
+    "recurrence.time_of_day": "recurrence: {frequency: Day, interval: 1, time_of_day: "
+    + f"{SECRET}}}\n"
+    + PARAMS,
+    "recurrence.time_zone": f"recurrence: {{frequency: Day, interval: 1, time_zone: {SECRET}}}\n"
+    + PARAMS,
+    "recurrence.frequency": f"recurrence: {{frequency: {SECRET}, interval: 1}}\n" + PARAMS,
+    "status": RECURRENCE + f"status: {SECRET}\n",
+    "catchup": RECURRENCE + f"catchup: {SECRET}\n",
+}
+
+
+@pytest.mark.parametrize("body", list(ECHOING_KEYS.values()), ids=list(ECHOING_KEYS))
+def test_string_values_are_never_echoed(tmp_path: Path, body: str) -> None:
+    path = tmp_path / "triggerd.yaml"
+    path.write_text(schedule(body))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert len(caught.value.problems) == 1
+    assert "SECRET" not in str(caught.value)
+
+
+def test_pipeline_durations_are_never_echoed(tmp_path: Path) -> None:
+    path = tmp_path / "triggerd.yaml"
+    path.write_text(
+        f"pipelines:\n  p: {{kind: command, argv: [echo], timeout: {SECRET},\n"
+        f"      retry: {{max_attempts: 2, max_elapsed: {SECRET}, initial_backoff: {SECRET}}}}}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert [p.key for p in caught.value.problems] == [
+        "pipelines.p.timeout",
+        "pipelines.p.retry.max_elapsed",
+        "pipelines.p.retry.initial_backoff",
+    ]
+    assert "SECRET" not in str(caught.value)

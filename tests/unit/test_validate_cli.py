@@ -77,8 +77,8 @@ CASES = {
     ),
     "start_time malformed": (
         HEAD + "    recurrence: {frequency: Day, interval: 1, start_time: '2024-13-01T09:00'}\n",
-        "6: schedules[0].recurrence.start_time: start_time '2024-13-01T09:00' is not a date and "
-        "time in the form YYYY-MM-DDThh:mm:ss",
+        "6: schedules[0].recurrence.start_time: start_time has the form YYYY-MM-DDThh:mm:ss but "
+        "is not a real date and time",
     ),
     "float interval": (
         HEAD + "    recurrence: {frequency: Day, interval: 1.5}\n",
@@ -146,3 +146,67 @@ def test_valid_config_exits_0(config: Path) -> None:
     result = CliRunner().invoke(main, ["validate", "--config", str(config)])
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith(f"{config}: ok (")
+
+
+NOTHING = "to define no schedules on purpose, write 'schedules: []'"
+# (file text, every line printed after "<file>", in order)
+MANY_CASES = {
+    "empty file": (
+        "",
+        [f": the file defines nothing (it is empty or holds only comments); {NOTHING}"],
+    ),
+    "only comments": (
+        "# schedules: moved to team-b.yaml\n",
+        [f": the file defines nothing (it is empty or holds only comments); {NOTHING}"],
+    ),
+    "schedules without a value": (
+        "schedules:\n",
+        [f":1: the file defines nothing ('schedules:' has no value); {NOTHING}"],
+    ),
+    "every problem of one recurrence": (
+        HEAD + "    recurrence: {frequency: Day, interval: 1, hours: [25], minutes: [61]}\n",
+        [
+            ":6: schedules[0].recurrence.hours[0]: Hours must be between 0 and 23.",
+            ":6: schedules[0].recurrence.minutes[0]: Minutes must be between 0 and 59.",
+        ],
+    ),
+    "an unknown pipeline beside another problem": (
+        HEAD.replace("pipeline: p", "pipeline: x")
+        + "    recurrence: {frequency: Day, interval: 0}\n",
+        [
+            ":5: schedules[0].pipeline: unknown pipeline 'x' (defined: p)",
+            ":6: schedules[0].recurrence.interval: Interval must be an integer greater than 0.",
+        ],
+    ),
+    "alias bomb": (
+        "a: &a [x, x, x, x, x, x, x, x, x]\n"
+        + "".join(
+            f"{n}: &{n} [" + ", ".join([f"*{p}"] * 9) + "]\n"
+            for p, n in zip("abcdefgh", "bcdefghi", strict=True)
+        ),
+        [
+            ":7: aliases (*name) expand this file to more than 1,000,000 values, the limit for "
+            "one file (is it an alias bomb?): repeat less through aliases"
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize(("text", "expected"), list(MANY_CASES.values()), ids=list(MANY_CASES))
+def test_validate_prints_every_problem_and_exits_1(
+    tmp_path: Path, text: str, expected: list[str]
+) -> None:
+    path = tmp_path / "triggerd.yaml"
+    path.write_text(text)
+    result = CliRunner().invoke(main, ["validate", "--config", str(path)])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [f"{path}{line}" for line in expected]
+    assert result.stdout == ""
+
+
+def test_schedules_an_explicit_empty_list_is_valid(tmp_path: Path) -> None:
+    path = tmp_path / "triggerd.yaml"
+    path.write_text("# every schedule removed on purpose\nschedules: []\n")
+    result = CliRunner().invoke(main, ["validate", "--config", str(path)])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == f"{path}: ok (0 schedules, 0 pipelines, 0 datastores)\n"

@@ -11,6 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from triggerd.config.azureml_yaml import read_schedule_block
 from triggerd.config.base import SecretSource
+from triggerd.config.files import config_files, read_config_file
 from triggerd.config.models import (
     SCHEDULE_KEYS,
     AzureBlobDatastore,
@@ -69,6 +70,7 @@ class Definition:
     source: FileSource
     key: KeyPath
     model: Any
+    data: Any = None
     to_file_path: Callable[[KeyPath], KeyPath] = _same
 
     @property
@@ -88,6 +90,7 @@ class FileSource:
     root: Node
     problems: list[ConfigProblem]
     definitions: list[Definition]
+    unread_keys: frozenset[str] = frozenset()
 
     @property
     def base_dir(self) -> Path:
@@ -122,9 +125,11 @@ class FileSource:
                     known_keys=_KNOWN_KEYS[section],
                     rename=to_file_path,
                 )
-                self.problems.extend(found)
+                # A value YAML could not read has its problem already: no second one.
+                self.problems.extend(p for p in found if p.key not in self.unread_keys)
         if isinstance(name, str):
-            self.definitions.append(Definition(section, name, self, key, model, to_file_path))
+            definition = Definition(section, name, self, key, model, data, to_file_path)
+            self.definitions.append(definition)
 
 
 def load_config(path: Path) -> Config:
@@ -134,7 +139,7 @@ def load_config(path: Path) -> Config:
     """
     problems: list[ConfigProblem] = []
     definitions: list[Definition] = []
-    files = _config_files(path, problems)
+    files = config_files(path, problems)
     for file in files:
         _load_file(file, problems, definitions)
     _check_names(definitions, problems)
@@ -146,35 +151,34 @@ def load_config(path: Path) -> Config:
     return Config(**_valid_definitions(definitions))
 
 
-def _config_files(path: Path, problems: list[ConfigProblem]) -> list[Path]:
-    if path.is_dir():
-        files = sorted(
-            entry
-            for entry in path.iterdir()
-            if entry.suffix in (".yaml", ".yml")
-            and not entry.name.startswith(".")
-            and entry.is_file()
-        )
-        if not files:
-            problems.append(ConfigProblem(str(path), "", "no *.yaml or *.yml files here"))
-        return files
-    if not path.exists():
-        problems.append(ConfigProblem(str(path), "", "no such file or directory"))
-        return []
-    return [path]
+EMPTY_FILE = (
+    "the file defines nothing (it is empty or holds only comments); "
+    "to define no schedules on purpose, write 'schedules: []'"
+)
 
 
 def _load_file(path: Path, problems: list[ConfigProblem], definitions: list[Definition]) -> None:
-    file = str(path)
+    """Load one file; whatever it holds, its problems are reported, nothing is raised."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc.strerror
-        problems.append(ConfigProblem(file, "", f"cannot read the file: {reason}"))
+        _load_file_text(path, problems, definitions)
+    except (MemoryError, RecursionError) as exc:
+        reason = "too little memory" if isinstance(exc, MemoryError) else "nested too deeply"
+        problems.append(ConfigProblem(str(path), "", f"cannot load the file: {reason}"))
+
+
+def _load_file_text(
+    path: Path, problems: list[ConfigProblem], definitions: list[Definition]
+) -> None:
+    file = str(path)
+    text = read_config_file(path)
+    if isinstance(text, ConfigProblem):
+        problems.append(text)
         return
     root, found = parse_yaml(text, file)
     problems.extend(found)
-    if root is None:
+    if root is None or root.value is None:
+        if not found:
+            problems.append(ConfigProblem(file, "", EMPTY_FILE))
         return
     if not isinstance(root.value, dict):
         message = (
@@ -182,7 +186,8 @@ def _load_file(path: Path, problems: list[ConfigProblem], definitions: list[Defi
         )
         problems.append(ConfigProblem(file, "", message, root.line))
         return
-    source = FileSource(file, root, problems, definitions)
+    unread = frozenset(p.key for p in found)
+    source = FileSource(file, root, problems, definitions, unread)
     if "Schedule" in root.value:
         for key in root.value:
             if key in SECTIONS:
@@ -198,9 +203,29 @@ def _load_file(path: Path, problems: list[ConfigProblem], definitions: list[Defi
     for key in root.value:
         if key not in SECTIONS:
             source.problem((key,), unknown_key(key, [*SECTIONS, "Schedule"]))
+    _check_defines_something(source)
     _load_named(source, "datastores")
     _load_named(source, "pipelines")
     _load_schedule_list(source)
+
+
+def _check_defines_something(source: FileSource) -> None:
+    """A native file must give at least one section a value: ``schedules: []`` defines "no
+    schedules" on purpose; ``schedules:`` alone (null), like an empty file, defines nothing."""
+    sections = source.root.value
+    if any(key not in SECTIONS for key in sections):
+        return  # an unknown key (a misspelled section?) is the problem already reported
+    if any(node.value is not None for node in sections.values()):
+        return
+    if sections:
+        keys = [f"'{key}:'" for key in sections]
+        listed = " and ".join([", ".join(keys[:-1]), keys[-1]] if len(keys) > 1 else keys)
+        why = f"{listed} {'has' if len(keys) == 1 else 'have'} no value"
+        line = source.root.key_lines[next(iter(sections))]
+    else:
+        why, line = "the top-level mapping is empty", source.root.line
+    message = f"the file defines nothing ({why}); to define no schedules on purpose, write "
+    source.problems.append(ConfigProblem(source.file, "", message + "'schedules: []'", line))
 
 
 def _load_named(source: FileSource, section: str) -> None:
@@ -280,31 +305,43 @@ def _check_names(definitions: list[Definition], problems: list[ConfigProblem]) -
             problems.append(ConfigProblem(definition.source.file, where, message, definition.line))
 
 
+def _reference(data: Any, field: str) -> str | None:
+    """The name a schedule's raw data gives in ``field`` (None if absent, null or not a name)."""
+    value = data.get(field) if isinstance(data, dict) else None
+    return value if isinstance(value, str) and value != "None" else None
+
+
 def _check_references(definitions: list[Definition]) -> None:
+    """Unknown pipelines and datastores (of every schedule, valid or not), and placeholders a
+    valid schedule does not supply."""
     defined = {s: {d.name for d in definitions if d.section == s} for s in SECTIONS}
     pipelines = _valid_definitions(definitions)["pipelines"]
     for definition in definitions:
-        schedule = definition.model
-        if not isinstance(schedule, Schedule):
+        if definition.section != "schedules":
             continue
-        for section, ref in (("pipelines", schedule.pipeline), ("datastores", schedule.datastore)):
+        for section, field in (("pipelines", "pipeline"), ("datastores", "datastore")):
+            ref = _reference(definition.data, field)
             if ref is not None and ref not in defined[section]:
                 names = ", ".join(sorted(defined[section])) or "none"
-                what = section[:-1]
-                definition.problem((what,), f"unknown {what} '{ref}' (defined: {names})")
-        pipeline = pipelines.get(schedule.pipeline)
-        if pipeline is None or not pipeline.placeholders:
-            continue
-        supplied = set(schedule.pipeline_parameters) | {schedule.data_path_parameter_name}
-        if isinstance(pipeline, HttpPipeline):
-            supplied |= HTTP_BODY_NAMES
-        for missing in sorted(pipeline.placeholders - supplied):
-            definition.problem(
-                ("pipeline_parameters",),
-                f"pipeline '{schedule.pipeline}' has the placeholder {{{missing}}} in its "
-                f"{pipeline.placeholder_site}, which this schedule does not supply: add "
-                f"'{missing}' to pipeline_parameters",
-            )
+                definition.problem((field,), f"unknown {field} '{ref}' (defined: {names})")
+        schedule = definition.model
+        if isinstance(schedule, Schedule):
+            _check_placeholders(definition, schedule, pipelines.get(schedule.pipeline))
+
+
+def _check_placeholders(definition: Definition, schedule: Schedule, pipeline: Any) -> None:
+    if pipeline is None or not pipeline.placeholders:
+        return
+    supplied = set(schedule.pipeline_parameters) | {schedule.data_path_parameter_name}
+    if isinstance(pipeline, HttpPipeline):
+        supplied |= HTTP_BODY_NAMES
+    for missing in sorted(pipeline.placeholders - supplied):
+        definition.problem(
+            ("pipeline_parameters",),
+            f"pipeline '{schedule.pipeline}' has the placeholder {{{missing}}} in its "
+            f"{pipeline.placeholder_site}, which this schedule does not supply: add "
+            f"'{missing}' to pipeline_parameters",
+        )
 
 
 def _valid_definitions(definitions: list[Definition]) -> dict[str, dict[str, Any]]:

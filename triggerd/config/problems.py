@@ -1,8 +1,10 @@
 """Turning validation failures into ConfigProblems that name the file, the key path and the line.
 
 Validators raise :class:`Invalid` with our own message (and, if the problem is inside the value,
-the key path below the field, e.g. ``("hours", 0)`` under ``recurrence``). Errors pydantic raises
-itself get a plain message here. Values are never echoed, so no secret can leak into a message.
+the key path below the field, e.g. ``("hours", 0)`` under ``recurrence``), or several at once
+(``Invalid.every``). Errors pydantic raises itself get a plain message here. Text values are
+never echoed (``show`` names their kind), so no secret can leak into a message, even one put
+under the wrong key; names, keys, numbers and enumerated words (``kind``) may appear.
 """
 
 from __future__ import annotations
@@ -23,16 +25,42 @@ NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 class Invalid(ValueError):
-    """A validation failure with its own message, optionally located below the field."""
+    """A validation failure with its own message, optionally located below the field.
 
-    def __init__(self, message: str, *key: str | int) -> None:
+    ``also`` holds further, independent failures of the same value (each with its own key), so
+    that one validator can report every problem it finds at once.
+    """
+
+    def __init__(self, message: str, *key: str | int, also: tuple[Invalid, ...] = ()) -> None:
         super().__init__(message)
         self.message = message
         self.key: Path_ = key
+        self.also = also
+
+    @classmethod
+    def every(cls, found: list[Invalid]) -> Invalid:
+        """One Invalid carrying all of ``found`` (not empty), in order."""
+        first, *rest = found
+        return cls(first.message, *first.key, also=(*first.also, *rest))
+
+    def each(self) -> tuple[Invalid, ...]:
+        """This failure and the ones it carries."""
+        return (Invalid(self.message, *self.key), *self.also)
+
+
+# Names are keys in the store: schedule_state.name, runs.schedule, datastore_entries.schedule
+# and leases.name are String(200), and a poll's lease is named "poll:<schedule>". 150 leaves
+# room for such prefixes (tests/unit/test_config_limits.py checks the columns).
+MAX_NAME_LENGTH = 150
 
 
 def name_problem(name: str) -> str | None:
     """Why ``name`` cannot name a datastore, pipeline or schedule (None if it can)."""
+    if len(name) > MAX_NAME_LENGTH:
+        return (
+            f"name is {len(name)} characters long: at most {MAX_NAME_LENGTH} "
+            "(it is a key in the database)"
+        )
     if NAME_RE.fullmatch(name):
         return None
     return (
@@ -42,16 +70,21 @@ def name_problem(name: str) -> str | None:
 
 
 def show(value: Any) -> str:
-    """A value as the user wrote it in YAML, for messages (never used for secrets)."""
+    """What a value is, for messages: numbers, booleans and null as written in YAML, anything
+    else by its kind. Text is never echoed (it may be a secret put under the wrong key)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return f"'{value}'"
+        return "a string"
     if value is None:
         return "null"
-    if isinstance(value, list | dict):
-        return "a list" if isinstance(value, list) else "a mapping"
-    return repr(value)
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return f"a {type(value).__name__}"
 
 
 def unknown_key(key: str, known: Iterable[str]) -> str:
@@ -135,14 +168,17 @@ def problems_from(
     """
     problems = []
     for error in exc.errors(include_url=False, include_input=False):
-        path = _user_path(tuple(error["loc"]), data)
+        at = _user_path(tuple(error["loc"]), data)
         ctx = error.get("ctx") or {}
-        if isinstance(ctx.get("error"), Invalid):
-            path = (*path, *ctx["error"].key)
-        if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
-            path = (*path, "kind")
-        path = rename(path)
-        message = _message(error, path, known_keys)
-        line = root.line_at((*prefix, *path))
-        problems.append(ConfigProblem(file, format_path((*prefix, *path)), message, line))
+        found = ctx.get("error")
+        located: list[tuple[Path_, str]] = []
+        if isinstance(found, Invalid):
+            located = [(rename((*at, *each.key)), each.message) for each in found.each()]
+        else:
+            path = (*at, "kind") if error["type"].startswith("union_tag_") else at
+            path = rename(path)
+            located = [(path, _message(error, path, known_keys))]
+        for path, message in located:
+            line = root.line_at((*prefix, *path))
+            problems.append(ConfigProblem(file, format_path((*prefix, *path)), message, line))
     return problems

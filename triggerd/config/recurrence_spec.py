@@ -1,21 +1,29 @@
-"""The ``recurrence`` block: Azure ML's ScheduleRecurrence checks, in the SDK's order.
+"""The ``recurrence`` block: Azure ML's ScheduleRecurrence checks, with the SDK's messages.
 
-The first failure wins, with the SDK's message word for word (``reference/azureml.md`` §1): the
-constructor's checks on ``time_of_day`` and ``start_time`` first, then ``validate()`` steps 1-9.
-Where the SDK is silent (floats it truncates, booleans, duplicates, a malformed ``start_time``)
-triggerd fails at the same step with its own message. Absent keys, ``~`` and the string
-``"None"`` all mean "not given", as in published samples.
+The messages are the SDK's word for word (``reference/azureml.md`` §1): the constructor's checks
+on ``time_of_day`` and ``start_time``, then ``validate()`` steps 1-9. The SDK stops at the first
+failure; triggerd reports every independent one at once, in the SDK's order, and skips only the
+checks that depend on an earlier failure (with an invalid frequency, "Can only specify hours if
+frequency is Week or Day." cannot be judged; hours not allowed for the frequency are not also
+checked for their range). Where the SDK is silent (floats it truncates, booleans, duplicates, a
+malformed ``start_time``, an interval past what the calendar can hold) triggerd fails at the
+same step with its own message. Absent keys, ``~`` and the string ``"None"`` all mean "not
+given", as in published samples.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from triggerd.config.problems import Invalid, show, unknown_key
-from triggerd.recurrence import WEEK_DAYS, Frequency, Recurrence
-from triggerd.timezones import UnknownTimeZone, resolve_zone
+from triggerd.recurrence import WEEK_DAYS, Frequency, Recurrence, localize, max_interval
+from triggerd.timezones import resolve_zone
+
+_T = TypeVar("_T")
 
 RECURRENCE_KEYS = (
     "frequency",
@@ -28,8 +36,12 @@ RECURRENCE_KEYS = (
     "week_days",
 )
 _FREQUENCIES = tuple(f.value for f in Frequency)
-_TIME_OF_DAY = re.compile(r"(\d{1,2}):(\d{2})")
-_START_TIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?")
+# [0-9], not \d: \d also matches other scripts' digits ("١٨:٣٠"), which the SDK refuses.
+_TIME_OF_DAY = re.compile(r"([0-9]{1,2}):([0-9]{2})")
+_START_TIME = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})"  # date
+    r"T([0-9]{2}):([0-9]{2})(?::([0-9]{2}))?"  # time, seconds optional
+)
 
 SDK_FREQUENCY = (
     "Invalid value for frequency, only one of Minute, Hour, Day, Week, or Month accepted"
@@ -50,54 +62,116 @@ SDK_TIME_OF_DAY_FORMAT = "time_of_day should be in the format hh:mm."
 SDK_TIME_OF_DAY_HOUR = "Time of day hour value must be between 0 and 23."
 SDK_TIME_OF_DAY_MINUTE = "Time of day minute value must be between 0 and 59."
 SDK_TZINFO = "Can not specify tzinfo for start_time, use time_zone instead."
+START_TIME_FORMAT = (
+    "start_time must be a date and time in the form YYYY-MM-DDThh:mm:ss, e.g. '2024-01-01T09:00:00'"
+)
+START_TIME_NOT_REAL = "start_time has the form YYYY-MM-DDThh:mm:ss but is not a real date and time"
+START_TIME_RANGE = (
+    "start_time is too close to the end of the calendar: in its time_zone it falls outside "
+    "the years 1 to 9999 in UTC"
+)
 
 
 def parse_recurrence(value: Any) -> Recurrence | None:
-    """The Recurrence a ``recurrence`` mapping describes; raises Invalid at the first failure."""
+    """The Recurrence a ``recurrence`` mapping describes; raises Invalid with every failure."""
     if value is None or isinstance(value, Recurrence):
         return value
     if not isinstance(value, dict):
         raise Invalid("must be a mapping with keys " + ", ".join(RECURRENCE_KEYS))
+    checks = _Checks({key: None if value.get(key) == "None" else value.get(key) for key in value})
     for key in value:
         if key not in RECURRENCE_KEYS:
-            raise Invalid(unknown_key(key, RECURRENCE_KEYS), key)
-    raw = {key: None if value.get(key) == "None" else value.get(key) for key in RECURRENCE_KEYS}
+            checks.found.append(Invalid(unknown_key(key, RECURRENCE_KEYS), key))
+    recurrence = checks.run()
+    if checks.found:
+        raise Invalid.every(checks.found)
+    return recurrence
 
-    # The constructor: time_of_day becomes hours and minutes; start_time must be naive.
-    hours, minutes = raw["hours"], raw["minutes"]
-    hours_key, minutes_key = "hours", "minutes"
-    if raw["time_of_day"] is not None:
-        if hours is not None or minutes is not None:
-            raise Invalid(SDK_TIME_OF_DAY_AND_HOURS, "time_of_day")
-        hour, minute = _time_of_day(raw["time_of_day"])
-        hours, minutes = [hour], [minute]
-        hours_key = minutes_key = "time_of_day"
-    start_time = _start_time(raw["start_time"])
 
-    # validate(), steps 1 to 9.
-    frequency = raw["frequency"]
-    if not isinstance(frequency, str) or frequency not in _FREQUENCIES:
-        raise Invalid(SDK_FREQUENCY, "frequency")
-    interval = _interval(raw["interval"])
-    if hours is not None and frequency not in ("Week", "Day"):
-        raise Invalid(SDK_HOURS_FREQUENCY, hours_key)
-    if minutes is not None and frequency not in ("Week", "Day"):
-        raise Invalid(SDK_MINUTES_FREQUENCY, minutes_key)
-    if raw["week_days"] is not None and frequency != "Week":
-        raise Invalid(SDK_WEEK_DAYS_FREQUENCY, "week_days")
-    hour_values = _numbers(hours, "hour", 23, SDK_HOURS_RANGE, hours_key)
-    minute_values = _numbers(minutes, "minute", 59, SDK_MINUTES_RANGE, minutes_key)
-    week_days = _week_days(raw["week_days"])
-    time_zone = _time_zone(raw["time_zone"])
-    return Recurrence(
-        frequency=Frequency(frequency),
-        interval=interval,
-        time_zone=time_zone,
-        start_time=start_time,
-        hours=hour_values,
-        minutes=minute_values,
-        week_days=week_days,
-    )
+class _Checks:
+    """The checks of one recurrence, in the SDK's order; ``found`` collects the failures."""
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        self.raw = raw
+        self.found: list[Invalid] = []
+
+    def attempt(self, check: Callable[..., _T], *args: Any) -> _T | None:
+        """``check(*args)``, or None (and the failure noted) if it raises Invalid."""
+        try:
+            return check(*args)
+        except Invalid as exc:
+            self.found.extend(exc.each())
+            return None
+
+    def run(self) -> Recurrence | None:
+        raw = self.raw
+        # The constructor: time_of_day becomes hours and minutes; start_time must be naive.
+        hours = _Part("hours", raw.get("hours"))
+        minutes = _Part("minutes", raw.get("minutes"))
+        time_of_day = raw.get("time_of_day")
+        if time_of_day is not None:
+            conflict = hours.given or minutes.given
+            if conflict:
+                self.found.append(Invalid(SDK_TIME_OF_DAY_AND_HOURS, "time_of_day"))
+            clock = self.attempt(_time_of_day, time_of_day)
+            if not conflict:
+                hours = _Part("time_of_day", [clock[0]] if clock else None, given=True)
+                minutes = _Part("time_of_day", [clock[1]] if clock else None, given=True)
+        start_time = self.attempt(_start_time, raw.get("start_time"))
+
+        # validate(), steps 1 to 9.
+        frequency = raw.get("frequency")
+        if not isinstance(frequency, str) or frequency not in _FREQUENCIES:
+            self.found.append(Invalid(SDK_FREQUENCY, "frequency"))
+            frequency = None
+        interval = self.attempt(_interval, raw.get("interval"), frequency)
+        if frequency is not None:
+            self._allowed(frequency, hours, minutes)
+        hour_values = self.attempt(_numbers, hours, "hour", 23, SDK_HOURS_RANGE)
+        minute_values = self.attempt(_numbers, minutes, "minute", 59, SDK_MINUTES_RANGE)
+        week_days = None
+        if raw.get("week_days") is not None and frequency not in (None, "Week"):
+            self.found.append(Invalid(SDK_WEEK_DAYS_FREQUENCY, "week_days"))
+        else:
+            week_days = self.attempt(_week_days, raw.get("week_days"))
+        time_zone = self.attempt(_time_zone, raw.get("time_zone"))
+        if start_time is not None and time_zone is not None:
+            self.attempt(_fits_calendar, start_time, time_zone)
+        if self.found or frequency is None or interval is None or time_zone is None:
+            return None
+        return Recurrence(
+            frequency=Frequency(frequency),
+            interval=interval,
+            time_zone=time_zone,
+            start_time=start_time,
+            hours=hour_values,
+            minutes=minute_values,
+            week_days=week_days,
+        )
+
+    def _allowed(self, frequency: str, hours: _Part, minutes: _Part) -> None:
+        """Steps 3 and 4: hours and minutes only with Day or Week (checked: not ranged)."""
+        if frequency in ("Week", "Day"):
+            return
+        if hours.given:
+            self.found.append(Invalid(SDK_HOURS_FREQUENCY, hours.key))
+            hours.values = None
+        if minutes.given and minutes.key != "time_of_day":  # time_of_day: one problem
+            self.found.append(Invalid(SDK_MINUTES_FREQUENCY, minutes.key))
+        if minutes.given:
+            minutes.values = None
+
+
+@dataclass
+class _Part:
+    """The hours or the minutes: the key they came from, and their values (None if unknown)."""
+
+    key: str
+    values: Any
+    given: bool = False
+
+    def __post_init__(self) -> None:
+        self.given = self.given or self.values is not None
 
 
 def _time_of_day(value: Any) -> tuple[int, int]:
@@ -132,24 +206,34 @@ def _start_time(value: Any) -> datetime | None:
                 year, month, day, hour, minute, second = (int(p or 0) for p in match.groups())
                 return datetime(year, month, day, hour, minute, second)  # noqa: DTZ001
             except ValueError:
-                pass
-    raise Invalid(
-        f"start_time {show(value)} is not a date and time in the form YYYY-MM-DDThh:mm:ss",
-        "start_time",
-    )
+                raise Invalid(START_TIME_NOT_REAL, "start_time") from None
+    raise Invalid(START_TIME_FORMAT, "start_time")
 
 
-def _interval(value: Any) -> int:
+def _fits_calendar(start_time: datetime, time_zone: str) -> None:
+    try:
+        localize(start_time, resolve_zone(time_zone))
+    except OverflowError:
+        raise Invalid(START_TIME_RANGE, "start_time") from None
+
+
+def _interval(value: Any, frequency: str | None) -> int:
     if isinstance(value, bool | float):
         raise Invalid(f"interval must be an integer, not {show(value)}", "interval")
     if not isinstance(value, int) or value < 1:
         raise Invalid(SDK_INTERVAL, "interval")
+    if frequency is not None and value > max_interval(Frequency(frequency)):
+        highest = max_interval(Frequency(frequency))
+        raise Invalid(
+            f"Interval is too large: a {frequency} recurrence repeats at most every "
+            f"{highest:,} {frequency.lower()}s (the calendar ends with the year 9999)",
+            "interval",
+        )
     return value
 
 
-def _numbers(
-    values: Any, what: str, highest: int, range_message: str, key: str
-) -> tuple[int, ...] | None:
+def _numbers(part: _Part, what: str, highest: int, range_message: str) -> tuple[int, ...] | None:
+    values, key = part.values, part.key
     if values is None:
         return None
     if not isinstance(values, list):
@@ -157,14 +241,19 @@ def _numbers(
         raise Invalid(f"must be a list of {what}s from 0 to {highest}, e.g. {example}", key)
     if not values:
         raise Invalid(f"must list at least one {what} (or be left out)", key)
+    found: list[Invalid] = []
+    seen: set[int] = set()
     for i, item in enumerate(values):
         if isinstance(item, bool) or not isinstance(item, int):
-            raise Invalid(f"{what} must be an integer, not {show(item)}", key, i)
-        if not 0 <= item <= highest:
-            raise Invalid(range_message, key, i)
-    for i, item in enumerate(values):
-        if item in values[:i]:
-            raise Invalid(f"{what} {item} is listed twice", key, i)
+            found.append(Invalid(f"{what} must be an integer, not {show(item)}", key, i))
+        elif not 0 <= item <= highest:
+            found.append(Invalid(range_message, key, i))
+        elif item in seen:
+            found.append(Invalid(f"{what} {item} is listed twice", key, i))
+        else:
+            seen.add(item)
+    if found:
+        raise Invalid.every(found)
     return tuple(sorted(values))
 
 
@@ -175,12 +264,17 @@ def _week_days(values: Any) -> tuple[str, ...] | None:
         raise Invalid(SDK_WEEK_DAYS, "week_days")
     if not values:
         raise Invalid("must list at least one week day (or be left out)", "week_days")
+    found: list[Invalid] = []
+    seen: set[str] = set()
     for i, day in enumerate(values):
-        if day not in WEEK_DAYS:
-            raise Invalid(SDK_WEEK_DAYS, "week_days", i)
-    for i, day in enumerate(values):
-        if day in values[:i]:
-            raise Invalid(f"week day {day} is listed twice", "week_days", i)
+        if not isinstance(day, str) or day not in WEEK_DAYS:
+            found.append(Invalid(SDK_WEEK_DAYS, "week_days", i))
+            continue
+        if day in seen:
+            found.append(Invalid(f"week day {day} is listed twice", "week_days", i))
+        seen.add(day)
+    if found:
+        raise Invalid.every(found)
     return tuple(sorted(values, key=WEEK_DAYS.index))
 
 
@@ -191,6 +285,6 @@ def _time_zone(value: Any) -> str:
         raise Invalid(SDK_TIME_ZONE, "time_zone")
     try:
         resolve_zone(value)
-    except UnknownTimeZone:
+    except (ValueError, OSError):  # UnknownTimeZone; a name too long for a file name
         raise Invalid(SDK_TIME_ZONE, "time_zone") from None
     return value

@@ -1,60 +1,51 @@
 """YAML to a tree of values that remember their line numbers.
 
-PyYAML's safe loader, changed in three ways so that a config file means what it says:
+PyYAML's safe loader, changed so that a config file means what it says (``yamlrules``):
 
+- plain scalars are read with YAML 1.2 rules, as the Azure ML SDK (ruamel.yaml) reads them:
+  ``010`` is 10, ``yes`` is refused (YAML 1.1 read it as true);
 - no implicit timestamps: ``start_time: 2019-11-01T09:00:00`` stays a string (we parse it, and an
   offset is an error instead of a silent conversion to UTC);
-- no YAML 1.1 base-60 numbers: ``time_of_day: 18:30`` stays the string ``"18:30"`` (not 1110);
-- a key given twice in one mapping is a problem, not "the last one wins".
+- no base-60 numbers: ``time_of_day: 18:30`` stays the string ``"18:30"`` (not 1110);
+- a key given twice in one mapping is a problem, not "the last one wins";
+- a file that would build too much (an alias bomb) or nest too deep is refused before anything
+  is built (``yamllimits``).
 
 Every mapping key and sequence item keeps its line, so each problem can point at it.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
+from triggerd.config.yamllimits import MAX_DEPTH, measure
+from triggerd.config.yamlrules import (
+    MERGE,
+    YAML11_BOOL,
+    ConfigLoader,
+    Unreadable,
+)
 from triggerd.errors import ConfigProblem
 
-_Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-_TIMESTAMP = "tag:yaml.org,2002:timestamp"
-_MERGE = "tag:yaml.org,2002:merge"
-_INT = "tag:yaml.org,2002:int"
-_FLOAT = "tag:yaml.org,2002:float"
-# PyYAML's own patterns minus the base-60 alternative.
-_INT_RE = re.compile(
-    r"""^(?:[-+]?0b[0-1_]+
-    |[-+]?0[0-7_]+
-    |[-+]?(?:0|[1-9][0-9_]*)
-    |[-+]?0x[0-9a-fA-F_]+)$""",
-    re.X,
-)
-_FLOAT_RE = re.compile(
-    r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?
-    |\.[0-9_]+(?:[eE][-+][0-9]+)?
-    |[-+]?\.(?:inf|Inf|INF)
-    |\.(?:nan|NaN|NAN))$""",
-    re.X,
-)
+_TAG_NAMES = {
+    "tag:yaml.org,2002:int": "an integer",
+    "tag:yaml.org,2002:float": "a number",
+    "tag:yaml.org,2002:bool": "a boolean",
+    "tag:yaml.org,2002:timestamp": "a date",
+}
 
 
-def _resolvers() -> dict[Any, list[tuple[str, re.Pattern[str]]]]:
-    replaced = {_INT: _INT_RE, _FLOAT: _FLOAT_RE}
-    return {
-        first: [(tag, replaced.get(tag, regexp)) for tag, regexp in entries if tag != _TIMESTAMP]
-        for first, entries in _Base.yaml_implicit_resolvers.items()
-    }
-
-
-class ConfigLoader(_Base):  # type: ignore[valid-type,misc]
-    """SafeLoader (the C one when available) without timestamps and base-60 numbers."""
-
-    yaml_implicit_resolvers = _resolvers()
+def yaml11_bool_problem(word: str) -> str:
+    """The problem of an unquoted ``yes``/``no``/``on``/``off`` (one of twelve fixed words)."""
+    meaning = "true" if word.lower() in ("yes", "on") else "false"
+    return (
+        f"{word} is a boolean ({meaning}) in YAML 1.1 but the text '{word}' in YAML 1.2, which "
+        f"triggerd and the Azure ML SDK read: write {meaning} for the boolean, or quote it "
+        f"('{word}') for the text"
+    )
 
 
 @dataclass
@@ -102,35 +93,57 @@ class _Builder:
         self.file = file
         self.problems: list[ConfigProblem] = []
         self._active: set[int] = set()
+        # Nodes are never changed once built, so an alias reuses the Node of its anchor: its
+        # problems are reported once, where the anchored value is written.
+        self._built: dict[int, Node] = {}
         self._scalars: dict[str | None, Any] = type(loader).yaml_constructors  # tag -> constructor
 
     def build(self, node: yaml.Node, path: tuple[str | int, ...]) -> Node:
         line = node.start_mark.line + 1
         if isinstance(node, yaml.ScalarNode):  # most nodes: no recursion, no caching needed
-            construct = self._scalars.get(node.tag)
-            if construct is not None:
-                return Node(construct(self.loader, node), line)
-            return Node(self.loader.construct_object(node, deep=True), line)
+            return Node(self._scalar(node, path, line), line)
+        built = self._built.get(id(node))
+        if built is not None:  # an alias of a list or mapping built before: share it
+            return built
         if id(node) in self._active:
             self._problem(path, "an alias refers to itself; YAML recursion is not supported", line)
             return Node(None, line)
         self._active.add(id(node))
         try:
             if isinstance(node, yaml.MappingNode):
-                return self._mapping(node, path)
-            if isinstance(node, yaml.SequenceNode):
+                built = self._mapping(node, path)
+            elif isinstance(node, yaml.SequenceNode):
                 items = [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-                return Node(items, line)
-            return Node(self.loader.construct_object(node, deep=True), line)
+                built = Node(items, line)
+            else:
+                built = Node(self.loader.construct_object(node, deep=True), line)
         finally:
             self._active.discard(id(node))
+        self._built[id(node)] = built
+        return built
+
+    def _scalar(self, node: yaml.ScalarNode, path: tuple[str | int, ...], line: int) -> Any:
+        if node.tag == YAML11_BOOL:
+            self._problem(path, yaml11_bool_problem(str(node.value)), line)
+            return str(node.value)
+        construct = self._scalars.get(node.tag)
+        if construct is None:  # a tag without a constructor: a ConstructorError
+            return self.loader.construct_object(node, deep=True)
+        try:
+            return construct(self.loader, node)
+        except Unreadable as exc:
+            self._problem(path, f"this value {exc}", line)
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
+            what = _TAG_NAMES.get(node.tag, f"'{node.tag}'")
+            self._problem(path, f"this value cannot be read as {what}", line)
+        return None
 
     def _mapping(self, node: yaml.MappingNode, path: tuple[str | int, ...]) -> Node:
         result = Node({}, node.start_mark.line + 1)
         merged: list[yaml.MappingNode] = []
         for key_node, value_node in node.value:
             key_line = key_node.start_mark.line + 1
-            if key_node.tag == _MERGE:
+            if key_node.tag == MERGE:
                 many = isinstance(value_node, yaml.SequenceNode)
                 sources = value_node.value if many else [value_node]
                 if not all(isinstance(source, yaml.MappingNode) for source in sources):
@@ -162,14 +175,15 @@ class _Builder:
 
 
 def parse_yaml(text: str, file: str) -> tuple[Node | None, list[ConfigProblem]]:
-    """The document in ``text`` as a Node tree (None if empty), and the problems found."""
-    loader = ConfigLoader(text)
+    """The document in ``text`` as a Node tree (None if empty), and the problems found.
+
+    Whatever ``text`` holds, the only exceptions are the problems returned.
+    """
     try:
-        root = loader.get_single_node()
-        if root is None:
-            return None, []
-        builder = _Builder(loader, file)
-        return builder.build(root, ()), builder.problems
+        refused = measure(text)
+        if refused is not None:
+            return None, [ConfigProblem(file, "", refused.message, refused.line)]
+        return _build(text, file)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -177,5 +191,18 @@ def parse_yaml(text: str, file: str) -> tuple[Node | None, list[ConfigProblem]]:
         return None, [ConfigProblem(file, "", f"invalid YAML: {described}", line)]
     except yaml.YAMLError as exc:
         return None, [ConfigProblem(file, "", f"invalid YAML: {exc}")]
+    except RecursionError:  # not expected below MAX_DEPTH; never let it out
+        message = f"lists and mappings are nested too deeply (the limit is {MAX_DEPTH} levels)"
+        return None, [ConfigProblem(file, "", message)]
+
+
+def _build(text: str, file: str) -> tuple[Node | None, list[ConfigProblem]]:
+    loader = ConfigLoader(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return None, []
+        builder = _Builder(loader, file)
+        return builder.build(root, ()), builder.problems
     finally:
         loader.dispose()
