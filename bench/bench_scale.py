@@ -151,9 +151,8 @@ def write_scale_config(root: Path, schedules: int, datastores: int) -> dict[str,
         entry = {"name": f"t{i:05d}", "pipeline": "noop", "recurrence": recurrence}
         lines_by_file[i % 10].append("  - " + json.dumps(entry))
     for n, lines in enumerate(lines_by_file):
-        (config / f"schedules-{n}.yaml").write_text(
-            "schedules:\n" + "\n".join(lines) + "\n", encoding="utf-8"
-        )
+        body = "schedules:\n" + "\n".join(lines) + "\n" if lines else "schedules: []\n"
+        (config / f"schedules-{n}.yaml").write_text(body, encoding="utf-8")
     return kinds
 
 

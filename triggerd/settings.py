@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL
 
 from triggerd.config.durations import parse_duration
 
@@ -70,4 +71,6 @@ class Settings(BaseSettings):
     def effective_database_url(self) -> str:
         if self.database_url:
             return self.database_url
-        return f"sqlite:///{(self.state_dir / 'triggerd.db').resolve()}"
+        # URL.create escapes what a URL would read otherwise: '?', '#' or '%' in the path.
+        path = (self.state_dir / "triggerd.db").resolve()
+        return URL.create("sqlite", database=str(path)).render_as_string(hide_password=False)

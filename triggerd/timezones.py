@@ -42,5 +42,5 @@ def resolve_zone(name: str) -> ZoneInfo:
         raise UnknownTimeZone(name)
     try:
         return ZoneInfo(key)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: a name too long
         raise UnknownTimeZone(name) from exc

@@ -379,6 +379,7 @@ NOW = datetime(2024, 10, 27, 1, 30, tzinfo=UTC)
         ("soon", None),
         ("", None),
         (None, None),
+        ("\u0663\u0660", None),  # Arabic-Indic "30": not a delay in ASCII digits
     ],
 )
 def test_parse_retry_after(value: str | None, wait: timedelta | None) -> None:

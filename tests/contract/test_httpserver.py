@@ -380,6 +380,7 @@ def test_parse_address(value: str, expected: tuple[str, int] | None) -> None:
         ("localhost:http", "is not host:port"),
         ("::1:9464", "put an IPv6 host in brackets"),
         ("127.0.0.1:70000", "above 65535"),
+        ("127.0.0.1:\u0669\u0664\u0666\u0664", "is not host:port"),  # 9464 in other digits
     ],
 )
 def test_parse_address_rejects_with_the_fix(value: str, message: str) -> None:

@@ -532,3 +532,19 @@ def test_runs_recorded_before_migration_0004_get_no_process_and_no_note(store_ur
         assert len(store.store_id()) == 32
     finally:
         store.close()
+
+
+def test_a_step_back_of_the_clock_moves_the_waiting_retries_with_it(store: Store) -> None:
+    store.ensure_schedule_state("nightly", T0)
+    store.record_fires(
+        "nightly", [pending("nightly:a"), pending("nightly:b")], cursor_at=T0, now=T0
+    )
+    first, second = store.claim_next("me", T0), store.claim_next("me", T0)
+    assert first is not None and second is not None
+    store.schedule_retry(first.id, at=T0 + timedelta(seconds=5), error="HTTP 503")
+    store.schedule_retry(second.id, at=T0 + timedelta(minutes=30), error="HTTP 503")
+    stepped = T0 - timedelta(hours=1)  # the wall clock went back an hour just after
+    assert store.shift_retries(-timedelta(hours=1), after=stepped) == 2
+    assert store.get_run(first.id).next_attempt_at == stepped + timedelta(seconds=5)
+    assert store.get_run(second.id).next_attempt_at == stepped + timedelta(minutes=30)
+    assert store.claim_next("me", stepped + timedelta(seconds=5)) is not None  # due again

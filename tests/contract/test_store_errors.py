@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -166,27 +167,13 @@ def test_the_daemon_refuses_with_one_log_line(
     case: Callable[[Callable[[], postgres.PostgresServer]], tuple[str, str, str]],
 ) -> None:
     url, shown, cause = case(lambda: request.getfixturevalue("pg_server"))
-    result = cli(
-        "run", "--log-format", "json", "--database", url, state_dir=tmp_path, config=config
-    )
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert SECRET not in result.stdout + result.stderr
-    assert "Traceback" not in result.stderr, result.stderr
-    [line] = result.stdout.strip().splitlines()
-    event = json.loads(line)
-    assert event["event"] == "daemon.refused"
+    event = refused_run(url, tmp_path, config)
     assert event["reason"] == f"cannot open the database {shown}{cause}"
 
 
 def test_the_daemon_refuses_a_sqlite_path_it_cannot_create(tmp_path: Path, config: Path) -> None:
     url = "sqlite:////sys/triggerd-test/triggerd.db"
-    result = cli(
-        "run", "--log-format", "json", "--database", url, state_dir=tmp_path, config=config
-    )
-    assert result.returncode == 1, result.stdout + result.stderr
-    [line] = result.stdout.strip().splitlines()
-    event = json.loads(line)
-    assert event["event"] == "daemon.refused"
+    event = refused_run(url, tmp_path, config)
     assert event["reason"].startswith(f"cannot open the database {url}: ")
     assert "creating /sys/triggerd-test" in event["reason"]
 
@@ -196,13 +183,17 @@ def test_the_daemon_refuses_a_database_that_fails_during_startup(
 ) -> None:
     url = store_url.replace("://postgres@", f"://postgres:{SECRET}@")
     _break_tables(url)  # opens fine (the schema is current), fails at the first query
-    result = cli(
-        "run", "--log-format", "json", "--database", url, state_dir=tmp_path, config=config
-    )
+    event = refused_run(url, tmp_path, config)
+    assert event["reason"].startswith(f"the database {url.replace(SECRET, '***')} failed: ")
+
+
+def refused_run(url: str, state: Path, config: Path) -> dict[str, Any]:
+    """`triggerd run` on ``url``: exit 1 and one `daemon.refused` line, no traceback, no secret."""
+    result = cli("run", "--log-format", "json", "--database", url, state_dir=state, config=config)
     assert result.returncode == 1, result.stdout + result.stderr
     assert SECRET not in result.stdout + result.stderr
     assert "Traceback" not in result.stderr, result.stderr
     [line] = result.stdout.strip().splitlines()
-    event = json.loads(line)
+    event: dict[str, Any] = json.loads(line)
     assert event["event"] == "daemon.refused"
-    assert event["reason"].startswith(f"the database {url.replace(SECRET, '***')} failed: ")
+    return event

@@ -7,15 +7,13 @@ import json
 import signal
 import sys
 import time
-import urllib.error
-import urllib.request
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from tests.support.clockshift import ShiftedClock
-from tests.support.daemon import DaemonProcess, runs_json
+from tests.support.daemon import DaemonProcess, probe, runs_json
 
 pytestmark = pytest.mark.e2e
 
@@ -41,19 +39,11 @@ schedules:
 """
 
 
-def health(url: str) -> int:
-    try:
-        with urllib.request.urlopen(f"{url}/healthz", timeout=5) as answer:
-            return int(answer.status)
-    except urllib.error.HTTPError as exc:
-        return exc.code
-
-
 def healthy_throughout(daemon: DaemonProcess, url: str, seconds: float) -> list[int]:
     """/healthz every half second for ``seconds`` of real time: the statuses seen."""
     seen, deadline = [], time.monotonic() + seconds
     while time.monotonic() < deadline and daemon.proc.poll() is None:
-        seen.append(health(url))
+        seen.append(probe(f"{url}/healthz")[0])
         time.sleep(0.5)
     return seen
 
@@ -108,11 +98,22 @@ def test_steps_back_and_forward_keep_it_firing_once_per_slot_and_polling(tmp_pat
         jumped_from, jumped_to = (datetime.fromisoformat(day[k]) for k in ("expected", "now"))
         daemon.wait_for(lambda: len(planned(daemon, "minutely")) == 3, 15, what="the catch-up")
         assert set(healthy_throughout(daemon, url, 3)) == {200}
+
+        # And back a day: still healthy and polling, and nothing fires a second time.
+        clock.step(-86_400)
+        daemon.wait_for(
+            lambda: [e for e in daemon.named("clock.stepped") if e["step_s"] < -80_000],
+            15, what="the step back a day",
+        )  # fmt: skip
+        polls = len(daemon.named("poll.completed"))
+        assert set(healthy_throughout(daemon, url, 3)) == {200}
+        assert len(daemon.named("poll.completed")) >= polls + 2
+        assert len(planned(daemon, "minutely")) == 3
         daemon.signal(signal.SIGTERM)
         assert daemon.wait(60) == 0
     finally:
         daemon.kill()
-    assert len(daemon.named("clock.stepped")) == 3  # each step logged once
+    assert len(daemon.named("clock.stepped")) == 4  # each step logged once
 
     for name, fired in (("minutely", 1), ("minutely-none", 0)):
         runs = [

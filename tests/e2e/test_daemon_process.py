@@ -6,11 +6,10 @@ import json
 import signal
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.support.daemon import DaemonProcess, cli, runs_json
+from tests.support.daemon import DaemonProcess, cli, read_records, runs_json
 
 pytestmark = pytest.mark.e2e
 
@@ -47,12 +46,6 @@ schedules:
     return config, out
 
 
-def records(out: Path) -> list[dict[str, Any]]:
-    if not out.exists():
-        return []
-    return [json.loads(line) for line in out.read_text().splitlines()]
-
-
 def test_fires_at_start_runs_the_command_and_stops_cleanly(tmp_path: Path) -> None:
     config, out = write_config(tmp_path)
     state = tmp_path / "state"
@@ -69,7 +62,7 @@ def test_fires_at_start_runs_the_command_and_stops_cleanly(tmp_path: Path) -> No
     finally:
         daemon.kill()
     assert daemon.named("daemon.stopped")
-    [started, _finished] = records(out)
+    [started, _finished] = read_records(out)
     assert started["argv"] == ["--value", HOSTILE]
     assert started["fire_key"] == planned["fire_key"]
     assert started["env"]["TRIGGERD_SCHEDULE"] == "every-minute"
@@ -87,7 +80,9 @@ def test_sigkill_mid_run_and_restart_inside_the_slot_gives_one_run(tmp_path: Pat
     try:
         planned = first.wait_event("fire.planned", schedule="every-minute")
         key = planned["fire_key"]
-        first.wait_for(lambda: any(r["phase"] == "started" for r in records(out)), what="start")
+        first.wait_for(
+            lambda: any(r["phase"] == "started" for r in read_records(out)), what="start"
+        )
         first.proc.send_signal(signal.SIGKILL)
         first.wait()
     finally:
@@ -109,7 +104,7 @@ def test_sigkill_mid_run_and_restart_inside_the_slot_gives_one_run(tmp_path: Pat
     [run] = [r for r in runs if r["fire_key"] == key]
     assert (run["status"], run["attempts"]) == ("succeeded", 2)
     # At-least-once for commands: the interrupted attempt and the re-run share the fire key.
-    assert {r["fire_key"] for r in records(out) if r["phase"] == "started"} >= {key}
+    assert {r["fire_key"] for r in read_records(out) if r["phase"] == "started"} >= {key}
 
 
 def test_a_second_daemon_on_the_same_sqlite_file_is_refused(tmp_path: Path) -> None:
@@ -154,7 +149,7 @@ def test_sigterm_hands_a_run_still_in_flight_back_after_the_grace(tmp_path: Path
     daemon = DaemonProcess(config, state, env={"TRIGGERD_SHUTDOWN_GRACE": "1s"})
     try:
         planned = daemon.wait_event("fire.planned", schedule="every-minute")
-        daemon.wait_for(lambda: records(out), what="the command to start")
+        daemon.wait_for(lambda: read_records(out), what="the command to start")
         daemon.signal(signal.SIGTERM)
         assert daemon.wait(timeout=60) == 0
     finally:
@@ -164,7 +159,7 @@ def test_sigterm_hands_a_run_still_in_flight_back_after_the_grace(tmp_path: Path
     assert handed_back["reason"] == "interrupted: daemon shutting down"
     [run] = [r for r in runs_json(state, config) if r["fire_key"] == planned["fire_key"]]
     assert run["status"] == "pending"  # submitted again at the next start
-    assert [r["phase"] for r in records(out)] == ["started"]  # the command was stopped
+    assert [r["phase"] for r in read_records(out)] == ["started"]  # the command was stopped
 
 
 def test_manual_fires_run_whether_or_not_the_daemon_runs(tmp_path: Path) -> None:
@@ -192,5 +187,5 @@ def test_manual_fires_run_whether_or_not_the_daemon_runs(tmp_path: Path) -> None
     manual = [r for r in runs_json(state, config) if r["trigger"] == "manual"]
     assert sorted(r["parameters"]["value"] for r in manual) == ["offline", "online"]
     assert {r["status"] for r in manual} == {"succeeded"}
-    values = [r["argv"][-1] for r in records(out) if r["phase"] == "finished"]
+    values = [r["argv"][-1] for r in read_records(out) if r["phase"] == "finished"]
     assert {"offline", "online"} <= set(values)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.daemon import DaemonProcess, cli
+from tests.support.daemon import DaemonProcess, cli, read_records
 
 pytestmark = pytest.mark.e2e
 
@@ -47,12 +47,6 @@ schedules:
     return config, out
 
 
-def records(out: Path) -> list[dict[str, Any]]:
-    if not out.exists():
-        return []
-    return [json.loads(line) for line in out.read_text().splitlines()]
-
-
 def recorded_process(state: Path, run_id: int) -> Any:
     """The run's ``process`` column, read as an operator's sqlite3 would (read-only)."""
     with contextlib.closing(
@@ -82,13 +76,13 @@ def test_a_command_left_running_by_a_killed_daemon_is_ended_before_it_runs_again
 
     first = DaemonProcess(config, state)
     try:
-        first.wait_for(lambda: records(out), what="attempt 1 to start")
+        first.wait_for(lambda: read_records(out), what="attempt 1 to start")
         first.wait_for(lambda: recorded_process(state, run_id), what="its group to be recorded")
         first.proc.send_signal(signal.SIGKILL)
         first.wait()
     finally:
         first.kill()
-    [started] = records(out)
+    [started] = read_records(out)
     orphan = started["pid"]
     try:
         assert running(orphan), "the command died with its daemon"
@@ -111,9 +105,9 @@ def test_a_command_left_running_by_a_killed_daemon_is_ended_before_it_runs_again
     assert (stopped["pid"], stopped["processes"], stopped["signal"]) == (orphan, 1, "SIGTERM")
     events = [e["event"] for e in second.events if e.get("run_id") == run_id]
     assert events.index("run.orphan_stopped") < events.index("run.started")
-    lives = [(r["phase"], r["attempt"]) for r in records(out)]
+    lives = [(r["phase"], r["attempt"]) for r in read_records(out)]
     assert lives == [("started", "1"), ("terminated", "1"), ("started", "2"), ("finished", "2")]
-    _, ended, again, _ = records(out)
+    _, ended, again, _ = read_records(out)
     assert ended["pid"] == orphan and ended["time"] <= again["time"]  # never two at once
 
     shown = cli("runs", "show", str(run_id), "--json", state_dir=state, config=config)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.support.daemon import DaemonProcess, cli
+from tests.support.daemon import DaemonProcess, cli, probe
 
 pytestmark = pytest.mark.e2e
 
@@ -91,3 +92,56 @@ def test_an_edit_in_the_config_directory_reloads_by_itself(tmp_path: Path) -> No
         daemon.kill()
     removed = [r for e in daemon.named("config.reloaded") for r in e["removed"]]
     assert "first" in removed
+
+
+def test_an_emptied_a_half_written_or_a_hostile_file_never_costs_a_schedule(
+    tmp_path: Path,
+) -> None:
+    """Issue 11, fault 4: `: > file` removed every schedule; a file read while being written
+    defined half of them; a 300-byte alias bomb killed the daemon with MemoryError."""
+    config = tmp_path / "config"
+    config.mkdir()
+    out = tmp_path / "record.jsonl"
+    main = config / "main.yaml"
+    main.write_text(schedule_file("first", out), encoding="utf-8")
+    (config / "other.yaml").write_text(schedule_file("other", out), encoding="utf-8")
+    daemon = DaemonProcess(config, tmp_path / "state")
+    try:
+        url = daemon.wait_event("http.listening")["url"]
+        daemon.wait_event("run.succeeded", schedule="first")
+
+        main.write_text("", encoding="utf-8")  # what a truncate-then-write save looks like
+        failed = daemon.wait_event("config.reload_failed", file=str(main))
+        assert "schedules: []" in failed["problem"]
+
+        # Written again in pieces, 0.1 s apart; every prefix is valid YAML with fewer schedules.
+        pieces = schedule_file("first", out).split("schedules:\n")
+        pieces = [pieces[0], "schedules:\n" + pieces[1]]
+        daily = "{frequency: Day, interval: 1, time_zone: Pacific Standard Time}"
+        for name in ("second", "third"):
+            pieces.append(f"  - {{name: {name}, pipeline: record-first, recurrence: {daily}}}\n")
+        with main.open("w", encoding="utf-8") as handle:
+            for piece in pieces:
+                handle.write(piece)
+                handle.flush()
+                time.sleep(0.1)
+        reloaded = daemon.wait_event("config.reloaded")
+        assert (reloaded["added"], reloaded["removed"]) == (["second", "third"], [])
+
+        bomb = "".join(
+            f"{b}: &{b} [{', '.join([f'*{a}'] * 9)}]\n"
+            for a, b in zip("abcdefgh", "bcdefghi", strict=True)
+        )
+        (config / "other.yaml").write_text(
+            'a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x"]\n' + bomb, encoding="utf-8"
+        )
+        began = time.monotonic()
+        refused = daemon.wait_event("config.reload_failed", file=str(config / "other.yaml"))
+        assert time.monotonic() - began < 5
+        assert "alias" in refused["problem"]
+        assert probe(f"{url}/healthz")[0] == 200
+        assert [e["removed"] for e in daemon.named("config.reloaded")] == [[]]
+        daemon.signal(signal.SIGTERM)
+        assert daemon.wait() == 0
+    finally:
+        daemon.kill()

@@ -11,14 +11,12 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.daemon import DaemonProcess, cli, runs_json
+from tests.support.daemon import DaemonProcess, cli, probe, read_records, runs_json
 
 pytestmark = pytest.mark.e2e
 
@@ -49,16 +47,6 @@ schedules:
         encoding="utf-8",
     )
     return config, inbox, out
-
-
-def probe(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as answer:
-            return answer.status, answer.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-    except OSError as exc:  # the daemon has stopped listening
-        return 0, str(exc)
 
 
 @pytest.mark.parametrize("removed", ["files", "folder"])
@@ -140,11 +128,11 @@ def test_a_full_disk_makes_the_daemon_not_ready_and_loses_no_file(tmp_path: Path
             assert "full" in not_ready[1]
             assert probe(f"{url}/healthz")[0] == 200  # alive: a restart would not help
             time.sleep(2)
-            assert not [r for r in records(out) if r["argv"][-1].endswith("during.csv")]
+            assert not [r for r in read_records(out) if r["argv"][-1].endswith("during.csv")]
             filler.unlink()
             daemon.wait_for(lambda: probe(f"{url}/readyz")[0] == 200, 15, what="ready again")
             daemon.wait_for(
-                lambda: [r for r in records(out) if r["phase"] == "finished"], 20,
+                lambda: [r for r in read_records(out) if r["phase"] == "finished"], 20,
                 what="the file written while the disk was full to run",
             )  # fmt: skip
             daemon.signal(signal.SIGTERM)
@@ -154,9 +142,3 @@ def test_a_full_disk_makes_the_daemon_not_ready_and_loses_no_file(tmp_path: Path
         runs = runs_json(state, config)
     assert [r["data_path"]["relative_path"] for r in runs] == ["during.csv"]
     assert [r["status"] for r in runs] == ["succeeded"]
-
-
-def records(out: Path) -> list[dict[str, object]]:
-    if not out.exists():
-        return []
-    return [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines() if line]

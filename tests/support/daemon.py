@@ -10,6 +10,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -140,3 +142,21 @@ class DaemonProcess:
         if self.proc.poll() is None:
             self.proc.kill()
         self.wait()
+
+
+def probe(url: str, timeout: float = 5) -> tuple[int, str]:
+    """GET ``url``: (status, body); (0, reason) when nothing answers (the daemon is gone)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as answer:
+            return int(answer.status), answer.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+    except OSError as exc:
+        return 0, str(exc)
+
+
+def read_records(out: Path) -> list[dict[str, Any]]:
+    """The JSON lines a test pipeline script appended to ``out`` (none if it never ran)."""
+    if not out.exists():
+        return []
+    return [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines() if line]

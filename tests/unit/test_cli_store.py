@@ -174,3 +174,19 @@ def test_a_read_migrates_an_existing_database_that_is_behind(invoke: Any, state:
     assert result.exit_code == 0, result.output
     assert json.loads(result.output) == []
     assert (state / "triggerd.db").stat().st_size > 0
+
+
+def test_a_state_directory_whose_name_a_url_would_misread_holds_the_database(
+    tmp_path: Path, config: Path
+) -> None:
+    odd = tmp_path / "we ird?#%41dir"  # '?', '#' and '%41' mean something in a URL
+    runner = CliRunner()
+    args = ["--config", str(config), "--state-dir", str(odd)]
+    disabled = runner.invoke(main, ["schedules", "disable", "nightly", *args])
+    assert disabled.exit_code == 0, disabled.output
+    assert sorted(p.name for p in odd.iterdir()) == ["triggerd.db", "triggerd.db.migrate.lock"]
+    assert not (tmp_path / "we ird").exists()
+    listed = runner.invoke(main, ["schedules", "list", "--json", *args])
+    assert listed.exit_code == 0, listed.output
+    [nightly] = [s for s in json.loads(listed.output) if s["name"] == "nightly"]
+    assert nightly["status"] == "Disabled"

@@ -127,3 +127,25 @@ def test_the_check_itself_catches_a_missing_key() -> None:
     assert documented("polling_interval")
     assert not documented("polling")  # only `polling_interval` is written; no partial match
     assert not documented("no_such_key_anywhere")
+
+
+PACKAGE = Path(__file__).resolve().parents[2] / "triggerd"
+_EVENT = re.compile(r"""\.(?:debug|info|warning|error|exception)\(\s*["']([a-z_]+\.[a-z_]+)["']""")
+
+
+def logged_events() -> list[str]:
+    """Every event name the package logs (``log.info("fire.planned", ...)``)."""
+    found = {m[1] for p in PACKAGE.rglob("*.py") for m in _EVENT.finditer(p.read_text("utf-8"))}
+    return sorted(found)
+
+
+def test_the_event_scan_finds_the_events_every_operator_greps_for() -> None:
+    assert {"fire.planned", "poll.failed", "clock.stepped", "store.lost"} <= set(logged_events())
+
+
+@pytest.mark.parametrize("event", logged_events())
+def test_every_log_event_is_in_the_log_events_table(event: str) -> None:
+    table = OPERATIONS.split("## Log events", 1)[1].split("\n## ", 1)[0]
+    assert re.search(rf"^\| `{re.escape(event)}` \|", table, re.M), (
+        f"log event {event!r} is missing from the log events table in docs/operations.md"
+    )

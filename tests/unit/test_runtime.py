@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from triggerd.config import Config, load_config
+from triggerd.engine.clockwatch import ClockWatch
 from triggerd.engine.runtime import Runtime
 from triggerd.store import Store, open_store
 from triggerd.store.repository import NewRun
@@ -260,3 +261,34 @@ def test_a_replica_that_slept_through_slots_its_peer_fired_never_doubles_them(
         "every-10-minutes:2024-10-27T01:21:00Z",
     ]
     assert store.list_runs(statuses=["skipped"]) == []
+
+
+def test_a_clock_step_seen_by_a_planning_pass_is_applied_before_it_plans(
+    config: Config, store: Store
+) -> None:
+    """The pass reads the time, then asks the clock watch: a step it reports is known before
+    any slot of the jumped span is decided (Berlin's spring-forward night, 02:00 -> 03:00)."""
+    clock = Clock(at("2024-03-31T01:55:00+01:00"))
+    monotonic = [0.0]
+    runtime = Runtime(
+        config, store, clock=clock, owner="a", running_since=clock(),
+        check_clock=lambda: watch.check(),
+    )  # fmt: skip
+    watch = ClockWatch(clock, monotonic=lambda: monotonic[0], on_step=runtime.clock_stepped)
+    runtime.startup()
+    assert keys(store, "every-10-minutes") == ["every-10-minutes:2024-03-31T00:55:00Z"]
+    clock.now += timedelta(hours=2)  # the wall clock jumps two hours; the monotonic one: 1 s
+    monotonic[0] += 1.0
+    runtime.tick("every-10-minutes")
+    skipped = store.list_runs(schedule="every-10-minutes", statuses=["skipped"])
+    assert len(skipped) == 11 and all(r.reason and r.reason.startswith("missed:") for r in skipped)
+    # catchup: latest makes up the newest jumped-over slot (within its 10-minute grace)
+    assert keys(store, "every-10-minutes")[-1] == "every-10-minutes:2024-03-31T02:55:00Z"
+    clock.now += timedelta(minutes=10)  # the next slot comes while running: it fires
+    monotonic[0] += 600.0
+    runtime.tick("every-10-minutes")
+    assert keys(store, "every-10-minutes")[-1] == "every-10-minutes:2024-03-31T03:05:00Z"
+    clock.now -= timedelta(minutes=30)  # back half an hour: nothing is decided twice
+    monotonic[0] += 1.0
+    assert runtime.tick("every-10-minutes") == 0
+    assert len(store.list_runs(schedule="every-10-minutes")) == 14

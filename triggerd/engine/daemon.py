@@ -19,7 +19,8 @@ from triggerd.config import Config
 from triggerd.datastores.watch import FolderWatcher
 from triggerd.engine.batcher import TickBatcher
 from triggerd.engine.clockwatch import ClockStep, ClockWatch
-from triggerd.engine.dispatcher import Dispatch, Dispatcher
+from triggerd.engine.dispatcher import INTERRUPT_WAIT, Dispatch, Dispatcher
+from triggerd.engine.health import Health
 from triggerd.engine.polls import PollLoop
 from triggerd.engine.reload import load_settled
 from triggerd.engine.runtime import Runtime
@@ -31,16 +32,13 @@ from triggerd.observability.metrics import Metrics
 from triggerd.observability.sdnotify import NOTIFY_ENV, Notifier
 from triggerd.settings import Settings
 from triggerd.store import RunRecord, Store
-from triggerd.store.identity import DatabaseFile
 from triggerd.store.repository import utcnow
 
 CONFIG_WATCH = "config:"  # the watch key of the config folder (schedule names cannot hold ':')
 LIVENESS_BEAT = 1.0  # seconds between the scheduler's liveness beats
-STALE_LOOP = 15.0  # seconds without a beat before the daemon counts as wedged
 RELOAD_RETRY = 5.0  # seconds before a reload the database refused is tried again
 POLLS_STOP_WAIT = 2.0  # seconds a stop waits for polls in flight (then leaves them)
-KILL_GRACE = 10.0  # seconds a command gets between SIGTERM and SIGKILL (submitters/command.py)
-STOP_MARGIN = 3.0  # seconds past the drain and the kill grace before the process just exits
+STOP_MARGIN = 2.0  # seconds past the drain and the hand-back before the process just exits
 EXIT_STORE_LOST = 1
 EXIT_STOP_TIMEOUT = 1
 
@@ -62,10 +60,8 @@ class Daemon:
         self.stop_requested = threading.Event()
         self.exit_code = 0
         self._stop_at: float | None = None  # when the stop was asked for (monotonic)
-        self._store_lost: str | None = None
-        self._write_failure: str | None = None  # why the last heartbeat could not be written
         self._reload_at: float | None = None  # a reload the database refused, tried again then
-        self._database_file = DatabaseFile.of(store.engine)
+        self._retry_shift = timedelta(0)  # backward clock steps the retries still have to follow
         self._reload_requested = threading.Event()
         self._wakeup = threading.Event()
         self._log = get_logger()
@@ -74,8 +70,6 @@ class Daemon:
             os.environ.pop(variable, None)
         self.metrics = Metrics()
         self.metrics.set_schedules(len(config.schedules))
-        self._scheduler_beat = monotonic()
-        self._ready = False
         self.clock_watch = ClockWatch(clock, monotonic=monotonic, on_step=self._clock_stepped)
         started = clock()
         self.instance_id = store.register_instance(started, os.getpid())
@@ -102,6 +96,14 @@ class Daemon:
         self.scheduler = TimeScheduler(self.batcher.request, before_pass=self.clock_watch.check)
         self.polls = PollLoop(monotonic=monotonic)
         self.watcher = FolderWatcher()
+        self.health = Health(
+            store,
+            scheduler=self.scheduler,
+            running=lambda: self.scheduler.running,
+            loops={"dispatcher": self.dispatcher, "poll": self.polls},
+            schedules=lambda: len(self.runtime.config.schedules),
+            monotonic=monotonic,
+        )
 
     def _resolve(self, run: RunRecord) -> Dispatch | str:
         return self.runtime.resolve(run)
@@ -122,7 +124,7 @@ class Daemon:
         self._stop_at = self.monotonic()
         self.stop_requested.set()
         self._wakeup.set()
-        limit = self.settings.shutdown_grace.total_seconds() + KILL_GRACE + STOP_MARGIN
+        limit = (self.settings.shutdown_grace + INTERRUPT_WAIT).total_seconds() + STOP_MARGIN
         threading.Thread(
             target=self._exit_after, args=(limit,), name="stop-deadline", daemon=True
         ).start()
@@ -155,13 +157,13 @@ class Daemon:
         http = self._start_http()
         self.runtime.startup()
         self._schedule(list(config.schedules))
-        self.scheduler.add_beat(LIVENESS_BEAT, self._beat)
+        self.scheduler.add_beat(LIVENESS_BEAT, self.health.beat)
         self.batcher.start()
         self.scheduler.start()
         self.polls.start()
         self._watch_config()
         self.dispatcher.start()
-        self._ready = True
+        self.health.started = True
         self.notifier.ready(self._status())
         # What startup built (the config, its schedules, the libraries) lives as long as the
         # daemon: keep it out of the cyclic collector, whose full passes would otherwise walk
@@ -201,42 +203,6 @@ class Daemon:
 
     # -- liveness, readiness, status -------------------------------------------------------
 
-    def _beat(self) -> None:
-        """A scheduler job: proof that the scheduler's loop and its workers still run."""
-        self._scheduler_beat = self.monotonic()
-
-    def alive(self) -> tuple[bool, str]:
-        """Healthy while the scheduler, poll and dispatcher loops go round and the database
-        file is the one the daemon opened."""
-        if self._store_lost is not None:
-            return False, f"database lost: {self._store_lost}"
-        if not self._ready:
-            return True, "starting (catching up)"
-        now = self.monotonic()
-        scheduler_age = now - min(self._scheduler_beat, self.scheduler.loop_at)
-        if not self.scheduler.running or scheduler_age > STALE_LOOP:
-            return False, f"scheduler loop silent for {scheduler_age:.0f}s"
-        for name, loop_at in (
-            ("dispatcher", self.dispatcher.loop_at),
-            ("poll", self.polls.loop_at),
-        ):
-            if now - loop_at > STALE_LOOP:
-                return False, f"{name} loop silent for {now - loop_at:.0f}s"
-        return True, "scheduler and dispatcher running"
-
-    def ready(self) -> tuple[bool, str]:
-        if self._store_lost is not None:
-            return False, f"database lost: {self._store_lost}"
-        if not self._ready:
-            return False, "starting"
-        try:
-            self.store.ping()
-        except Exception as exc:
-            return False, f"database unreachable: {type(exc).__name__}"
-        if self._write_failure is not None:
-            return False, f"database writes failing: {self._write_failure}"
-        return True, f"{len(self.runtime.config.schedules)} schedules loaded"
-
     def _clock_stepped(self, step: ClockStep) -> None:
         """The wall clock jumped (called by the clock watch, from whichever thread saw it)."""
         seconds = step.size.total_seconds()
@@ -250,6 +216,8 @@ class Daemon:
         self.metrics.clock_stepped(forward=step.forward)
         self.runtime.clock_stepped(step)
         self.scheduler.clock_stepped(step)
+        if not step.forward:  # the main loop moves the waiting retries back with it
+            self._retry_shift += step.size
 
     def _status(self) -> str:
         return (
@@ -263,8 +231,8 @@ class Daemon:
                 return None
             server = HealthServer(
                 self.settings.http_address,
-                health=self.alive,
-                ready=self.ready,
+                health=self.health.alive,
+                ready=self.health.ready,
                 metrics=self.metrics,
             )
             server.start()
@@ -362,7 +330,7 @@ class Daemon:
         """
         if self._check_database_file():
             return
-        healthy, reason = self.alive()
+        healthy, reason = self.health.alive()
         if healthy:
             self.notifier.watchdog()
         else:
@@ -370,11 +338,14 @@ class Daemon:
         try:
             self.store.heartbeat(self.instance_id, self.clock())
         except Exception as exc:  # a briefly unavailable store must not kill the daemon
-            self._write_failure = _first_line(exc)
-            self._log.error("daemon.heartbeat_failed", error=self._write_failure)
+            self.health.write_failure = _first_line(exc)
+            self._log.error("daemon.heartbeat_failed", error=self.health.write_failure)
         else:
-            self._write_failure = None
+            self.health.write_failure = None
         try:
+            if self._retry_shift:
+                shift, self._retry_shift = self._retry_shift, timedelta(0)
+                self.store.shift_retries(shift, after=self.clock())
             self.runtime.keep_alive(self.dispatcher.in_flight_ids())
             self.metrics.set_queue_depth(
                 self.store.count_runs(status="pending"), self.store.count_runs(status="running")
@@ -385,17 +356,17 @@ class Daemon:
 
     def _check_database_file(self) -> bool:
         """True (and the daemon stops) when the database file is not the one it opened."""
-        if self._database_file is None or self._store_lost is not None:
-            return self._store_lost is not None
-        lost = self._database_file.lost()
+        if self.health.store_lost is not None:
+            return True
+        lost = self.health.database_lost()
         if lost is None:
             return False
-        self._store_lost = lost
         self._log.error(
             "store.lost",
             reason=lost,
             action="stopping (exit 1) so that the service manager starts the daemon again",
         )
+        self.notifier.status(f"stopping: database lost: {lost}")
         self._stop(EXIT_STORE_LOST)
         return True
 

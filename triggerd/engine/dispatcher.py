@@ -50,6 +50,9 @@ Limits = Callable[[], dict[str, tuple[str, int]]]
 T = TypeVar("T")
 PERSIST_PATIENCE = 600.0  # seconds a finished run waits for the database to come back
 IDLE_POLL = timedelta(seconds=1)  # runs recorded by other processes (CLI) are seen this fast
+# After the drain grace: how long interrupted runs get to be handed back (a command's kill grace,
+# 10 s, and a moment to record it).
+INTERRUPT_WAIT = DEFAULT_KILL_GRACE + timedelta(seconds=1)
 
 
 class Dispatcher:
@@ -326,18 +329,22 @@ class Dispatcher:
         with self._lock:
             return list(self._workers)
 
-    def stop(self, grace: timedelta) -> None:
-        """Stop claiming; wait ``grace`` for runs in flight, then interrupt and hand them back."""
+    def stop(self, grace: timedelta, *, interrupted: timedelta = INTERRUPT_WAIT) -> None:
+        """Stop claiming; wait ``grace`` for runs in flight, then interrupt them and wait
+        ``interrupted`` more for them to be handed back (a command gets SIGTERM, then SIGKILL
+        after its kill grace). Every wait is on the monotonic clock; a run still in flight after
+        both stays ``running`` and is recovered at the next start."""
         self._stopping.set()
         self._wake.set()
-        self._thread.join(timeout=10)
-        deadline = self._clock() + grace
+        end = time.monotonic() + grace.total_seconds()
+        self._thread.join(timeout=max(0.0, min(5.0, end - time.monotonic())))
         for worker in self._snapshot():
-            worker.join(timeout=max(0.0, (deadline - self._clock()).total_seconds()))
+            worker.join(timeout=max(0.0, end - time.monotonic()))
         if self._snapshot():
             self._cancel.set()
+            end = time.monotonic() + interrupted.total_seconds()
             for worker in self._snapshot():
-                worker.join(timeout=30)
+                worker.join(timeout=max(0.0, end - time.monotonic()))
 
     def _snapshot(self) -> list[threading.Thread]:
         with self._lock:

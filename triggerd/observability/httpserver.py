@@ -24,6 +24,7 @@ Probe = Callable[[], tuple[bool, str]]
 DISABLED = frozenset({"", "off", "none"})
 _STOP_TIMEOUT_S = 5.0
 _REQUEST_TIMEOUT_S = 10.0  # a client that sends nothing holds its thread no longer than this
+MAX_CONNECTIONS = 32  # connections served at once; more are closed at once (a flood, a scan)
 _POLL_INTERVAL_S = 0.1  # how often serve_forever looks for shutdown; bounds stop()
 
 
@@ -36,7 +37,7 @@ def parse_address(value: str) -> tuple[str, int] | None:
     if text.lower() in DISABLED:
         return None
     host, sep, port_text = text.rpartition(":")
-    if not sep or not port_text.isdigit():
+    if not sep or not port_text.isascii() or not port_text.isdigit():
         raise ValueError(
             f"HTTP address {value!r} is not host:port (e.g. 127.0.0.1:9464); "
             "use 'off' to disable the endpoint"
@@ -108,12 +109,18 @@ class HealthServer:
 
 
 class _Server(ThreadingHTTPServer):
+    """One thread per connection, at most ``MAX_CONNECTIONS`` of them: a flood of connections
+    (idle ones included, each held up to ``_REQUEST_TIMEOUT_S``) costs the daemon a bounded
+    number of threads, and probes get through again as soon as it ebbs."""
+
     daemon_threads = True  # an in-flight request never holds up shutdown
+    request_queue_size = 128  # the listen backlog: a burst of probes waits, it is not dropped
 
     def __init__(
         self, address: tuple[str, int], handler: type[_Handler], *, owner: HealthServer
     ) -> None:
         self.owner = owner
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, handler)
@@ -124,6 +131,22 @@ class _Server(ThreadingHTTPServer):
         socketserver.TCPServer.server_bind(self)
         host, port = self.server_address[:2]
         self.server_name, self.server_port = str(host), int(port)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)  # full: the client sees the connection closed
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:  # no thread started: give the slot back
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # The stdlib prints a traceback to stderr (a client hanging up mid-answer, say).

@@ -26,6 +26,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
 from triggerd.errors import DatabaseMissing, StoreLocked, StoreUnavailable, TriggerdError
+from triggerd.redact import scrub
 from triggerd.store.repository import Store
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -350,7 +351,4 @@ def _without_secrets(text: str, parsed: URL) -> str:
     for key, value in parsed.query.items():
         if _SECRET_QUERY.search(key):
             secrets.extend([value] if isinstance(value, str) else value)
-    for secret in secrets:
-        if secret:
-            text = text.replace(str(secret), "***")
-    return text
+    return scrub(text, [str(secret) for secret in secrets])

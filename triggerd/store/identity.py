@@ -13,6 +13,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from triggerd.store.db import sqlite_file
+
 
 @dataclass(frozen=True)
 class DatabaseFile:
@@ -23,10 +25,10 @@ class DatabaseFile:
     @classmethod
     def of(cls, engine: Engine) -> DatabaseFile | None:
         """The SQLite file ``engine`` opened, as it is now; None for other databases."""
-        url = engine.url
-        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        file = sqlite_file(engine.url)
+        if file is None:
             return None
-        path = Path(url.database).absolute()
+        path = Path(file)
         return cls(path, _identity(path), _identity(path.parent))
 
     def lost(self) -> str | None:

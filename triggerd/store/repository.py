@@ -441,6 +441,23 @@ class Store(InstancesMixin, LeasesMixin):
         """A transient failure: the run is pending again, due at ``at``."""
         self._requeue(run_id, error=error, next_attempt_at=at)
 
+    def shift_retries(self, by: timedelta, *, after: datetime) -> int:
+        """Move the waiting retries due after ``after`` by ``by`` (the wall clock stepped back:
+        a retry meant for 5 s after a failure is due 5 s after it again, not an hour later).
+        Returns how many moved."""
+        rows = select(runs.c.id, runs.c.next_attempt_at).where(
+            runs.c.status == "pending", runs.c.next_attempt_at > after
+        )
+        with self.engine.begin() as conn:
+            due = conn.execute(rows).all()
+            for run_id, at in due:  # few: only runs waiting for a retry
+                conn.execute(
+                    update(runs)
+                    .where(runs.c.id == run_id, runs.c.status == "pending")
+                    .values(next_attempt_at=max(at + by, after))
+                )
+        return len(due)
+
     def _requeue(self, run_id: int, **values: Any) -> None:
         """A running run becomes pending again, unclaimed."""
         with self.engine.begin() as conn:

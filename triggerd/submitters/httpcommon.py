@@ -73,7 +73,7 @@ def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
     if value is None or not value.strip():
         return None
     text = value.strip()
-    if re.fullmatch(r"\d+", text):
+    if re.fullmatch(r"[0-9]+", text):  # ASCII digits only (\d matches other scripts' too)
         wait = timedelta(seconds=int(text))
     else:
         try:
