@@ -34,7 +34,7 @@ class ConfigError(TriggerdError):
         super().__init__("\n".join(str(p) for p in problems))
 
 
-class ScheduleNotFound(TriggerdError):
+class ScheduleNotFound(TriggerdError, LookupError):
     def __init__(self, name: str) -> None:
         self.name = name
         super().__init__(f"no schedule named {name!r} in the configuration")
@@ -44,6 +44,18 @@ class RunNotFound(TriggerdError):
     def __init__(self, run_id: int) -> None:
         self.run_id = run_id
         super().__init__(f"no run with id {run_id}")
+
+
+class ListingError(TriggerdError):
+    """A poll could not list its folder. The message never contains a key, token or secret."""
+
+
+class LeaseLost(TriggerdError):
+    """Another daemon holds the lease now: what was about to be written is not written."""
+
+
+class SchemaTooNew(TriggerdError):
+    """The database was migrated by a newer triggerd than this one."""
 
 
 class StoreLocked(TriggerdError):

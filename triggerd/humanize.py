@@ -1,12 +1,16 @@
-"""Durations for people: ``2d10m``, ``1h``, ``1m30s``."""
+"""Durations for people: ``2d10m``, ``1h``, ``1m30s``; ``90s`` and ``0.5s`` for a timeout."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 
-def human(delta: timedelta) -> str:
-    """The largest units first, zero parts left out; ``0s`` for nothing."""
+def human(delta: timedelta, *, seconds_up_to: timedelta = timedelta(0)) -> str:
+    """The largest units first, zero parts left out; ``0s`` for nothing. A duration of at most
+    ``seconds_up_to`` is given in seconds, fractions kept (``90s``, ``0.5s``): how a timeout
+    reads best."""
+    if timedelta(0) < delta <= seconds_up_to:
+        return f"{delta.total_seconds():g}s"
     seconds = int(delta.total_seconds())
     parts = []
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
@@ -14,3 +18,8 @@ def human(delta: timedelta) -> str:
             parts.append(f"{seconds // size}{unit}")
             seconds %= size
     return "".join(parts) or "0s"
+
+
+def human_timeout(delta: timedelta) -> str:
+    """A timeout or a grace: seconds up to two minutes (``60s``), then ``5m``, ``1h30m``."""
+    return human(delta, seconds_up_to=timedelta(minutes=2))

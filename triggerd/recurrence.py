@@ -13,8 +13,9 @@ The rules (``reference/azureml.md`` §1, design "Time semantics"):
 - A wall time is localized as RFC 5545 does: ``fold=0``. A time in a spring-forward gap takes the
   offset before the gap (02:30 -> 03:30 summer time); a repeated time fires once, the first time.
 
-Everything is returned as aware datetimes in UTC. ``RecurrenceTrigger`` adapts this to
-APScheduler 3; it is the only place in triggerd that knows APScheduler's trigger API.
+Everything is returned as aware datetimes in UTC. Nothing here knows APScheduler: its adapter,
+``RecurrenceTrigger``, lives with the scheduler (``engine/scheduler.py``), so ``validate`` and
+``next`` never load it.
 """
 
 from __future__ import annotations
@@ -25,8 +26,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
-
-from apscheduler.triggers.base import BaseTrigger
 
 from triggerd.timezones import resolve_zone
 
@@ -312,26 +311,3 @@ class Recurrence:
         if minutes is not None:
             words.append("at minutes " + ", ".join(str(m) for m in sorted(minutes)))
         return " ".join(words)
-
-
-class RecurrenceTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler 3 is untyped
-    """An APScheduler 3 trigger that fires a ``Recurrence`` (all the time math is there)."""
-
-    __slots__ = ("anchor", "recurrence")
-
-    def __init__(self, recurrence: Recurrence, anchor: datetime | None) -> None:
-        self.recurrence = recurrence
-        self.anchor = anchor
-
-    def get_next_fire_time(
-        self, previous_fire_time: datetime | None, now: datetime
-    ) -> datetime | None:
-        after = previous_fire_time if previous_fire_time else now
-        return self.recurrence.next_fire_after(after, anchor=self.anchor)
-
-    def __str__(self) -> str:
-        return f"recurrence[{self.recurrence.describe()}]"
-
-    def __repr__(self) -> str:
-        anchor = self.anchor.isoformat() if self.anchor else None
-        return f"<{type(self).__name__} ({self.recurrence.describe()!r}, anchor={anchor!r})>"

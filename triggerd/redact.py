@@ -38,16 +38,15 @@ def without_userinfo(text: str) -> str:
     return _USERINFO.sub(r"\1***@", text)
 
 
-def scrub(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` with every secret value, URL user info and ``sig=...``-style query parameter
-    masked (other query parameters stay: they help tell requests apart)."""
+def scrub(text: str, secrets: Iterable[str] = (), *, every_query: bool = False) -> str:
+    """``text`` with every secret value, URL user info, key-like field (``AccountKey=``) and
+    ``sig=...``-style query parameter masked. ``every_query``: every URL query string too (an
+    Azure Storage URL's query is a SAS); otherwise the other parameters stay, as they help tell
+    requests apart."""
     for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
         text = text.replace(secret, "***")
+    if every_query:
+        text = _QUERY.sub("?***", text)
     text = _SECRET_QUERY.sub(lambda m: f"{m.group(1)}=***", text)
+    text = _SECRET_FIELD.sub(r"\1\2***", text)
     return without_userinfo(text)
-
-
-def scrub_storage(text: str) -> str:
-    """Azure Storage texts: no query strings at all (SAS tokens), no key-like fields, no user
-    info."""
-    return without_userinfo(_SECRET_FIELD.sub(r"\1\2***", _QUERY.sub("?***", text)))

@@ -16,6 +16,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from triggerd.errors import SubmitInterrupted
+from triggerd.humanize import human_timeout
 from triggerd.submitters.base import (
     DataPath,
     ProcessTracking,
@@ -26,7 +27,6 @@ from triggerd.submitters.base import (
 from triggerd.submitters.command import (
     CommandSubmitter,
     UnknownPlaceholder,
-    human_duration,
     placeholders,
     render_argv,
 )
@@ -135,8 +135,8 @@ def test_render_argv_names_the_unknown_placeholder() -> None:
         (timedelta(hours=2, seconds=5), "2h5s"),
     ],
 )
-def test_human_duration(duration: timedelta, text: str) -> None:
-    assert human_duration(duration) == text
+def test_human_timeout(duration: timedelta, text: str) -> None:
+    assert human_timeout(duration) == text
 
 
 # --- arguments --------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from structlog.testing import capture_logs
 from tests.support.httpserver import Reply, ScriptedServer, refused_url
 from triggerd.config.pipelines import HttpPipeline
 from triggerd.errors import PermanentSubmitError, SubmitInterrupted, TransientSubmitError
+from triggerd.redact import safe_url, scrub
 from triggerd.submitters import build_submitter
 from triggerd.submitters.base import DataPath, RunOutcome, RunRequest
 from triggerd.submitters.http import HttpSubmitter, render_template
@@ -25,8 +26,6 @@ from triggerd.submitters.httpcommon import (
     FileSecret,
     error_message,
     parse_retry_after,
-    safe_url,
-    scrub,
 )
 
 pytestmark = pytest.mark.timeout(30)

@@ -30,10 +30,12 @@ from tests.support.azurite import AzuriteServer
 from triggerd.config.models import AzureBlobDatastore, LocalDatastore
 from triggerd.datastores import local as local_module
 from triggerd.datastores.azure_blob import AzureBlobLister, account_name
+from triggerd.datastores.factory import build_lister
 from triggerd.datastores.filters import FileFilter
-from triggerd.datastores.listers import Lister, ListingError, build_lister
+from triggerd.datastores.listers import Lister
 from triggerd.datastores.local import LocalLister
 from triggerd.datastores.snapshot import Entry
+from triggerd.errors import ListingError
 
 CONNECTION_ENV = "TRIGGERD_TEST_BLOB_CONNECTION"
 

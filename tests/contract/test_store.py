@@ -294,7 +294,7 @@ def test_a_heartbeat_renews_the_leases_still_held_in_one_go(store: Store) -> Non
 def test_a_poll_under_a_lost_lease_writes_nothing(store: Store) -> None:
     from triggerd.datastores.settle import SettleResult, Tracked
     from triggerd.datastores.snapshot import Entry
-    from triggerd.store.leases import LeaseLost
+    from triggerd.errors import LeaseLost
 
     ttl = timedelta(seconds=30)
     store.ensure_schedule_state("inbox", T0)
@@ -339,7 +339,7 @@ def test_a_pending_fire_wins_over_another_replica_s_missed_record(store: Store) 
 def test_a_schema_newer_than_this_triggerd_is_refused(store_url: str) -> None:
     from sqlalchemy import create_engine, text
 
-    from triggerd.store.db import SchemaTooNew
+    from triggerd.errors import SchemaTooNew
 
     open_store(store_url).close()
     engine = create_engine(store_url)

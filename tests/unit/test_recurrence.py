@@ -14,9 +14,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
-from apscheduler.triggers.base import BaseTrigger
 
-from triggerd.recurrence import WEEK_DAYS, Frequency, Recurrence, RecurrenceTrigger
+from triggerd.recurrence import WEEK_DAYS, Frequency, Recurrence
 
 BERLIN = "Europe/Berlin"
 LA = "America/Los_Angeles"
@@ -598,42 +597,6 @@ DESCRIPTIONS = [
 @pytest.mark.parametrize(("recurrence", "text"), DESCRIPTIONS)
 def test_describe(recurrence: Recurrence, text: str) -> None:
     assert recurrence.describe() == text
-
-
-# -- the APScheduler trigger -------------------------------------------------------------------
-
-
-def test_trigger_first_fire_is_after_now() -> None:
-    recurrence = rec("Day", 1, W_EUROPE, "2024-03-01T02:30:00")
-    trigger = RecurrenceTrigger(recurrence, anchor=None)
-    assert isinstance(trigger, BaseTrigger)
-    fire = trigger.get_next_fire_time(None, at("2024-03-31T00:00:00+01:00"))
-    assert fire == at("2024-03-31T03:30:00+02:00")
-    assert fire is not None and fire.tzinfo is not None
-
-
-def test_trigger_next_fire_is_after_the_previous_one() -> None:
-    recurrence = rec("Day", 1, W_EUROPE, "2024-03-01T02:30:00")
-    trigger = RecurrenceTrigger(recurrence, anchor=None)
-    previous = at("2024-03-31T03:30:00+02:00")
-    fire = trigger.get_next_fire_time(previous, previous + timedelta(seconds=3))
-    assert fire == at("2024-04-01T02:30:00+02:00")
-
-
-def test_trigger_uses_the_anchor_without_start_time() -> None:
-    anchor = at("2024-06-01T10:00:00+02:00")
-    trigger = RecurrenceTrigger(rec("Hour", 1, BERLIN), anchor=anchor)
-    assert trigger.get_next_fire_time(None, anchor - timedelta(seconds=1)) == anchor
-    assert trigger.get_next_fire_time(anchor, anchor) == at("2024-06-01T11:00:00+02:00")
-
-
-def test_trigger_repr_and_str_describe_the_recurrence() -> None:
-    anchor = datetime(2024, 6, 1, 8, tzinfo=UTC)
-    trigger = RecurrenceTrigger(rec("Hour", 1, BERLIN), anchor=anchor)
-    assert repr(trigger) == (
-        "<RecurrenceTrigger ('every hour (Europe/Berlin)', anchor='2024-06-01T08:00:00+00:00')>"
-    )
-    assert str(trigger) == "recurrence[every hour (Europe/Berlin)]"
 
 
 def test_oracle_helper_sanity() -> None:

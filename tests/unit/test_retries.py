@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from triggerd.engine.retries import RetryPolicy, describe_exhausted, next_attempt_at
+from triggerd.config.pipelines import RetryPolicy
+from triggerd.engine.retries import NO_RETRY, describe_exhausted, next_attempt_at
 
 T0 = datetime(2024, 3, 31, 1, 0, tzinfo=UTC)
 POLICY = RetryPolicy(max_attempts=5, max_elapsed=timedelta(hours=1))
@@ -51,4 +52,4 @@ def test_no_attempt_past_max_elapsed() -> None:
 
 
 def test_a_single_attempt_policy_never_retries() -> None:
-    assert next_attempt_at(RetryPolicy(), attempts=1, recorded_at=T0, now=T0) is None
+    assert next_attempt_at(NO_RETRY, attempts=1, recorded_at=T0, now=T0) is None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from triggerd.engine.scheduler import TimeScheduler
+from apscheduler.triggers.base import BaseTrigger
+
+from triggerd.engine.scheduler import RecurrenceTrigger, TimeScheduler
 from triggerd.recurrence import Recurrence
 
 BERLIN_5_MIN = Recurrence("Minute", 5, "W. Europe Standard Time", datetime(2024, 3, 31, 1, 0))
@@ -78,3 +80,41 @@ def test_a_job_starts_from_the_first_fire_its_caller_computed() -> None:
         scheduler.shutdown()
     assert jobs["W. Europe Standard Time"] == first
     assert jobs["Eastern Standard Time"] < first  # computed by its trigger: the next 5 minutes
+
+
+# -- the APScheduler trigger -------------------------------------------------------------------
+
+
+def test_trigger_first_fire_is_after_now() -> None:
+    recurrence = Recurrence("Day", 1, "W. Europe Standard Time", datetime(2024, 3, 1, 2, 30))
+    trigger = RecurrenceTrigger(recurrence, anchor=None)
+    assert isinstance(trigger, BaseTrigger)
+    fire = trigger.get_next_fire_time(None, datetime.fromisoformat("2024-03-31T00:00:00+01:00"))
+    assert fire == datetime.fromisoformat("2024-03-31T03:30:00+02:00")
+    assert fire is not None and fire.tzinfo is not None
+
+
+def test_trigger_next_fire_is_after_the_previous_one() -> None:
+    recurrence = Recurrence("Day", 1, "W. Europe Standard Time", datetime(2024, 3, 1, 2, 30))
+    trigger = RecurrenceTrigger(recurrence, anchor=None)
+    previous = datetime.fromisoformat("2024-03-31T03:30:00+02:00")
+    fire = trigger.get_next_fire_time(previous, previous + timedelta(seconds=3))
+    assert fire == datetime.fromisoformat("2024-04-01T02:30:00+02:00")
+
+
+def test_trigger_uses_the_anchor_without_start_time() -> None:
+    anchor = datetime.fromisoformat("2024-06-01T10:00:00+02:00")
+    trigger = RecurrenceTrigger(Recurrence("Hour", 1, "Europe/Berlin"), anchor=anchor)
+    assert trigger.get_next_fire_time(None, anchor - timedelta(seconds=1)) == anchor
+    assert trigger.get_next_fire_time(anchor, anchor) == datetime.fromisoformat(
+        "2024-06-01T11:00:00+02:00"
+    )
+
+
+def test_trigger_repr_and_str_describe_the_recurrence() -> None:
+    anchor = datetime(2024, 6, 1, 8, tzinfo=UTC)
+    trigger = RecurrenceTrigger(Recurrence("Hour", 1, "Europe/Berlin"), anchor=anchor)
+    assert repr(trigger) == (
+        "<RecurrenceTrigger ('every hour (Europe/Berlin)', anchor='2024-06-01T08:00:00+00:00')>"
+    )
+    assert str(trigger) == "recurrence[every hour (Europe/Berlin)]"

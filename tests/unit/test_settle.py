@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from triggerd.datastores.settle import Tracked, settle
-from triggerd.datastores.snapshot import Entry, diff
+from triggerd.datastores.snapshot import Entry
 
 T0 = datetime(2024, 3, 31, 1, 0, tzinfo=UTC)
 A1 = Entry(10, "1000")
@@ -105,12 +105,6 @@ def test_the_steady_state_writes_nothing() -> None:
     folder.poll(listing)
     result = settle(folder.tracked, listing, now=T0)
     assert (result.writes, result.changes, result.fire) == (False, 0, [])
-
-
-def test_diff_names_created_modified_deleted() -> None:
-    changed = diff({"a": A1, "b": B1}, {"a": A2, "c": B1})
-    assert (changed.created, changed.modified, changed.deleted) == (["c"], ["a"], ["b"])
-    assert changed.changes == 3
 
 
 def test_waiting_out_a_settle_duration_writes_nothing() -> None:

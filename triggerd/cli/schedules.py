@@ -17,10 +17,10 @@ from triggerd.cli.common import (
     table,
 )
 from triggerd.config import Config, Schedule, load_config
-from triggerd.datastores.listers import ListingError, normalise_path_on_datastore
 from triggerd.datastores.manual import DataPathRefused, check_data_path
+from triggerd.datastores.paths import normalise_path_on_datastore
 from triggerd.engine.planner import time_fire_key
-from triggerd.engine.runtime import Runtime
+from triggerd.errors import ListingError
 from triggerd.settings import Settings
 from triggerd.store import RunRecord, ScheduleState
 from triggerd.store.repository import NewRun, utcnow
@@ -36,7 +36,7 @@ def _describe(
 ) -> dict[str, Any]:
     override = state.enabled if state else None
     next_fire = None
-    status = Runtime.effective_status(schedule, override)
+    status = schedule.effective_status(override)
     if schedule.recurrence is not None and status == "Active":
         anchor = state.first_seen_at if state else utcnow().replace(microsecond=0)
         moment = schedule.recurrence.next_fire_after(utcnow(), anchor=anchor)

@@ -176,6 +176,13 @@ class Schedule(ConfigModel):
             raise Invalid("must stay inside the datastore (no '..')", "path_on_datastore")
         return self
 
+    def effective_status(self, override: bool | None) -> Literal["Active", "Disabled"]:
+        """The status in force: the operator's override (``schedules enable|disable``, kept in
+        the store) when there is one, else the config's ``status``."""
+        if override is None:
+            return self.status
+        return "Active" if override else "Disabled"
+
     @property
     def trigger(self) -> Literal["recurrence", "datastore"]:
         return "recurrence" if self.recurrence is not None else "datastore"

@@ -34,9 +34,10 @@ from azure.storage.blob import BlobPrefix, ContainerClient, LinearRetry
 from triggerd.config.base import SecretSource
 from triggerd.config.models import AccountKeyCredential, AzureBlobDatastore, SasTokenCredential
 from triggerd.datastores.filters import FileFilter
-from triggerd.datastores.listers import ListingError, normalise_path_on_datastore
+from triggerd.datastores.paths import normalise_path_on_datastore
 from triggerd.datastores.snapshot import Entry, Listing
-from triggerd.redact import scrub_storage, without_userinfo
+from triggerd.errors import ListingError
+from triggerd.redact import scrub, without_userinfo
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -115,7 +116,8 @@ class AzureBlobLister:
             return f"listing failed ({where}): {_service_reason(exc)}"
         if isinstance(exc, ServiceRequestError | ServiceResponseError):
             return f"cannot reach the storage account ({where}): {_network_reason(exc)}"
-        return f"listing failed ({where}): {type(exc).__name__}: {scrub_storage(_first_line(exc))}"
+        reason = scrub(_first_line(exc), every_query=True)
+        return f"listing failed ({where}): {type(exc).__name__}: {reason}"
 
     def locate(self, relative_path: str) -> str:
         """The blob's URL, without any SAS token: a pipeline authenticates on its own."""
@@ -181,8 +183,9 @@ def container_client(datastore: AzureBlobDatastore) -> ContainerClient:
         close = getattr(credential, "close", None)
         if close is not None:
             close()
+        reason = scrub(str(exc), every_query=True)
         raise ListingError(
-            f"cannot use account_url {_without_query(account_url)}: {scrub_storage(str(exc))}"
+            f"cannot use account_url {_without_query(account_url)}: {reason}"
         ) from None
 
 
@@ -268,7 +271,7 @@ def _service_reason(exc: HttpResponseError) -> str:
     if exc.status_code is not None and error_code:
         return f"{exc.status_code} {error_code}"
     status = f"{exc.status_code} " if exc.status_code is not None else ""
-    return f"{status}{scrub_storage(_first_line(exc))}"
+    return f"{status}{scrub(_first_line(exc), every_query=True)}"
 
 
 def _network_reason(exc: AzureError) -> str:
@@ -279,4 +282,4 @@ def _network_reason(exc: AzureError) -> str:
         return found.group(0).strip()
     if "timed out" in text.lower():
         return "timed out"
-    return f"{type(exc).__name__}: {scrub_storage(text)}"
+    return f"{type(exc).__name__}: {scrub(text, every_query=True)}"

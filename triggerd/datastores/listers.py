@@ -4,21 +4,15 @@ A lister knows one folder (datastore root + ``path_on_datastore``) and one file 
 returns the files directly in that folder, keyed by their path relative to the datastore root
 (so the key includes ``path_on_datastore``); sub-folders and their contents never appear.
 ``list_if_changed()`` is the steady-state poll: None when the folder is as it was last time.
-Every failure to list raises :class:`ListingError` with a reason that is safe to log.
+Every failure to list raises :class:`triggerd.errors.ListingError` with a reason that is safe
+to log. ``factory.build_lister`` makes the lister a datastore needs.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from triggerd.config.models import AzureBlobDatastore, LocalDatastore
-from triggerd.datastores.filters import FileFilter
 from triggerd.datastores.snapshot import Listing
-from triggerd.errors import TriggerdError
-
-
-class ListingError(TriggerdError):
-    """A poll could not list its folder. The message never contains a key, token or secret."""
 
 
 class Lister(Protocol):
@@ -44,41 +38,3 @@ class Lister(Protocol):
     def close(self) -> None:
         """Release connections and credentials. The lister is not used afterwards."""
         ...
-
-
-def normalise_path_on_datastore(path_on_datastore: str | None) -> str | None:
-    """``"/incoming//2024/"`` -> ``"incoming/2024"``; ``""``, ``"/"`` -> None (the root).
-
-    Raises ValueError for a ``..`` component: a schedule never watches outside its datastore.
-    """
-    if path_on_datastore is None:
-        return None
-    parts = [p for p in path_on_datastore.split("/") if p not in ("", ".")]
-    if ".." in parts:
-        raise ValueError(f"path_on_datastore {path_on_datastore!r} leaves the datastore ('..')")
-    return "/".join(parts) or None
-
-
-def build_lister(
-    datastore: LocalDatastore | AzureBlobDatastore,
-    path_on_datastore: str | None,
-    file_filter: FileFilter,
-) -> Lister:
-    """The lister for ``datastore``'s folder ``path_on_datastore``.
-
-    Raises ListingError when an Azure credential cannot be read (missing variable or file).
-    """
-    # Imported here: the Azure SDK is only loaded when a blob datastore is configured.
-    if isinstance(datastore, LocalDatastore):
-        from triggerd.datastores.local import LocalLister
-
-        return LocalLister(datastore.path, path_on_datastore, file_filter)
-
-    from triggerd.datastores import azure_blob
-
-    container = azure_blob.container_client(datastore)
-    try:
-        return azure_blob.AzureBlobLister(container, path_on_datastore, file_filter)
-    except BaseException:
-        azure_blob.close_container(container)
-        raise

@@ -27,8 +27,9 @@ from operator import attrgetter, eq
 from pathlib import Path
 
 from triggerd.datastores.filters import FileFilter
-from triggerd.datastores.listers import ListingError, normalise_path_on_datastore
+from triggerd.datastores.paths import normalise_path_on_datastore
 from triggerd.datastores.snapshot import Entry, Listing
+from triggerd.errors import ListingError
 
 _END = object()  # closes a signature, so that a longer or shorter folder never compares equal
 _name = attrgetter("name")

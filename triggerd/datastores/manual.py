@@ -16,10 +16,12 @@ from pathlib import Path
 
 from triggerd.config import Schedule
 from triggerd.config.models import AzureBlobDatastore, LocalDatastore
+from triggerd.datastores.factory import build_lister
 from triggerd.datastores.filters import DEFAULT_EXCLUDE, FileFilter
-from triggerd.datastores.listers import Lister, build_lister, normalise_path_on_datastore
+from triggerd.datastores.listers import Lister
 from triggerd.datastores.local import LocalLister
 from triggerd.datastores.names import shown, unrepresentable
+from triggerd.datastores.paths import normalise_path_on_datastore
 from triggerd.datastores.snapshot import Listing
 from triggerd.errors import TriggerdError
 

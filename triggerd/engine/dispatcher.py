@@ -10,20 +10,21 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from triggerd.engine.retries import RetryPolicy, describe_exhausted, next_attempt_at
+from triggerd.config.pipelines import RetryPolicy
+from triggerd.engine.retries import NO_RETRY, describe_exhausted, next_attempt_at
 from triggerd.errors import SubmitError, SubmitInterrupted, TransientSubmitError
+from triggerd.humanize import human_timeout
 from triggerd.observability.logging import Logger, get_logger
 from triggerd.observability.metrics import Metrics
 from triggerd.store import RunRecord, Store
 from triggerd.submitters import RunOutcome, RunRequest, Submitter
 from triggerd.submitters.base import ProcessTracking, RunsProcesses
-from triggerd.submitters.command import human_duration
 from triggerd.submitters.processgroup import (
     DEFAULT_KILL_GRACE,
     Ended,
@@ -39,7 +40,7 @@ class Dispatch:
 
     request: RunRequest
     submitter: Submitter
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    retry: RetryPolicy = NO_RETRY
 
 
 # Given a claimed run: how to submit it, or an error text if it cannot be submitted.
@@ -140,7 +141,7 @@ class Dispatcher:
 
     def _work(self, run: RunRecord) -> None:
         log = self._log.bind(schedule=run.schedule, fire_key=run.fire_key, run_id=run.id)
-        retry = RetryPolicy()
+        retry = NO_RETRY
         try:
             dispatch = self._resolve(run)
             submitter = None if isinstance(dispatch, str) else dispatch.submitter
@@ -363,7 +364,7 @@ def _ended_note(ended: Ended, earlier: object, attempt: int, grace: timedelta) -
         what += "were" if count > 1 else "was"
     how = "ended with SIGTERM"
     if ended.signal.name == "SIGKILL":
-        how = f"ended with SIGKILL ({human_duration(grace)} after SIGTERM)"
+        how = f"ended with SIGKILL ({human_timeout(grace)} after SIGTERM)"
     found = f"{what} still running after the daemon running it died"
     if ended.survivors:
         return (

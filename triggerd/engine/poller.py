@@ -18,19 +18,16 @@ from pathlib import Path
 
 from triggerd.config import Config, Schedule
 from triggerd.config.models import LocalDatastore
+from triggerd.datastores.factory import build_lister
 from triggerd.datastores.filters import DEFAULT_EXCLUDE, FileFilter
-from triggerd.datastores.listers import (
-    Lister,
-    ListingError,
-    build_lister,
-    normalise_path_on_datastore,
-)
+from triggerd.datastores.listers import Lister
 from triggerd.datastores.names import datastore_fire_key, refused_fire_key, shown, unstorable
+from triggerd.datastores.paths import normalise_path_on_datastore
 from triggerd.datastores.settle import SettleResult, Tracked, settle
+from triggerd.errors import LeaseLost, ListingError
 from triggerd.observability.logging import get_logger
 from triggerd.observability.metrics import Metrics
 from triggerd.store import Store
-from triggerd.store.leases import LeaseLost
 from triggerd.store.repository import NewRun
 
 FOLLOW_UP = timedelta(seconds=5)  # with a folder watch: poll again this soon while files settle

@@ -9,19 +9,14 @@ never sooner than the server's ``Retry-After``. A run is not retried once it has
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from triggerd.config.pipelines import RetryPolicy
 from triggerd.humanize import human
 
 MAX_STEP = timedelta(minutes=10)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    max_attempts: int = 1
-    max_elapsed: timedelta = timedelta(hours=1)
-    initial_backoff: timedelta = timedelta(seconds=2)
+NO_RETRY = RetryPolicy(max_attempts=1)
+"""One attempt: for a run that cannot be resolved to a pipeline (and so has no retry settings)."""
 
 
 def next_attempt_at(

@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from triggerd.config import Config, Schedule
-from triggerd.datastores.listers import ListingError
 from triggerd.engine.clockwatch import ClockStep
 from triggerd.engine.dispatcher import Dispatch
 from triggerd.engine.planner import (
@@ -27,7 +26,7 @@ from triggerd.engine.planner import (
     time_fire_key,
 )
 from triggerd.engine.poller import LEASE_TTL, DatastorePoller
-from triggerd.engine.retries import RetryPolicy
+from triggerd.errors import ListingError
 from triggerd.observability.logging import get_logger
 from triggerd.observability.metrics import Metrics
 from triggerd.store import RunRecord, ScheduleState, Store
@@ -176,7 +175,7 @@ class Runtime:
                 schedule=schedule.name,
                 trigger=schedule.trigger,
                 pipeline=schedule.pipeline,
-                status=self.effective_status(schedule, state.enabled),
+                status=schedule.effective_status(state.enabled),
                 source=schedule.source,
                 next_fire=_iso(next_fire),
             )
@@ -196,7 +195,7 @@ class Runtime:
 
     def is_enabled(self, schedule: Schedule) -> bool:
         state = self.store.schedule_state(schedule.name)
-        return self.effective_status(schedule, state.enabled if state else None) == "Active"
+        return schedule.effective_status(state.enabled if state else None) == "Active"
 
     def take_over_expired(self) -> list[int]:
         """Runs of a daemon that stopped renewing its claims are run again (at-least-once)."""
@@ -237,12 +236,6 @@ class Runtime:
                 close()
         self._submitters.clear()
 
-    @staticmethod
-    def effective_status(schedule: Schedule, override: bool | None) -> str:
-        if override is None:
-            return schedule.status
-        return "Active" if override else "Disabled"
-
     def next_fire(self, schedule: Schedule, anchor: datetime) -> datetime | None:
         """The next fire time, in the schedule's time zone."""
         if schedule.recurrence is None:
@@ -274,7 +267,7 @@ class Runtime:
                 if schedule is None or schedule.recurrence is None:
                     continue
                 state = states.get(name) or self._state(name, now)
-                enabled = self.effective_status(schedule, state.enabled) == "Active"
+                enabled = schedule.effective_status(state.enabled) == "Active"
                 policy = catchup_policy(schedule)
                 key = (schedule.recurrence, state.first_seen_at, state.cursor_at, policy, enabled)
                 plan = planned.get(key)
@@ -407,7 +400,7 @@ class Runtime:
             description=schedule.description,
             continue_on_step_failure=schedule.continue_on_step_failure,
         )
-        return Dispatch(request, submitter, retry_policy(pipeline))
+        return Dispatch(request, submitter, pipeline.retry)
 
     def _locate(self, schedule: Schedule, data_path: DataPath) -> str | None:
         """The bound file for the pipeline: an absolute local path or the blob URL."""
@@ -452,18 +445,6 @@ def _watched(config: Config, name: str) -> object:
     if schedule.datastore is None:
         return None
     return (config.datastores.get(schedule.datastore), schedule.path_on_datastore)
-
-
-def retry_policy(pipeline: object) -> RetryPolicy:
-    """The pipeline's retry settings (pipelines without any are tried once)."""
-    configured = getattr(pipeline, "retry", None)
-    if configured is None:
-        return RetryPolicy()
-    return RetryPolicy(
-        max_attempts=configured.max_attempts,
-        max_elapsed=configured.max_elapsed,
-        initial_backoff=configured.initial_backoff,
-    )
 
 
 def _iso(moment: datetime | None) -> str | None:

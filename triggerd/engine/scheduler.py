@@ -30,7 +30,7 @@ from apscheduler.triggers.base import BaseTrigger
 
 from triggerd.engine.clockwatch import ClockStep
 from triggerd.observability.logging import get_logger
-from triggerd.recurrence import Recurrence, RecurrenceTrigger
+from triggerd.recurrence import Recurrence
 
 BEAT_JOB = "triggerd:beat"  # cannot clash: schedule names have no ':'
 LOOK_EVERY = 1.0  # seconds: the longest the scheduler sleeps without looking at the clock
@@ -199,3 +199,27 @@ class _Every(BaseTrigger):  # type: ignore[misc]
 
     def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime:
         return now + self.step
+
+
+class RecurrenceTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler 3 is untyped
+    """An APScheduler 3 trigger that fires a ``Recurrence`` (all the time math is there, in
+    ``triggerd/recurrence.py``, which knows nothing of APScheduler)."""
+
+    __slots__ = ("anchor", "recurrence")
+
+    def __init__(self, recurrence: Recurrence, anchor: datetime | None) -> None:
+        self.recurrence = recurrence
+        self.anchor = anchor
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        after = previous_fire_time if previous_fire_time else now
+        return self.recurrence.next_fire_after(after, anchor=self.anchor)
+
+    def __str__(self) -> str:
+        return f"recurrence[{self.recurrence.describe()}]"
+
+    def __repr__(self) -> str:
+        anchor = self.anchor.isoformat() if self.anchor else None
+        return f"<{type(self).__name__} ({self.recurrence.describe()!r}, anchor={anchor!r})>"

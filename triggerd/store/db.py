@@ -25,7 +25,13 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
-from triggerd.errors import DatabaseMissing, StoreLocked, StoreUnavailable, TriggerdError
+from triggerd.errors import (
+    DatabaseMissing,
+    SchemaTooNew,
+    StoreLocked,
+    StoreUnavailable,
+    TriggerdError,
+)
 from triggerd.redact import scrub
 from triggerd.store.repository import Store
 
@@ -90,10 +96,6 @@ def create_store_engine(url: str | URL, *, create: bool = True) -> Engine:
         _sqlite_pragmas(engine)
         return engine
     return create_engine(url, pool_pre_ping=True)
-
-
-class SchemaTooNew(TriggerdError):
-    """The database was migrated by a newer triggerd than this one."""
 
 
 def _scripts() -> tuple[AlembicConfig, ScriptDirectory]:

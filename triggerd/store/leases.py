@@ -8,14 +8,10 @@ from sqlalchemy import Engine, and_, case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from triggerd.errors import TriggerdError
+from triggerd.errors import LeaseLost
 from triggerd.store.tables import leases
 
 _NAMES_PER_STATEMENT = 500  # leases per UPDATE ... WHERE name IN (...)
-
-
-class LeaseLost(TriggerdError):
-    """Another daemon holds the lease now: what was about to be written is not written."""
 
 
 class LeasesMixin:

@@ -18,8 +18,9 @@ from urllib.parse import quote
 
 from triggerd.errors import PermanentSubmitError, SubmitInterrupted
 from triggerd.observability.logging import get_logger
+from triggerd.redact import scrub
 from triggerd.submitters.base import RunOutcome, RunRequest
-from triggerd.submitters.httpcommon import HttpSender, Secret, idempotency_key, scrub
+from triggerd.submitters.httpcommon import HttpSender, Secret, idempotency_key
 
 __all__ = ["AzureMLSubmitter", "azureml_body", "parameter_text"]
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from triggerd.errors import SubmitInterrupted
+from triggerd.humanize import human_timeout
 from triggerd.observability.logging import Logger, get_logger
 from triggerd.submitters.base import RunOutcome, RunRequest
 from triggerd.submitters.output import OutputReader, OutputTail
@@ -44,7 +45,6 @@ from triggerd.submitters.processgroup import (
 __all__ = [
     "CommandSubmitter",
     "UnknownPlaceholder",
-    "human_duration",
     "placeholder_values",
     "placeholders",
     "render_argv",
@@ -164,18 +164,6 @@ def run_environment(
         if request.data_uri is not None:
             env["TRIGGERD_DATA_URI"] = request.data_uri
     return env
-
-
-def human_duration(duration: timedelta) -> str:
-    """``60s``, ``0.5s``, ``5m``, ``1h30m``: seconds up to two minutes, then h/m/s parts."""
-    seconds = duration.total_seconds()
-    if seconds <= 120:
-        return f"{seconds:g}s"
-    whole = round(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [(hours, "h"), (minutes, "m"), (secs, "s")]
-    return "".join(f"{n}{unit}" for n, unit in parts if n)
 
 
 def _describe_exit(returncode: int) -> str:
@@ -354,7 +342,7 @@ class CommandSubmitter:
             raise SubmitInterrupted("interrupted: daemon shutting down")
         if ending == "timed_out":
             assert self._timeout is not None
-            error = f"timed out after {human_duration(self._timeout)}"
+            error = f"timed out after {human_timeout(self._timeout)}"
             return RunOutcome(status="failed", exit_code=returncode, error=error, output=output)
         if returncode == 0:
             return RunOutcome(status="succeeded", exit_code=0, output=output)

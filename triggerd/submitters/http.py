@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 from triggerd.errors import PermanentSubmitError, SubmitInterrupted
 from triggerd.observability.logging import get_logger
+from triggerd.redact import scrub
 from triggerd.submitters.base import RunOutcome, RunRequest
 from triggerd.submitters.command import UnknownPlaceholder, render_argv
 from triggerd.submitters.httpcommon import (
@@ -37,7 +38,6 @@ from triggerd.submitters.httpcommon import (
     Secret,
     idempotency_key,
     is_sensitive_header,
-    scrub,
 )
 
 __all__ = ["HttpSubmitter", "default_body", "render_template", "template_values"]

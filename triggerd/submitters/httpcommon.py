@@ -31,9 +31,9 @@ from urllib.parse import quote
 import httpx
 
 from triggerd.errors import PermanentSubmitError, SubmitInterrupted, TransientSubmitError
+from triggerd.humanize import human_timeout
 from triggerd.observability.logging import Logger
 from triggerd.redact import safe_url, scrub
-from triggerd.submitters.command import human_duration
 
 __all__ = [
     "RETRY_AFTER_CAP",
@@ -47,8 +47,6 @@ __all__ = [
     "idempotency_key",
     "is_sensitive_header",
     "parse_retry_after",
-    "safe_url",
-    "scrub",
 ]
 
 RETRY_AFTER_CAP = timedelta(hours=1)
@@ -350,7 +348,7 @@ class HttpSender:
             return response.status_code, answer_headers, b"".join(chunks)[:BODY_LIMIT]
 
     def _describe(self, exc: Exception, shown: str) -> str:
-        limit = human_duration(self._timeout)
+        limit = human_timeout(self._timeout)
         if isinstance(exc, _BodyTimeout | httpx.TimeoutException):
             return f"no complete answer from {shown} within {limit} (timeout)"
         if isinstance(exc, httpx.ConnectError):
