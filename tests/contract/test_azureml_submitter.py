@@ -17,9 +17,10 @@ from structlog.testing import capture_logs
 from tests.support.httpserver import Reply, ScriptedServer, refused_url
 from triggerd.config.pipelines import AzureMLPipeline
 from triggerd.errors import PermanentSubmitError, SubmitInterrupted, TransientSubmitError
+from triggerd.runs import BoundFile
 from triggerd.submitters import build_submitter
 from triggerd.submitters.azureml import AzureMLSubmitter
-from triggerd.submitters.base import DataPath, RunRequest
+from triggerd.submitters.base import RunRequest
 from triggerd.submitters.httpcommon import AzureADToken, EnvSecret, FileSecret, Secret
 
 pytestmark = pytest.mark.timeout(30)
@@ -156,9 +157,13 @@ def test_bound_file_is_a_data_path_assignment(server: ScriptedServer, submitter:
         scheduled_for=None,
         fire_key="score:folder/new_file.csv:1700000000",
         parameters={"threshold": 0.5, "input_datapath": "ignored"},
-        data_path=DataPath("workspaceblobstore", "folder/new_file.csv"),
+        file=BoundFile(
+            "workspaceblobstore",
+            "folder/new_file.csv",
+            "https://acct.blob.core.windows.net/raw/folder/new_file.csv",
+            "https://acct.blob.core.windows.net/raw/folder/new_file.csv",
+        ),
         data_path_parameter_name="input_datapath",
-        resolved={"input_datapath": "https://acct.blob.core.windows.net/raw/folder/new_file.csv"},
     )
     submit(submitter(), request)
     body = server.requests[0].json()

@@ -17,13 +17,8 @@ from structlog.testing import capture_logs
 
 from triggerd.errors import SubmitInterrupted
 from triggerd.humanize import human_timeout
-from triggerd.submitters.base import (
-    DataPath,
-    ProcessTracking,
-    RunOutcome,
-    RunRequest,
-    RunsProcesses,
-)
+from triggerd.runs import BoundFile
+from triggerd.submitters.base import ProcessTracking, RunOutcome, RunRequest, RunsProcesses
 from triggerd.submitters.command import (
     CommandSubmitter,
     UnknownPlaceholder,
@@ -173,10 +168,11 @@ def test_parameter_values_are_rendered_as_strings(tmp_path: Path) -> None:
     assert seen["argv"] == ["True", "False", "3", "0.5"]
 
 
-def test_resolved_values_override_parameters(tmp_path: Path) -> None:
+def test_the_bound_file_overrides_its_parameter(tmp_path: Path) -> None:
     request = make_request(
         parameters={"input": "raw/a.csv", "other": "o"},
-        resolved={"input": "/mnt/data/raw/a.csv"},
+        file=BoundFile("landing", "raw/a.csv", "/mnt/data/raw/a.csv", "file:///mnt/data/raw/a.csv"),
+        data_path_parameter_name="input",
     )
     seen = dump(tmp_path, ["{input}", "{other}"], request)
     assert seen["argv"] == ["/mnt/data/raw/a.csv", "o"]
@@ -202,10 +198,10 @@ def test_environment_carries_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyP
         attempt=2,
         experiment_name="exp-1",
         parameters={"input-path": "raw/a.csv", "limit": 10, "dry.run": True, "Mixed_Case": "m"},
-        data_path=DataPath("landing", "raw/a.csv"),
+        file=BoundFile(
+            "landing", "raw/a.csv", "/mnt/landing/raw/a.csv", "file:///mnt/landing/raw/a.csv"
+        ),
         data_path_parameter_name="input-path",
-        resolved={"input-path": "/mnt/landing/raw/a.csv"},
-        data_uri="file:///mnt/landing/raw/a.csv",
     )
     env = dump(
         tmp_path,
@@ -244,7 +240,7 @@ def test_environment_without_optional_values(
     monkeypatch.setenv("TRIGGERD_DATA_PATH", "stale")
     monkeypatch.setenv("TRIGGERD_PARAM_OLD", "stale")
     monkeypatch.setenv("TRIGGERD_RUN_MARKER", "stale")  # e.g. triggerd run by a triggerd command
-    request = make_request(trigger="manual", scheduled_for=None, data_path=None)
+    request = make_request(trigger="manual", scheduled_for=None, file=None)
     env = dump(tmp_path, [], request)["env"]
     assert env["TRIGGERD_SCHEDULED_FOR"] == ""
     assert env["TRIGGERD_TRIGGER"] == "manual"
@@ -297,11 +293,14 @@ def test_a_command_submitter_runs_processes_with_its_kill_grace() -> None:
 
 
 def test_data_path_falls_back_to_the_relative_path(tmp_path: Path) -> None:
-    request = make_request(data_path=DataPath("landing", "raw/b.csv"))
+    bound = BoundFile(
+        "landing", "raw/b.csv", "/mnt/landing/raw/b.csv", "file:///mnt/landing/raw/b.csv"
+    )
+    request = make_request(file=bound)  # no data_path_parameter_name
     env = dump(tmp_path, [], request)["env"]
     assert env["TRIGGERD_DATASTORE"] == "landing"
     assert env["TRIGGERD_DATA_PATH"] == "raw/b.csv"
-    assert "TRIGGERD_DATA_URI" not in env
+    assert env["TRIGGERD_DATA_URI"] == "file:///mnt/landing/raw/b.csv"
 
 
 def test_runs_in_the_configured_directory(tmp_path: Path) -> None:

@@ -18,8 +18,9 @@ from tests.support.httpserver import Reply, ScriptedServer, refused_url
 from triggerd.config.pipelines import HttpPipeline
 from triggerd.errors import PermanentSubmitError, SubmitInterrupted, TransientSubmitError
 from triggerd.redact import safe_url, scrub
+from triggerd.runs import BoundFile
 from triggerd.submitters import build_submitter
-from triggerd.submitters.base import DataPath, RunOutcome, RunRequest
+from triggerd.submitters.base import RunOutcome, RunRequest
 from triggerd.submitters.http import HttpSubmitter, render_template
 from triggerd.submitters.httpcommon import (
     EnvSecret,
@@ -52,10 +53,13 @@ FILE_REQUEST = make_request(
     scheduled_for=None,
     fire_key="score:incoming/a b.csv:1700000000123",
     parameters={"threshold": 0.5, "n": 3, "dry": False, "label": "x"},
-    data_path=DataPath("inbox", "incoming/a b.csv"),
+    file=BoundFile(
+        "inbox",
+        "incoming/a b.csv",
+        "/srv/inbox/incoming/a b.csv",
+        "file:///srv/inbox/incoming/a%20b.csv",
+    ),
     data_path_parameter_name="input",
-    resolved={"input": "/srv/inbox/incoming/a b.csv"},
-    data_uri="file:///srv/inbox/incoming/a%20b.csv",
     experiment_name="scoring",
     attempt=2,
 )

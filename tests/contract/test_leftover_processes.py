@@ -23,8 +23,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from triggerd.engine.dispatcher import Dispatch, Dispatcher
-from triggerd.store import RunRecord, Store, open_store
-from triggerd.store.repository import NewRun
+from triggerd.runs import NewRun, RunRecord
+from triggerd.store import Store, open_store
 from triggerd.submitters.base import RunRequest
 from triggerd.submitters.command import CommandSubmitter
 from triggerd.submitters.processgroup import (

@@ -33,9 +33,10 @@ from triggerd.datastores.azure_blob import AzureBlobLister, account_name
 from triggerd.datastores.factory import build_lister
 from triggerd.datastores.filters import FileFilter
 from triggerd.datastores.listers import Lister
-from triggerd.datastores.local import LocalLister
+from triggerd.datastores.locate import Locator, locator
 from triggerd.datastores.snapshot import Entry
 from triggerd.errors import ListingError
+from triggerd.runs import BoundFile
 
 CONNECTION_ENV = "TRIGGERD_TEST_BLOB_CONNECTION"
 
@@ -59,8 +60,12 @@ class Place(Protocol):
 
     def delete(self, relative_path: str) -> None: ...
 
+    def locator(self) -> Locator:
+        """Where this datastore's files are for a pipeline (``datastores/locate.py``)."""
+        ...
+
     def read_located(self, location: str) -> bytes:
-        """The content at what ``locate()`` returned."""
+        """The content at a bound file's ``location``."""
         ...
 
 
@@ -93,6 +98,9 @@ class LocalPlace:
 
     def delete(self, relative_path: str) -> None:
         (self.root / relative_path).unlink()
+
+    def locator(self) -> Locator:
+        return locator("local", LocalDatastore(kind="local", path=self.root))
 
     def read_located(self, location: str) -> bytes:
         assert os.path.isabs(location)
@@ -135,6 +143,9 @@ class BlobPlace:
 
     def delete(self, relative_path: str) -> None:
         self.container.delete_blob(relative_path)
+
+    def locator(self) -> Locator:
+        return locator("blob", self._datastore(self.container.container_name))
 
     def read_located(self, location: str) -> bytes:
         assert location.startswith(self.server.account_url + "/")
@@ -285,12 +296,13 @@ def test_path_on_datastore_cannot_leave_the_datastore(place: Place) -> None:
         place.lister("incoming/../../etc")
 
 
-def test_locate_gives_where_a_pipeline_reads_the_file(place: Place) -> None:
+def test_a_listed_file_binds_where_a_pipeline_reads_it(place: Place) -> None:
     place.write("incoming/a b;c.csv", b"payload")
     lister = place.lister("incoming")
     (key,) = lister.list()
 
-    assert place.read_located(lister.locate(key)) == b"payload"
+    bound = place.locator().bind(key)
+    assert (bound.relative_path, place.read_located(bound.location)) == (key, b"payload")
 
 
 def test_a_missing_folder_is_a_listing_error_with_a_reason(place: Place) -> None:
@@ -579,16 +591,23 @@ def test_local_a_folder_that_comes_back_lists_again(local: LocalPlace) -> None:
     assert list(lister.list()) == ["incoming/b.csv"]
 
 
-def test_local_locate_is_absolute_even_for_a_relative_root(
+def test_a_local_file_binds_to_an_absolute_path_even_for_a_relative_root(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
     Path("data/incoming").mkdir(parents=True)
-    lister = LocalLister(Path("data"), "incoming", FileFilter())
+    local = locator("inbox", LocalDatastore(kind="local", path=Path("data")))
 
-    assert lister.locate("incoming/a.csv") == str(tmp_path / "data/incoming/a.csv")
-    with pytest.raises(ValueError):
-        lister.locate("../etc/passwd")
+    bound = local.bind("incoming/a b.csv")
+    assert bound == BoundFile(
+        "inbox",
+        "incoming/a b.csv",
+        str(tmp_path / "data/incoming/a b.csv"),
+        (tmp_path / "data/incoming/a b.csv").as_uri(),
+    )
+    for outside in ("../etc/passwd", "/etc/passwd", ""):
+        with pytest.raises(ValueError):
+            local.bind(outside)
 
 
 # --- Azure Blob only ------------------------------------------------------------------------
@@ -715,7 +734,7 @@ def test_blob_sas_token_works_and_never_shows(
     lister = build_lister(datastore, "incoming", FileFilter())
     try:
         assert sizes(lister.list()) == {"incoming/a.csv": 3}
-        url = lister.locate("incoming/a.csv")
+        url = locator("blob", datastore).bind("incoming/a.csv").location
         assert "sig=" not in url and "sig=" not in lister.description
         assert url == f"{azurite.account_url}/{blob_container.container_name}/incoming/a.csv"
     finally:
@@ -798,3 +817,50 @@ def test_blob_default_credential_needs_https(azurite: AzuriteServer) -> None:
 )
 def test_account_name_from_account_url(url: str, name: str) -> None:
     assert account_name(url) == name
+
+
+ACCOUNT_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+CONNECTIONS = [
+    "UseDevelopmentStorage=true",
+    f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={ACCOUNT_KEY};"
+    "BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;",
+    f"DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={ACCOUNT_KEY};"
+    "EndpointSuffix=core.windows.net",
+    f"AccountName=acct;AccountKey={ACCOUNT_KEY}",  # no protocol, no suffix: the SDK's defaults
+    "BlobEndpoint=https://acct.blob.core.windows.net/;SharedAccessSignature=sv=2024&sig=SECRET",
+]
+NAMES = ["in/a.csv", "in/a b#?%é~.csv", "in/semi;colon+plus&amp=.csv", "deep/er/ünï/x.bin"]
+
+
+@pytest.mark.parametrize("connection", CONNECTIONS)
+@pytest.mark.parametrize("name", NAMES)
+def test_a_blob_binds_to_the_url_the_sdk_gives_it_without_a_client_or_a_secret(
+    connection: str, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The locator builds the URL itself (no container client, no credential), so it must say
+    what azure-storage-blob's own BlobClient.url says, less the SAS."""
+    monkeypatch.setenv(CONNECTION_ENV, connection)
+    datastore = AzureBlobDatastore(
+        kind="azure_blob", container="raw-data", connection_string_env=CONNECTION_ENV
+    )
+    with ContainerClient.from_connection_string(connection, "raw-data") as container:
+        expected = container.get_blob_client(name).url.split("?", 1)[0]
+    bound = locator("lake", datastore).bind(name)
+    assert (bound.location, bound.uri) == (expected, expected)
+    assert "SECRET" not in bound.location and ACCOUNT_KEY not in bound.location
+
+
+@pytest.mark.parametrize(
+    ("account_url", "base"),
+    [
+        ("https://acct.blob.core.windows.net", "https://acct.blob.core.windows.net"),
+        ("https://acct.blob.core.windows.net/", "https://acct.blob.core.windows.net"),
+        ("https://acct.blob.core.windows.net/?sv=1&sig=SECRET", "https://acct.blob.core.windows.net"),
+        ("http://user:PASS@127.0.0.1:10000/devstoreaccount1", "http://***@127.0.0.1:10000/devstoreaccount1"),
+    ],
+)  # fmt: skip
+def test_an_account_url_binds_without_its_sas_or_user_info(account_url: str, base: str) -> None:
+    datastore = AzureBlobDatastore(kind="azure_blob", container="raw", account_url=account_url)
+    assert locator("lake", datastore).bind("in/a b.csv").location == f"{base}/raw/in/a%20b.csv"

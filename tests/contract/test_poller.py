@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 
 from triggerd.config import load_config
 from triggerd.engine.poller import DatastorePoller, retry_delay
+from triggerd.runs import DataPath
 from triggerd.store import Store, open_store
 
 
@@ -80,7 +81,11 @@ schedules:
         return self.poller.poll()
 
     def runs(self, status: str = "pending") -> list[str]:
-        return [r.data_path["relative_path"] for r in self.store.list_runs(statuses=[status])]  # type: ignore[index]
+        return [
+            r.data_path.relative_path
+            for r in self.store.list_runs(statuses=[status])
+            if r.data_path
+        ]
 
 
 def test_a_settled_new_file_becomes_one_pending_run_with_its_data_path(
@@ -94,7 +99,7 @@ def test_a_settled_new_file_becomes_one_pending_run_with_its_data_path(
     folder.poll()
     [run] = store.list_runs()
     assert (run.trigger, run.status, run.parameters) == ("datastore", "pending", {"threshold": 0.5})
-    assert run.data_path == {"datastore": "inbox", "relative_path": "incoming/a.csv"}
+    assert run.data_path == DataPath("inbox", "incoming/a.csv")
     assert run.fire_key == f"files:incoming/a.csv:{(folder.path / 'a.csv').stat().st_mtime_ns}"
     state = store.schedule_state("files")
     assert state is not None and state.entries == 1 and state.last_poll_at is not None
@@ -264,7 +269,7 @@ def test_a_name_that_is_not_utf8_never_stops_the_folder(tmp_path: Path, store: S
         folder.poll()
     assert sorted(folder.runs()) == ["incoming/a.csv", "incoming/b.csv"]
     [refused] = store.list_runs(statuses=["skipped"])
-    assert refused.data_path == {"datastore": "inbox", "relative_path": "incoming/bad\\xff.txt"}
+    assert refused.data_path == DataPath("inbox", "incoming/bad\\xff.txt")
     assert refused.reason == "not fired: its name is not valid UTF-8; rename the file to fire it"
     assert refused.fire_key.startswith("files:refused:")
     os.utime(os.fsencode(folder.path) + b"/bad\xff.txt", ns=(1, 1))  # a new version
@@ -285,7 +290,7 @@ def test_a_path_too_long_for_the_store_is_refused_and_a_long_fire_key_is_cut(
     for _ in range(3):
         folder.poll()
     [run] = store.list_runs(statuses=["pending"])
-    assert run.data_path == {"datastore": "inbox", "relative_path": f"{prefix}/{cut}"}
+    assert run.data_path == DataPath("inbox", f"{prefix}/{cut}")
     assert len(run.fire_key) <= 1000 and run.fire_key.startswith(f"files:{prefix}/kkk")
     [skipped] = store.list_runs(statuses=["skipped"])
     assert skipped.reason == (

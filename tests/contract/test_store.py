@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from triggerd.errors import RunNotFound, StoreLocked
+from triggerd.runs import DataPath, NewRun
 from triggerd.store import Store, open_store
-from triggerd.store.repository import NewRun
 
 T0 = datetime(2024, 3, 31, 1, 30, tzinfo=UTC)
 
@@ -386,7 +386,7 @@ def test_a_planning_pass_stores_what_a_single_record_stores(store: Store) -> Non
                 replace(
                     pending("berlin:c", schedule="berlin"),
                     trigger="datastore",
-                    data_path={"datastore": "inbox", "relative_path": "in/ä b.csv"},
+                    data_path=DataPath("inbox", "in/ä b.csv"),
                 ),
             ],
             T0 + timedelta(hours=1),
@@ -409,7 +409,7 @@ def test_a_planning_pass_stores_what_a_single_record_stores(store: Store) -> Non
     assert (skipped.status, skipped.reason, skipped.finished_at) == (
         "skipped", "schedule disabled", later,
     )  # fmt: skip
-    assert runs["berlin:c"].data_path == {"datastore": "inbox", "relative_path": "in/ä b.csv"}
+    assert runs["berlin:c"].data_path == DataPath("inbox", "in/ä b.csv")
     cursors = {n: s.cursor_at for n, s in store.schedule_states().items()}
     assert cursors == {"nightly": T0, "hourly": T0, "berlin": T0 + timedelta(hours=1)}
 

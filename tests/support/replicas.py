@@ -20,7 +20,8 @@ from typing import Any
 from tests.support import postgres
 from tests.support.daemon import DaemonProcess, cli, runs_json
 from tests.support.inbox import SCRIPT
-from triggerd.store import RunRecord, Store, open_store
+from triggerd.runs import RunRecord
+from triggerd.store import Store, open_store
 
 FILES = "new-files"  # the datastore schedule
 MINUTE = "every-minute"  # the time schedule (Minute/1, no start_time)

@@ -11,8 +11,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from triggerd.cli import main
+from triggerd.runs import NewRun
 from triggerd.store import open_store
-from triggerd.store.repository import NewRun, utcnow
+from triggerd.store.repository import utcnow
 
 NATIVE = """
 pipelines:

@@ -6,8 +6,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from triggerd.engine.planner import CatchupPolicy, plan_time_fires, time_fire_key
+from triggerd.engine.planner import CatchupPolicy, plan_time_fires
 from triggerd.recurrence import Frequency, Recurrence
+from triggerd.runs import time_fire_key
 
 BERLIN = "W. Europe Standard Time"
 EVERY_MINUTE = Recurrence(Frequency.MINUTE, 1, time_zone=BERLIN)

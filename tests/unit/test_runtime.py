@@ -11,8 +11,8 @@ import pytest
 from triggerd.config import Config, load_config
 from triggerd.engine.clockwatch import ClockWatch
 from triggerd.engine.runtime import Runtime
+from triggerd.runs import DataPath, NewRun
 from triggerd.store import Store, open_store
-from triggerd.store.repository import NewRun
 
 CONFIG = """
 pipelines:
@@ -179,7 +179,7 @@ datastores:
     runtime = Runtime(config, store, clock=clock, owner="a", running_since=clock())
     new = NewRun(
         "files", "manual", "files:manual:1", clock(), {},
-        data_path={"datastore": "inbox", "relative_path": "../etc/passwd"},
+        data_path=DataPath("inbox", "../etc/passwd"),
     )  # fmt: skip
     store.add_run(new, clock())
     run = store.claim_next("a", clock())
@@ -190,7 +190,7 @@ datastores:
     store.finish_run(run.id, status="failed", now=clock())
     store.add_run(
         NewRun("files", "manual", "files:manual:2", clock(), {},
-               data_path={"datastore": "inbox", "relative_path": "a b.csv"}),
+               data_path=DataPath("inbox", "a b.csv")),
         clock(),
     )  # fmt: skip
     good = store.claim_next("a", clock())
@@ -198,8 +198,8 @@ datastores:
     dispatch = runtime.resolve(good)
     assert not isinstance(dispatch, str)
     request = dispatch.request
-    assert request.resolved == {"greeting": str(tmp_path / "a b.csv")}
-    assert request.data_uri == (tmp_path / "a b.csv").as_uri()
+    assert request.bound_values() == {"greeting": str(tmp_path / "a b.csv")}
+    assert request.file is not None and request.file.uri == (tmp_path / "a b.csv").as_uri()
 
 
 def test_an_edited_recurrence_neither_refires_nor_drops_a_slot(

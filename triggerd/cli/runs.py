@@ -7,8 +7,8 @@ import json
 import click
 
 from triggerd.cli.common import common_options, iso, open_cli_store, print_json, table
+from triggerd.runs import RunStatus
 from triggerd.settings import Settings
-from triggerd.store.tables import RUN_STATUSES
 
 
 @click.group()
@@ -19,7 +19,9 @@ def runs() -> None:
 @runs.command(name="list")
 @common_options
 @click.option("--schedule", help="Only this schedule's runs")
-@click.option("--status", type=click.Choice(RUN_STATUSES), help="Only runs with this status")
+@click.option(
+    "--status", type=click.Choice([str(s) for s in RunStatus]), help="Only runs with this status"
+)
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array")
 def list_(

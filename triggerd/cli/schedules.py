@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -19,11 +18,11 @@ from triggerd.cli.common import (
 from triggerd.config import Config, Schedule, load_config
 from triggerd.datastores.manual import DataPathRefused, check_data_path
 from triggerd.datastores.paths import normalise_path_on_datastore
-from triggerd.engine.planner import time_fire_key
 from triggerd.errors import ListingError
+from triggerd.runs import DataPath, NewRun, RunRecord, TriggerKind, manual_fire_key, time_fire_key
 from triggerd.settings import Settings
-from triggerd.store import RunRecord, ScheduleState
-from triggerd.store.repository import NewRun, utcnow
+from triggerd.store import ScheduleState
+from triggerd.store.repository import utcnow
 
 
 @click.group()
@@ -155,7 +154,7 @@ def _known_params(config: Config, schedule: Schedule, values: tuple[str, ...]) -
     return overrides
 
 
-def _data_path(config: Config, schedule: Schedule, value: str | None) -> dict[str, str] | None:
+def _data_path(config: Config, schedule: Schedule, value: str | None) -> DataPath | None:
     """The file a manual run binds: one a poll of the schedule would fire (else refused)."""
     if schedule.datastore is None:
         if value is not None:
@@ -176,7 +175,7 @@ def _data_path(config: Config, schedule: Schedule, value: str | None) -> dict[st
         raise click.BadParameter(str(exc), param_hint="--data-path") from exc
     except ListingError as exc:
         raise click.ClickException(f"cannot check --data-path: {exc}") from exc
-    return {"datastore": schedule.datastore, "relative_path": relative}
+    return DataPath(schedule.datastore, relative)
 
 
 @schedules.command()
@@ -208,8 +207,8 @@ def trigger(settings: Settings, name: str, params: tuple[str, ...], data_path: s
     now = utcnow()
     new = NewRun(
         schedule=name,
-        trigger="manual",
-        fire_key=f"{name}:manual:{uuid.uuid4().hex}",
+        trigger=TriggerKind.MANUAL,
+        fire_key=manual_fire_key(name),
         scheduled_for=now,
         parameters=parameters,
         data_path=bound,
@@ -257,7 +256,7 @@ def backfill(
         actions = [_backfill_action(existing.get(key)) for key in keys]
         if not dry_run:
             new_runs = [
-                NewRun(name, "time", key, slot, dict(schedule.pipeline_parameters))
+                NewRun(name, TriggerKind.TIME, key, slot, dict(schedule.pipeline_parameters))
                 for slot, key, action in zip(slots, keys, actions, strict=True)
                 if action == "record"
             ]

@@ -119,11 +119,6 @@ class AzureBlobLister:
         reason = scrub(_first_line(exc), every_query=True)
         return f"listing failed ({where}): {type(exc).__name__}: {reason}"
 
-    def locate(self, relative_path: str) -> str:
-        """The blob's URL, without any SAS token: a pipeline authenticates on its own."""
-        with self.container.get_blob_client(relative_path) as blob:
-            return _without_query(blob.url)
-
     def close(self) -> None:
         self._previous = None
         close_container(self.container)

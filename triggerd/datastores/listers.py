@@ -31,10 +31,6 @@ class Lister(Protocol):
         otherwise the listing (which may still equal the previous one)."""
         ...
 
-    def locate(self, relative_path: str) -> str:
-        """Where a listed file is for a pipeline: an absolute local path, or the blob URL."""
-        ...
-
     def close(self) -> None:
         """Release connections and credentials. The lister is not used afterwards."""
         ...

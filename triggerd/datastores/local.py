@@ -188,13 +188,6 @@ class LocalLister:
             return f"permission denied listing {folder}"
         return f"cannot list {folder}: {exc.strerror or type(exc).__name__}"
 
-    def locate(self, relative_path: str) -> str:
-        """The absolute path of a listed file (``relative_path`` is a key of ``list()``)."""
-        parts = relative_path.split("/")
-        if ".." in parts or relative_path.startswith("/"):
-            raise ValueError(f"{relative_path!r} is not a path inside the datastore")
-        return str(self.root.joinpath(*parts))
-
     def close(self) -> None:
         """Forget the last listing; each poll opens and closes its own directory handle."""
         self._signature = None

@@ -30,8 +30,9 @@ from triggerd.observability.httpserver import HealthServer, parse_address
 from triggerd.observability.logging import get_logger
 from triggerd.observability.metrics import Metrics
 from triggerd.observability.sdnotify import NOTIFY_ENV, Notifier
+from triggerd.runs import RunRecord
 from triggerd.settings import Settings
-from triggerd.store import RunRecord, Store
+from triggerd.store import Store
 from triggerd.store.repository import utcnow
 
 CONFIG_WATCH = "config:"  # the watch key of the config folder (schedule names cannot hold ':')

@@ -22,7 +22,8 @@ from triggerd.errors import SubmitError, SubmitInterrupted, TransientSubmitError
 from triggerd.humanize import human_timeout
 from triggerd.observability.logging import Logger, get_logger
 from triggerd.observability.metrics import Metrics
-from triggerd.store import RunRecord, Store
+from triggerd.runs import RunRecord
+from triggerd.store import Store
 from triggerd.submitters import RunOutcome, RunRequest, Submitter
 from triggerd.submitters.base import ProcessTracking, RunsProcesses
 from triggerd.submitters.processgroup import (

@@ -19,10 +19,9 @@ runs from before a schedule existed).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 from triggerd.humanize import human
@@ -68,20 +67,6 @@ class TimePlan:
     @property
     def skipped(self) -> list[SlotDecision]:
         return [d for d in self.decisions if not d.fire]
-
-
-def time_fire_key(schedule: str, scheduled_for: datetime) -> str:
-    """``"{schedule}:{scheduled_for in UTC ISO 8601}"``, e.g. ``nightly:2024-03-31T00:30:00Z``."""
-    return f"{schedule}:{_utc_text(scheduled_for)}"
-
-
-@functools.lru_cache(maxsize=4096)  # a pass names the same few slots for many schedules
-def _utc_text(moment: datetime) -> str:
-    utc = moment.astimezone(UTC)
-    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
-    if utc.microsecond:
-        text += f".{utc.microsecond:06d}"
-    return text + "Z"
 
 
 def plan_time_fires(

@@ -21,14 +21,21 @@ from triggerd.config.models import LocalDatastore
 from triggerd.datastores.factory import build_lister
 from triggerd.datastores.filters import DEFAULT_EXCLUDE, FileFilter
 from triggerd.datastores.listers import Lister
-from triggerd.datastores.names import datastore_fire_key, refused_fire_key, shown, unstorable
+from triggerd.datastores.names import shown, unstorable
 from triggerd.datastores.paths import normalise_path_on_datastore
 from triggerd.datastores.settle import SettleResult, Tracked, settle
 from triggerd.errors import LeaseLost, ListingError
 from triggerd.observability.logging import get_logger
 from triggerd.observability.metrics import Metrics
+from triggerd.runs import (
+    DataPath,
+    NewRun,
+    RunStatus,
+    TriggerKind,
+    datastore_fire_key,
+    refused_fire_key,
+)
 from triggerd.store import Store
-from triggerd.store.repository import NewRun
 
 FOLLOW_UP = timedelta(seconds=5)  # with a folder watch: poll again this soon while files settle
 STATS_EVERY_S = 60.0  # seconds: poll statistics of unchanged polls are written this often
@@ -304,15 +311,12 @@ class DatastorePoller:
             skipped.append(
                 NewRun(
                     schedule=self.schedule.name,
-                    trigger="datastore",
+                    trigger=TriggerKind.DATASTORE,
                     fire_key=refused_fire_key(self.schedule.name, path, entry.version),
                     scheduled_for=now,
                     parameters=dict(self.schedule.pipeline_parameters),
-                    data_path={
-                        "datastore": self.schedule.datastore or "",
-                        "relative_path": shown_path,
-                    },
-                    status="skipped",
+                    data_path=DataPath(self.schedule.datastore or "", shown_path),
+                    status=RunStatus.SKIPPED,
                     reason=f"not fired: {reason}",
                 )
             )
@@ -328,15 +332,16 @@ class DatastorePoller:
     def _new_runs(self, result: SettleResult, now: datetime) -> list[NewRun]:
         enabled = self.is_enabled()
         name = self.schedule.name
+        datastore = self.schedule.datastore or ""
         return [
             NewRun(
                 schedule=name,
-                trigger="datastore",
+                trigger=TriggerKind.DATASTORE,
                 fire_key=datastore_fire_key(name, path, entry.version),
                 scheduled_for=now,
                 parameters=dict(self.schedule.pipeline_parameters),
-                data_path={"datastore": self.schedule.datastore or "", "relative_path": path},
-                status="pending" if enabled else "skipped",
+                data_path=DataPath(datastore, path),
+                status=RunStatus.PENDING if enabled else RunStatus.SKIPPED,
                 reason=None if enabled else "schedule disabled",
             )
             for path, entry in result.fire

@@ -13,25 +13,27 @@ import threading
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from triggerd.config import Config, Schedule
+from triggerd.datastores.locate import Locator, locator
 from triggerd.engine.clockwatch import ClockStep
 from triggerd.engine.dispatcher import Dispatch
-from triggerd.engine.planner import (
-    EXAMINE_HORIZON,
-    CatchupPolicy,
-    TimePlan,
-    plan_time_fires,
-    time_fire_key,
-)
+from triggerd.engine.planner import EXAMINE_HORIZON, CatchupPolicy, TimePlan, plan_time_fires
 from triggerd.engine.poller import LEASE_TTL, DatastorePoller
 from triggerd.errors import ListingError
 from triggerd.observability.logging import get_logger
 from triggerd.observability.metrics import Metrics
-from triggerd.store import RunRecord, ScheduleState, Store
-from triggerd.store.repository import NewRun
-from triggerd.submitters import DataPath, RunRequest, Submitter, build_submitter
+from triggerd.runs import (
+    BoundFile,
+    DataPath,
+    NewRun,
+    RunRecord,
+    RunStatus,
+    TriggerKind,
+    time_fire_key,
+)
+from triggerd.store import ScheduleState, Store
+from triggerd.submitters import RunRequest, Submitter, build_submitter
 
 
 def truncate(moment: datetime) -> datetime:
@@ -85,6 +87,7 @@ class Runtime:
         self._check_clock = check_clock
         self._on_recorded = on_recorded
         self._submitters: dict[str, Submitter] = {}
+        self._locators: dict[str, Locator] = {}  # by datastore name
         self._tick_lock = threading.Lock()  # one planning pass at a time
         self._first_seen: dict[str, datetime] = {}  # anchors never change once stored
         # The cursor this process last committed per time schedule. A cursor only moves
@@ -136,6 +139,7 @@ class Runtime:
                     self.store.reset_snapshot(name)
                 self.pollers[name] = self._poller(schedule, new)
         self.config = new
+        self._locators.clear()
         self._close_submitters()
         return change
 
@@ -331,11 +335,11 @@ class Runtime:
         return [
             NewRun(
                 schedule=schedule.name,
-                trigger="time",
+                trigger=TriggerKind.TIME,
                 fire_key=time_fire_key(schedule.name, d.scheduled_for),
                 scheduled_for=d.scheduled_for,
                 parameters=dict(schedule.pipeline_parameters),
-                status="pending" if d.fire else "skipped",
+                status=RunStatus.PENDING if d.fire else RunStatus.SKIPPED,
                 reason=d.reason,
             )
             for d in plan.decisions
@@ -371,43 +375,40 @@ class Runtime:
         submitter = self._submitters.get(schedule.pipeline)
         if submitter is None:
             submitter = self._submitters[schedule.pipeline] = build_submitter(pipeline)
-        data_path = DataPath(**run.data_path) if run.data_path else None
-        resolved: dict[str, str] = {}
-        data_uri: str | None = None
-        if data_path is not None:
+        bound: BoundFile | None = None
+        if run.data_path is not None:
             try:
-                located = self._locate(schedule, data_path)
+                bound = self._bind(schedule, run.data_path)
             except (ListingError, ValueError) as exc:
-                return f"cannot locate {data_path.relative_path!r}: {exc}"
-            if located is None:
-                return f"datastore {data_path.datastore!r} is not watched by {schedule.name!r}"
-            if schedule.data_path_parameter_name:
-                resolved[schedule.data_path_parameter_name] = located
-            data_uri = Path(located).as_uri() if located.startswith("/") else located
+                return f"cannot locate {run.data_path.relative_path!r}: {exc}"
+            if bound is None:
+                return f"datastore {run.data_path.datastore!r} is not watched by {schedule.name!r}"
         request = RunRequest(
             run_id=run.id,
             schedule=run.schedule,
             fire_key=run.fire_key,
-            trigger=run.trigger,  # type: ignore[arg-type]
+            trigger=run.trigger,
             scheduled_for=run.scheduled_for,
             parameters=dict(run.parameters),
-            data_path=data_path,
+            file=bound,
             data_path_parameter_name=schedule.data_path_parameter_name,
             experiment_name=schedule.experiment_name,
             attempt=run.attempts,
-            resolved=resolved,
-            data_uri=data_uri,
             description=schedule.description,
             continue_on_step_failure=schedule.continue_on_step_failure,
         )
         return Dispatch(request, submitter, pipeline.retry)
 
-    def _locate(self, schedule: Schedule, data_path: DataPath) -> str | None:
-        """The bound file for the pipeline: an absolute local path or the blob URL."""
-        poller = self.pollers.get(schedule.name)
-        if poller is None or data_path.datastore != schedule.datastore:
+    def _bind(self, schedule: Schedule, data_path: DataPath) -> BoundFile | None:
+        """The run's file where its pipeline reaches it (a local path or the blob URL), from
+        the config alone; None when the schedule does not watch that datastore."""
+        datastore = self.config.datastores.get(data_path.datastore)
+        if data_path.datastore != schedule.datastore or datastore is None:
             return None
-        return poller.lister().locate(data_path.relative_path)
+        found = self._locators.get(data_path.datastore)
+        if found is None:
+            found = self._locators[data_path.datastore] = locator(data_path.datastore, datastore)
+        return found.bind_path(data_path)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The store: schedule state and the run outbox, on SQLite (default) or PostgreSQL."""
 
 from triggerd.store.db import open_store
-from triggerd.store.repository import RunRecord, ScheduleState, Store
+from triggerd.store.repository import ScheduleState, Store
 
-__all__ = ["RunRecord", "ScheduleState", "Store", "open_store"]
+__all__ = ["ScheduleState", "Store", "open_store"]

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection, Dialect
 
 from triggerd.datastores.settle import SettleResult, Tracked
 from triggerd.errors import RunNotFound
+from triggerd.runs import NewRun, RunRecord
 from triggerd.store import snapshots
 from triggerd.store.instances import InstancesMixin
 from triggerd.store.leases import LeasesMixin, check_fence
@@ -28,74 +29,6 @@ class ScheduleState:
     enabled: bool | None
     last_poll_at: datetime | None
     entries: int | None
-
-
-@dataclass(frozen=True)
-class NewRun:
-    """A fire about to be recorded: a pending run, or a skipped one with its reason."""
-
-    schedule: str
-    trigger: str
-    fire_key: str
-    scheduled_for: datetime | None
-    parameters: dict[str, Any]
-    data_path: dict[str, str] | None = None
-    status: str = "pending"
-    reason: str | None = None
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    id: int
-    schedule: str
-    trigger: str
-    fire_key: str
-    scheduled_for: datetime | None
-    status: str
-    reason: str | None
-    parameters: dict[str, Any]
-    data_path: dict[str, str] | None
-    attempts: int
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    next_attempt_at: datetime | None
-    claimed_by: str | None
-    claim_expires_at: datetime | None
-    external_id: str | None
-    exit_code: int | None
-    error: str | None
-    output: str | None
-    # The process group of the attempt in flight, or of one whose daemon died (see tables.py).
-    process: dict[str, Any] | None = None
-    note: str | None = None  # what became of an earlier attempt's processes
-
-    def as_json(self) -> dict[str, Any]:
-        """The `runs list --json` / `runs show --json` object (a documented contract)."""
-
-        def iso(value: datetime | None) -> str | None:
-            return value.isoformat() if value else None
-
-        return {
-            "id": self.id,
-            "schedule": self.schedule,
-            "status": self.status,
-            "trigger": self.trigger,
-            "fire_key": self.fire_key,
-            "scheduled_for": iso(self.scheduled_for),
-            "data_path": self.data_path,
-            "parameters": self.parameters,
-            "attempts": self.attempts,
-            "created_at": iso(self.created_at),
-            "started_at": iso(self.started_at),
-            "finished_at": iso(self.finished_at),
-            "next_attempt_at": iso(self.next_attempt_at),
-            "reason": self.reason,
-            "error": self.error,
-            "exit_code": self.exit_code,
-            "external_id": self.external_id,
-            "note": self.note,
-        }
 
 
 def utcnow() -> datetime:
@@ -653,7 +586,7 @@ class Store(InstancesMixin, LeasesMixin):
         row = conn.execute(select(runs).where(runs.c.id == run_id)).first()
         if row is None:
             raise RunNotFound(run_id)
-        return RunRecord(**row._mapping)
+        return RunRecord.from_row(row._mapping)
 
     def list_runs(
         self,
@@ -670,7 +603,7 @@ class Store(InstancesMixin, LeasesMixin):
         if limit is not None:
             query = query.limit(limit)
         with self.reading() as conn:
-            return [RunRecord(**row._mapping) for row in conn.execute(query)]
+            return [RunRecord.from_row(row._mapping) for row in conn.execute(query)]
 
     def last_runs(self) -> dict[str, RunRecord]:
         """The newest run (not skipped) of each schedule."""
@@ -682,7 +615,7 @@ class Store(InstancesMixin, LeasesMixin):
         )
         with self.reading() as conn:
             rows = conn.execute(select(runs).where(runs.c.id.in_(newest))).all()
-        return {r.schedule: RunRecord(**r._mapping) for r in rows}
+        return {r.schedule: RunRecord.from_row(r._mapping) for r in rows}
 
     def count_runs(self, *, status: str | None = None) -> int:
         query = select(func.count()).select_from(runs)
@@ -705,10 +638,10 @@ def _run_values(new: NewRun, now: datetime) -> dict[str, Any]:
     """A run row; columns that stay NULL are left out (fewer parameters per row)."""
     values = {
         "schedule": new.schedule,
-        "trigger": new.trigger,
+        "trigger": str(new.trigger),
         "fire_key": new.fire_key,
         "scheduled_for": new.scheduled_for,
-        "status": new.status,
+        "status": str(new.status),
         "parameters": new.parameters,
         "attempts": 0,
         "created_at": now,
@@ -716,7 +649,7 @@ def _run_values(new: NewRun, now: datetime) -> dict[str, Any]:
     if new.reason is not None:
         values["reason"] = new.reason
     if new.data_path is not None:
-        values["data_path"] = new.data_path
+        values["data_path"] = new.data_path.as_json()
     if new.status == "skipped":
         values["finished_at"] = now
     return values

@@ -152,8 +152,6 @@ store_meta = Table(
     Column("value", Text(), nullable=False),
 )
 
-RUN_STATUSES = ("pending", "running", "submitted", "succeeded", "failed", "skipped")
-
 
 def row_dict(row: Any) -> dict[str, Any]:
     return dict(row._mapping)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from triggerd.submitters.base import DataPath, RunOutcome, RunRequest, Submitter
+from triggerd.submitters.base import RunOutcome, RunRequest, Submitter
 
 if TYPE_CHECKING:
     from triggerd.config import Pipeline
     from triggerd.config.pipelines import BearerAuth, HttpPipeline
     from triggerd.submitters.httpcommon import Secret
 
-__all__ = ["DataPath", "RunOutcome", "RunRequest", "Submitter", "build_submitter"]
+__all__ = ["RunOutcome", "RunRequest", "Submitter", "build_submitter"]
 
 
 def build_submitter(pipeline: Pipeline) -> Submitter:

@@ -37,10 +37,10 @@ def azureml_body(request: RunRequest) -> dict[str, Any]:
     experiment = request.experiment_name or request.schedule
     bound = request.data_path_parameter_name
     data_paths: dict[str, dict[str, str]] = {}
-    if request.data_path is not None and bound:
+    if request.file is not None and bound:
         data_paths[bound] = {
-            "DataStoreName": request.data_path.datastore,
-            "RelativePath": request.data_path.relative_path,
+            "DataStoreName": request.file.datastore,
+            "RelativePath": request.file.relative_path,
         }
     body: dict[str, Any] = {
         "ExperimentName": experiment,

@@ -4,24 +4,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from triggerd.runs import BoundFile, TriggerKind
 from triggerd.submitters.processgroup import ProcessIdentity
 
 JsonValue = str | int | float | bool | None
-
-
-@dataclass(frozen=True)
-class DataPath:
-    """A file bound to a run: datastore name + path relative to the datastore root."""
-
-    datastore: str
-    relative_path: str
-
-    def as_json(self) -> dict[str, str]:
-        return {"datastore": self.datastore, "relative_path": self.relative_path}
 
 
 @dataclass(frozen=True)
@@ -46,19 +36,22 @@ class RunRequest:
     run_id: int
     schedule: str
     fire_key: str
-    trigger: Literal["time", "datastore", "manual"]
+    trigger: TriggerKind
     scheduled_for: datetime | None
     parameters: dict[str, Any]
-    data_path: DataPath | None = None
-    data_path_parameter_name: str | None = None
+    file: BoundFile | None = None  # datastore runs: the file, where the pipeline reaches it
+    data_path_parameter_name: str | None = None  # the parameter bound to ``file.location``
     experiment_name: str | None = None
     attempt: int = 1
-    # Extra values for placeholders: the data path parameter -> local path or blob URL.
-    resolved: dict[str, str] = field(default_factory=dict)
-    data_uri: str | None = None  # the bound file as a URI: file:///... or the blob URL
     description: str | None = None  # the schedule's description
     continue_on_step_failure: bool | None = None  # Azure ML's ContinueRunOnStepFailure
     tracking: ProcessTracking | None = None  # set by the dispatcher for a RunsProcesses submitter
+
+    def bound_values(self) -> dict[str, str]:
+        """The data path parameter's value: where the run's file is (local path or blob URL)."""
+        if self.file is None or not self.data_path_parameter_name:
+            return {}
+        return {self.data_path_parameter_name: self.file.location}
 
 
 @dataclass(frozen=True)

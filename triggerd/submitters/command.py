@@ -121,9 +121,9 @@ def _as_text(value: Any) -> str:
 
 
 def placeholder_values(request: RunRequest) -> dict[str, str]:
-    """Parameters as strings, overlaid by the run's resolved values (data path, URI, ...)."""
+    """Parameters as strings, overlaid by the data path parameter (where the file is)."""
     values = {name: _as_text(value) for name, value in request.parameters.items()}
-    values.update(request.resolved)
+    values.update(request.bound_values())
     return values
 
 
@@ -156,13 +156,11 @@ def run_environment(
         env[MARKER_VARIABLE] = request.tracking.marker
     for name, value in request.parameters.items():
         env[_PARAM_PREFIX + _ENV_UNSAFE.sub("_", name.upper())] = _as_text(value)
-    if request.data_path is not None:
-        env["TRIGGERD_DATASTORE"] = request.data_path.datastore
-        key = request.data_path_parameter_name
-        resolved_path = request.resolved.get(key) if key else None
-        env["TRIGGERD_DATA_PATH"] = resolved_path or request.data_path.relative_path
-        if request.data_uri is not None:
-            env["TRIGGERD_DATA_URI"] = request.data_uri
+    if request.file is not None:
+        env["TRIGGERD_DATASTORE"] = request.file.datastore
+        bound = request.data_path_parameter_name
+        env["TRIGGERD_DATA_PATH"] = request.file.location if bound else request.file.relative_path
+        env["TRIGGERD_DATA_URI"] = request.file.uri
     return env
 
 

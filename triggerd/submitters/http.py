@@ -63,14 +63,14 @@ def default_body(request: RunRequest) -> dict[str, Any]:
         "attempt": request.attempt,
         "experiment_name": request.experiment_name,
         "parameters": dict(request.parameters),
-        "data_path": None if request.data_path is None else request.data_path.as_json(),
+        "data_path": None if request.file is None else request.file.as_json(),
     }
 
 
 def template_values(request: RunRequest) -> dict[str, Any]:
     """Placeholder values with their JSON types: the run's own, then parameters, then the bound
     file under its data path parameter (its local path or blob URL)."""
-    data_path = request.data_path
+    data_path = request.file
     values: dict[str, Any] = {
         "fire_key": request.fire_key,
         "schedule": request.schedule,
@@ -81,10 +81,10 @@ def template_values(request: RunRequest) -> dict[str, Any]:
         "experiment_name": request.experiment_name,
         "data_path": None if data_path is None else data_path.relative_path,
         "datastore": None if data_path is None else data_path.datastore,
-        "data_uri": request.data_uri,
+        "data_uri": None if data_path is None else data_path.uri,
     }
     values.update(request.parameters)
-    values.update(request.resolved)
+    values.update(request.bound_values())
     return values
 
 

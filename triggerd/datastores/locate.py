@@ -1,0 +1,82 @@
+"""Where a datastore's file is for a pipeline: the run's ``BoundFile``, from the config alone.
+
+A local file is the absolute path under the datastore's root; a blob is its URL, built the way
+azure-storage-blob builds ``BlobClient.url`` (the container quoted, the name quoted with ``~``
+and ``/`` kept), without the SAS or user info a configured URL may carry: the job
+authenticates by itself. Nothing here lists, connects or reads a credential, so a replica that
+never polled a datastore binds its files as cheaply as the one that did.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from triggerd.config.models import AzureBlobDatastore, LocalDatastore
+from triggerd.errors import ListingError
+from triggerd.redact import without_userinfo
+from triggerd.runs import BoundFile, DataPath
+
+
+@dataclass(frozen=True)
+class Locator:
+    """Binds the files of one datastore: ``base`` is a folder, or a container's URL."""
+
+    datastore: str
+    base: str
+    local: bool
+
+    def bind(self, relative_path: str) -> BoundFile:
+        """The file ``relative_path`` (relative to the datastore root) as a pipeline reaches it.
+
+        Raises ValueError for a path that leaves the datastore.
+        """
+        parts = relative_path.split("/")
+        if ".." in parts or relative_path.startswith("/") or not relative_path:
+            raise ValueError(f"{relative_path!r} is not a path inside the datastore")
+        if self.local:
+            path = Path(self.base).joinpath(*parts)
+            return BoundFile(self.datastore, relative_path, str(path), path.as_uri())
+        url = f"{self.base}/{quote(relative_path, safe='~/')}"
+        return BoundFile(self.datastore, relative_path, url, url)
+
+    def bind_path(self, data_path: DataPath) -> BoundFile:
+        return self.bind(data_path.relative_path)
+
+
+def locator(name: str, datastore: LocalDatastore | AzureBlobDatastore) -> Locator:
+    """The locator of the datastore ``name``. Raises ListingError when the connection string
+    it is configured with is missing or malformed (its message names the variable, never a
+    value)."""
+    if isinstance(datastore, LocalDatastore):
+        return Locator(name, str(Path(datastore.path).absolute()), local=True)
+    account = _account_url(datastore).split("?", 1)[0].split("#", 1)[0].rstrip("/")
+    container = quote(datastore.container.encode("utf-8"))
+    return Locator(name, f"{without_userinfo(account)}/{container}", local=False)
+
+
+def _account_url(datastore: AzureBlobDatastore) -> str:
+    if datastore.account_url is not None:
+        return datastore.account_url
+    assert datastore.connection_string_env is not None  # the model requires one way in
+    variable = datastore.connection_string_env
+    value = os.environ.get(variable, "").strip()
+    if not value:
+        raise ListingError(
+            f"environment variable {variable} (connection_string_env of the datastore) "
+            "is not set or empty"
+        )
+    # The SDK reads the endpoint out of the connection string (BlobEndpoint, or the account
+    # name, protocol and suffix, or the emulator's); making a service client from it sends
+    # nothing and uses no credential.
+    from azure.storage.blob import BlobServiceClient
+
+    try:
+        with BlobServiceClient.from_connection_string(value) as service:
+            return str(service.primary_endpoint)
+    except ValueError:
+        raise ListingError(
+            f"the connection string in environment variable {variable} is malformed"
+        ) from None
