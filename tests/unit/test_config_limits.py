@@ -180,9 +180,9 @@ def test_ten_thousand_schedules_sharing_an_anchor_load(tmp_path: Path, merge: bo
     config = load_config(tmp_path / "c.yaml")
     assert len(config.schedules) == 10_000
     first, last = config.schedule("s00000"), config.schedule("s09999")
-    assert first.recurrence == last.recurrence
-    assert first.recurrence is not None
-    assert first.recurrence.hours == (1, 2, 3)
+    assert first.trigger.recurrence == last.trigger.recurrence
+    assert first.trigger.recurrence is not None
+    assert first.trigger.recurrence.hours == (1, 2, 3)
 
 
 def test_a_file_of_more_values_than_the_limit_is_refused(tmp_path: Path) -> None:

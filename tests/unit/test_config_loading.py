@@ -18,6 +18,7 @@ from triggerd.config.pipelines import (
     NoAuth,
     RetryPolicy,
 )
+from triggerd.config.triggers import DatastoreTrigger, TimeTrigger
 from triggerd.errors import ConfigError, ScheduleNotFound
 from triggerd.recurrence import Frequency, Recurrence
 
@@ -86,6 +87,8 @@ FILE_CASES = {
         PIPELINE + "schedules:\n  - name: s\n    <<: 5\n",
         [
             ("c.yaml", "schedules[0].pipeline", 4, "missing required key 'pipeline'"),
+            # (reported beside the other problems since the trigger is gathered on load)
+            ("c.yaml", "schedules[0]", 4, "a schedule needs a recurrence or a datastore"),
             ("c.yaml", "schedules[0].<<", 5, "'<<' merges a mapping or a list of mappings"),
         ],
     ),
@@ -309,26 +312,28 @@ schedules:
     assert score.timeout == timedelta(minutes=10)
     assert score.placeholders == {"input", "threshold"}
     files = config.schedule("score-files")
-    assert files.trigger == "datastore"
-    assert files.polling_interval == timedelta(seconds=30)
+    assert isinstance(files.trigger, DatastoreTrigger)
+    assert files.trigger.polling_interval == timedelta(seconds=30)
     assert files.pipeline_parameters == {"threshold": 0.5, "label": "x", "retries": 3, "dry": False}
     assert files.continue_on_step_failure is None
-    assert (files.status, files.catchup, files.misfire_grace_time, files.max_catchup_runs) == (
-        "Active",
-        "latest",
-        None,
-        10,
-    )
+    assert files.status == "Active"
     nightly = config.schedule("nightly")
-    assert nightly.recurrence == Recurrence(Frequency.DAY, 1, hours=(2,), minutes=(30,))
-    assert nightly.polling_interval == timedelta(minutes=5)
-    assert (nightly.status, nightly.catchup, nightly.misfire_grace_time) == (
+    assert isinstance(nightly.trigger, TimeTrigger)
+    assert nightly.trigger.recurrence == Recurrence(Frequency.DAY, 1, hours=(2,), minutes=(30,))
+    assert (nightly.status, nightly.trigger.catchup, nightly.trigger.misfire_grace_time) == (
         "Disabled",
         "all",
         timedelta(hours=1),
     )
-    assert nightly.max_catchup_runs == 3
-    assert config.schedule("nightly-copy").recurrence == nightly.recurrence
+    assert nightly.trigger.max_catchup_runs == 3
+    copy = config.schedule("nightly-copy").trigger
+    assert isinstance(copy, TimeTrigger) and copy.recurrence == nightly.trigger.recurrence
+    defaults = TimeTrigger(recurrence=nightly.trigger.recurrence)  # a time trigger's defaults
+    assert (defaults.catchup, defaults.misfire_grace_time, defaults.max_catchup_runs) == (
+        "latest",
+        None,
+        10,
+    )
 
 
 def test_anchors_and_merge_keys(tmp_path: Path) -> None:
@@ -349,8 +354,12 @@ schedules:
     )
     config = load_config(tmp_path / "c.yaml")
     a, b, c = config.schedules.values()
-    assert (a.status, b.status, b.recurrence) == ("Disabled", "Active", a.recurrence)
-    assert c.recurrence == Recurrence(Frequency.HOUR, 2)
+    assert (a.status, b.status, b.trigger.recurrence) == (
+        "Disabled",
+        "Active",
+        a.trigger.recurrence,
+    )
+    assert c.trigger.recurrence == Recurrence(Frequency.HOUR, 2)
 
 
 def test_config_is_frozen(tmp_path: Path) -> None:
@@ -369,7 +378,7 @@ def test_azure_recurrence_schedule_yaml() -> None:
     assert schedule.pipeline == "train"
     assert schedule.experiment_name == "training"
     assert schedule.description == "Weekly training"
-    assert schedule.recurrence == Recurrence(
+    assert schedule.trigger.recurrence == Recurrence(
         Frequency.WEEK,
         2,
         time_zone="W. Europe Standard Time",
@@ -380,18 +389,18 @@ def test_azure_recurrence_schedule_yaml() -> None:
     )
     assert schedule.pipeline_parameters == {"learning_rate": 0.01}
     assert schedule.continue_on_step_failure is False
-    assert schedule.datastore is None
+    assert schedule.trigger.kind == "recurrence"
     assert schedule.source == str(FIXTURES / "azure-recurrence" / "weekly-training.yaml")
 
 
 def test_azure_datastore_schedule_yaml() -> None:
     config = load_config(FIXTURES / "azure-datastore")
     schedule = config.schedule("score-uploads")
-    assert schedule.trigger == "datastore"
-    assert (schedule.pipeline, schedule.datastore) == ("score", "workspaceblobstore")
-    assert schedule.polling_interval == timedelta(minutes=5)
-    assert schedule.data_path_parameter_name == "input_data"
-    assert schedule.path_on_datastore == "uploads"
+    assert schedule.trigger.kind == "datastore"
+    assert (schedule.pipeline, schedule.trigger.datastore) == ("score", "workspaceblobstore")
+    assert schedule.trigger.polling_interval == timedelta(minutes=5)
+    assert schedule.trigger.data_path_parameter_name == "input_data"
+    assert schedule.trigger.path_on_datastore == "uploads"
     assert schedule.continue_on_step_failure is None
     assert schedule.experiment_name is None
 
@@ -405,23 +414,26 @@ def test_example_config_of_make_run() -> None:
         "workday-morning",
     ]
     inbox = config.schedule("inbox-files")
-    assert (inbox.datastore, inbox.data_path_parameter_name) == ("inbox", "input_file")
-    assert inbox.polling_interval == timedelta(seconds=10)
+    assert (inbox.trigger.datastore, inbox.trigger.data_path_parameter_name) == (
+        "inbox",
+        "input_file",
+    )
+    assert inbox.trigger.polling_interval == timedelta(seconds=10)
     assert config.datastores["inbox"].path == REPO / "config" / ".." / "data" / "inbox"
     hello = config.pipelines["hello"]
     assert isinstance(hello, CommandPipeline)
     assert hello.cwd == REPO / "config"
     assert hello.timeout == timedelta(seconds=60)
-    assert [s.trigger for s in config.schedules.values()].count("datastore") == 1
+    assert [s.trigger.kind for s in config.schedules.values()].count("datastore") == 1
     nightly = config.schedule("nightly-report")
-    assert nightly.recurrence is not None
-    assert (nightly.recurrence.hours, nightly.recurrence.minutes) == ((2,), (30,))
+    assert nightly.trigger.recurrence is not None
+    assert (nightly.trigger.recurrence.hours, nightly.trigger.recurrence.minutes) == ((2,), (30,))
     assert nightly.experiment_name == "nightly"
 
 
 def test_annotated_examples_load() -> None:
     config = load_config(REPO / "config" / "examples")
-    assert {s.trigger for s in config.schedules.values()} == {"datastore"}
+    assert {s.trigger.kind for s in config.schedules.values()} == {"datastore"}
     assert set(config.datastores) == {"inbox", "workspaceblobstore"}
 
 

@@ -521,8 +521,8 @@ def test_valid_recurrence_builds_the_recurrence(
 ) -> None:
     config, _, _, _ = write_recurrence(tmp_path, form, body)
     schedule = next(iter(load_config(config).schedules.values()))
-    assert schedule.recurrence == expected
-    assert schedule.trigger == "recurrence"
+    assert schedule.trigger.recurrence == expected
+    assert schedule.trigger.kind == "recurrence"
 
 
 @pytest.mark.parametrize("frequency", list(Frequency), ids=[f.value for f in Frequency])
@@ -539,7 +539,7 @@ def test_the_largest_interval_loads_and_the_engine_computes_it(
     if pattern and frequency in (Frequency.DAY, Frequency.WEEK):
         body += "\nhours: [2]\nminutes: [30]"
     config, _, _, _ = write_recurrence(tmp_path, form, body)
-    recurrence = next(iter(load_config(config).schedules.values())).recurrence
+    recurrence = next(iter(load_config(config).schedules.values())).trigger.recurrence
     assert recurrence is not None
     assert recurrence.period >= timedelta(days=3_650_000)
     after = datetime(2025, 1, 1, tzinfo=UTC)

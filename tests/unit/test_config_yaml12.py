@@ -179,6 +179,6 @@ def test_a_yaml_1_2_directive_is_welcome(tmp_path: Path) -> None:
         "%YAML 1.2\n---\n" + PIPELINES + "schedules:\n  - name: s\n    pipeline: p\n"
         "    recurrence: {frequency: Day, interval: 010}\n"
     )
-    recurrence = load_config(tmp_path / "c.yaml").schedule("s").recurrence
+    recurrence = load_config(tmp_path / "c.yaml").schedule("s").trigger.recurrence
     assert recurrence is not None
     assert recurrence.interval == 10

@@ -6,7 +6,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from triggerd.engine.planner import CatchupPolicy, plan_time_fires
+from triggerd.config.triggers import CatchupPolicy
+from triggerd.engine.planner import plan_time_fires
 from triggerd.recurrence import Frequency, Recurrence
 from triggerd.runs import time_fire_key
 

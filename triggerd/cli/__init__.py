@@ -21,6 +21,7 @@ from triggerd.cli.common import (
 from triggerd.cli.runs import runs
 from triggerd.cli.schedules import schedules
 from triggerd.config import load_config
+from triggerd.config.triggers import TimeTrigger
 from triggerd.errors import ConfigError, DatabaseMissing, TriggerdError
 from triggerd.settings import Settings
 from triggerd.store import Store, open_store
@@ -113,12 +114,13 @@ def next_(settings: Settings, name: str, count: int, after: str | None, as_json:
     """
     config = load_config(settings.config)
     schedule = config.schedule(name)
-    if schedule.recurrence is None:
+    if not isinstance(schedule.trigger, TimeTrigger):
         raise click.ClickException(f"schedule {name!r} is a datastore schedule; it has no times")
+    every = schedule.trigger.every
     start = parse_time(after) if after else utcnow()
-    anchor = None if schedule.recurrence.start_time is not None else _anchor(settings, name)
-    zone = schedule.recurrence.zone
-    times = schedule.recurrence.fire_times(start, count, anchor=anchor)
+    anchor = None if every.start_time is not None else _anchor(settings, name)
+    zone = every.zone
+    times = every.fire_times(start, count, anchor=anchor)
     local = [t.astimezone(zone).isoformat() for t in times]
     if as_json:
         print_json({"schedule": name, "times": local})

@@ -16,6 +16,7 @@ from triggerd.cli.common import (
     table,
 )
 from triggerd.config import Config, Schedule, load_config
+from triggerd.config.triggers import DatastoreTrigger, TimeTrigger
 from triggerd.datastores.manual import DataPathRefused, check_data_path
 from triggerd.datastores.paths import normalise_path_on_datastore
 from triggerd.errors import ListingError
@@ -36,14 +37,13 @@ def _describe(
     override = state.enabled if state else None
     next_fire = None
     status = schedule.effective_status(override)
-    if schedule.recurrence is not None and status == "Active":
+    if isinstance(schedule.trigger, TimeTrigger) and status == "Active":
         anchor = state.first_seen_at if state else utcnow().replace(microsecond=0)
-        moment = schedule.recurrence.next_fire_after(utcnow(), anchor=anchor)
-        next_fire = moment.astimezone(schedule.recurrence.zone) if moment else None
+        next_fire = schedule.trigger.next_fire(utcnow(), anchor)
     return {
         "name": schedule.name,
         "pipeline": schedule.pipeline,
-        "trigger": schedule.trigger,
+        "trigger": schedule.trigger.kind,
         "status": status,
         "next_fire": iso(next_fire),
         "last_poll": iso(state.last_poll_at) if state else None,
@@ -156,26 +156,27 @@ def _known_params(config: Config, schedule: Schedule, values: tuple[str, ...]) -
 
 def _data_path(config: Config, schedule: Schedule, value: str | None) -> DataPath | None:
     """The file a manual run binds: one a poll of the schedule would fire (else refused)."""
-    if schedule.datastore is None:
+    watch = schedule.trigger
+    if not isinstance(watch, DatastoreTrigger):
         if value is not None:
             raise click.BadParameter(
                 f"schedule {schedule.name!r} watches no datastore", param_hint="--data-path"
             )
         return None
     if value is None:
-        head = normalise_path_on_datastore(schedule.path_on_datastore)
+        head = normalise_path_on_datastore(watch.path_on_datastore)
         raise click.UsageError(
-            f"schedule {schedule.name!r} watches datastore {schedule.datastore!r}: give "
+            f"schedule {schedule.name!r} watches datastore {watch.datastore!r}: give "
             "--data-path, the file to run on, relative to the datastore root "
             f"(e.g. --data-path {head + '/' if head else ''}NAME)"
         )
     try:
-        relative = check_data_path(schedule, config.datastores[schedule.datastore], value)
+        relative = check_data_path(watch, config.datastores[watch.datastore], value)
     except DataPathRefused as exc:
         raise click.BadParameter(str(exc), param_hint="--data-path") from exc
     except ListingError as exc:
         raise click.ClickException(f"cannot check --data-path: {exc}") from exc
-    return DataPath(schedule.datastore, relative)
+    return DataPath(watch.datastore, relative)
 
 
 @schedules.command()
@@ -235,8 +236,9 @@ def backfill(
     """Record one run per slot of a time schedule in a past range, under the slots' own fire
     keys: a slot that already has a run is left alone; a skipped slot is run after all."""
     schedule = load_config(settings.config).schedule(name)
-    if schedule.recurrence is None:
+    if not isinstance(schedule.trigger, TimeTrigger):
         raise click.ClickException(f"schedule {name!r} is a datastore schedule; it has no slots")
+    every = schedule.trigger.every
     first, last, now = parse_time(start), parse_time(end), utcnow()
     if last < first:
         raise click.BadParameter("--to is before --from", param_hint="--to")
@@ -246,7 +248,7 @@ def backfill(
     try:
         state = store.ensure_schedule_state(name, now.replace(microsecond=0))
         try:
-            slots = schedule.recurrence.fire_times_between(
+            slots = every.fire_times_between(
                 first - timedelta(microseconds=1), last, anchor=state.first_seen_at
             )
         except ValueError as exc:
@@ -266,7 +268,7 @@ def backfill(
                 store.requeue_skipped(requeue, reason="backfilled")
     finally:
         store.close()
-    zone = schedule.recurrence.zone
+    zone = every.zone
     items = [
         {"scheduled_for": slot.astimezone(zone).isoformat(), "fire_key": key, "action": action}
         for slot, key, action in zip(slots, keys, actions, strict=True)

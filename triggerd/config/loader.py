@@ -32,6 +32,7 @@ from triggerd.config.pipelines import (
     RetryPolicy,
 )
 from triggerd.config.problems import name_problem, problems_from, unknown_key
+from triggerd.config.triggers import DatastoreTrigger
 from triggerd.config.yamltree import Node, format_path, parse_yaml
 from triggerd.errors import ConfigError, ConfigProblem
 
@@ -332,7 +333,9 @@ def _check_references(definitions: list[Definition]) -> None:
 def _check_placeholders(definition: Definition, schedule: Schedule, pipeline: Any) -> None:
     if pipeline is None or not pipeline.placeholders:
         return
-    supplied = set(schedule.pipeline_parameters) | {schedule.data_path_parameter_name}
+    watch = schedule.trigger
+    bound = watch.data_path_parameter_name if isinstance(watch, DatastoreTrigger) else None
+    supplied = set(schedule.pipeline_parameters) | {bound}
     if isinstance(pipeline, HttpPipeline):
         supplied |= HTTP_BODY_NAMES
     for missing in sorted(pipeline.placeholders - supplied):

@@ -8,7 +8,6 @@ Relative paths resolve against the directory of the file that defines them (vali
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -22,14 +21,12 @@ from pydantic import (
 )
 
 from triggerd.config.base import ConfigModel, SecretSource, relative_to_file
-from triggerd.config.durations import Minutes, Seconds
 from triggerd.config.pipelines import (
     Pipeline,
 )
 from triggerd.config.problems import Invalid, name_problem, show
-from triggerd.config.recurrence_spec import parse_recurrence
+from triggerd.config.triggers import DATASTORE_KEYS, TIME_KEYS, Trigger, gather
 from triggerd.errors import ScheduleNotFound
-from triggerd.recurrence import Recurrence
 
 # --- datastores ---------------------------------------------------------------------------
 
@@ -110,39 +107,35 @@ def _status(value: Any) -> str:
 
 
 class Schedule(ConfigModel):
-    """One schedule: a recurrence or a datastore to watch, and the pipeline it runs."""
+    """One schedule: the pipeline it runs, with what, and its trigger (``config/triggers.py``).
 
-    keep_none_string: ClassVar[frozenset[str]] = frozenset({"catchup"})
+    The file's keys are flat, as Azure ML writes them; on load the trigger's keys are gathered
+    into ``trigger``, a ``TimeTrigger`` or a ``DatastoreTrigger``."""
+
+    keep_none_string: ClassVar[frozenset[str]] = frozenset({"catchup"})  # see triggers.gather
 
     name: str
     pipeline: str
     experiment_name: str | None = None
     description: str | None = None
-    recurrence: Annotated[Recurrence | None, PlainValidator(parse_recurrence)] = None
-    datastore: str | None = None
-    path_on_datastore: str | None = None
-    polling_interval: Minutes = timedelta(minutes=5)
-    data_path_parameter_name: str | None = None
     pipeline_parameters: Annotated[dict[str, ParameterValue], PlainValidator(_parameters)] = Field(
         default_factory=dict
     )
     continue_on_step_failure: Annotated[bool | None, Field(strict=True)] = None
     status: Annotated[Literal["Active", "Disabled"], PlainValidator(_status)] = "Active"
-    catchup: Literal["none", "latest", "all"] = "latest"
-    misfire_grace_time: Seconds = None
-    max_catchup_runs: Annotated[int, Field(strict=True, ge=1)] = 10
     # What a fire does while this schedule's earlier runs are still running (runs triggerd sees
     # finish: commands): allow (no limit), queue (wait), skip (recorded as skipped).
     overlap: Literal["allow", "queue", "skip"] = "allow"
     max_concurrent_runs: Annotated[int, Field(strict=True, ge=1)] = 1
-    # Datastore schedules only: when a new or changed file counts as finished (None: unchanged
-    # across two consecutive listings), which names count, and whether the files present at
-    # the first poll fire (Azure ML: they do not).
-    settle: Seconds = None
-    include: Annotated[list[str], Field(min_length=1)] | None = None
-    exclude: list[str] | None = None
-    on_existing: Literal["ignore", "fire"] = "ignore"
+    trigger: Trigger
     source: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gather_trigger(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "trigger" not in data:
+            return gather(data)
+        return data
 
     @field_validator("name")
     @classmethod
@@ -152,30 +145,6 @@ class Schedule(ConfigModel):
             raise Invalid(problem)
         return value
 
-    @model_validator(mode="after")
-    def _one_trigger(self) -> Schedule:
-        if self.recurrence is not None and self.datastore is not None:
-            raise Invalid("Can not specify both a Recurrence and a Datastore", "datastore")
-        if self.recurrence is None and self.datastore is None:
-            raise Invalid("a schedule needs a recurrence or a datastore")
-        if self.datastore is None and self.data_path_parameter_name is not None:
-            raise Invalid(
-                "Data Path parameter name can only be specified for Datastore schedules.",
-                "data_path_parameter_name",
-            )
-        if self.datastore is None and self.path_on_datastore is not None:
-            raise Invalid(
-                "Path on datastore parameter can only be specified for Datastore schedules.",
-                "path_on_datastore",
-            )
-        if self.datastore is None:
-            for key in DATASTORE_ONLY_KEYS:
-                if key in self.model_fields_set:
-                    raise Invalid(f"{key} can only be specified for Datastore schedules.", key)
-        if self.path_on_datastore is not None and ".." in self.path_on_datastore.split("/"):
-            raise Invalid("must stay inside the datastore (no '..')", "path_on_datastore")
-        return self
-
     def effective_status(self, override: bool | None) -> Literal["Active", "Disabled"]:
         """The status in force: the operator's override (``schedules enable|disable``, kept in
         the store) when there is one, else the config's ``status``."""
@@ -183,13 +152,12 @@ class Schedule(ConfigModel):
             return self.status
         return "Active" if override else "Disabled"
 
-    @property
-    def trigger(self) -> Literal["recurrence", "datastore"]:
-        return "recurrence" if self.recurrence is not None else "datastore"
 
-
-DATASTORE_ONLY_KEYS = ("settle", "include", "exclude", "on_existing")
-SCHEDULE_KEYS = tuple(name for name in Schedule.model_fields if name != "source")
+SCHEDULE_KEYS = (
+    *(name for name in Schedule.model_fields if name not in ("source", "trigger")),
+    *TIME_KEYS,
+    *DATASTORE_KEYS,
+)
 
 
 class Config(BaseModel):

@@ -135,7 +135,13 @@ def _message(error: Any, path: Path_, known_keys: Iterable[str]) -> str:
 
 
 def _user_path(loc: tuple[Any, ...], data: Any) -> Path_:
-    """The key path in the user's data: drops the union tags pydantic puts into ``loc``."""
+    """The key path in the user's data: drops the union tags pydantic puts into ``loc``, and
+    the ``trigger`` (with its kind and ``ignored``) that a schedule's flat keys are gathered
+    into on load (``config/triggers.py``): the user wrote them beside the others."""
+    if loc[:1] == ("trigger",) and isinstance(data, Mapping) and "trigger" not in data:
+        loc = loc[2:]  # ("trigger", <kind>, key, ...) -> (key, ...)
+        if loc[:1] == ("ignored",):
+            loc = loc[1:]
     path: list[str | int] = []
     current = data
     for part in loc:

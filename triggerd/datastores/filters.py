@@ -14,6 +14,8 @@ import fnmatch
 import re
 from collections.abc import Sequence
 
+from triggerd.config.triggers import DatastoreTrigger
+
 DEFAULT_INCLUDE: tuple[str, ...] = ("*",)
 DEFAULT_EXCLUDE: tuple[str, ...] = (
     ".*",  # hidden files
@@ -68,3 +70,12 @@ class FileFilter:
 
     def __hash__(self) -> int:
         return hash((self.include, self.exclude))
+
+
+def watch_filter(watch: DatastoreTrigger) -> FileFilter:
+    """A datastore schedule's file filter: its ``include`` (default every name) and ``exclude``
+    (default ``DEFAULT_EXCLUDE``) patterns."""
+    return FileFilter(
+        include=watch.include or ("*",),
+        exclude=watch.exclude if watch.exclude is not None else DEFAULT_EXCLUDE,
+    )

@@ -14,10 +14,10 @@ import fnmatch
 import stat
 from pathlib import Path
 
-from triggerd.config import Schedule
 from triggerd.config.models import AzureBlobDatastore, LocalDatastore
+from triggerd.config.triggers import DatastoreTrigger
 from triggerd.datastores.factory import build_lister
-from triggerd.datastores.filters import DEFAULT_EXCLUDE, FileFilter
+from triggerd.datastores.filters import FileFilter, watch_filter
 from triggerd.datastores.listers import Lister
 from triggerd.datastores.local import LocalLister
 from triggerd.datastores.names import shown, unrepresentable
@@ -28,14 +28,6 @@ from triggerd.errors import TriggerdError
 
 class DataPathRefused(TriggerdError):
     """The given data path is not a file a poll of the schedule would fire."""
-
-
-def schedule_filter(schedule: Schedule) -> FileFilter:
-    """The schedule's include/exclude patterns, as its poller builds them."""
-    return FileFilter(
-        include=schedule.include or ("*",),
-        exclude=schedule.exclude if schedule.exclude is not None else DEFAULT_EXCLUDE,
-    )
 
 
 def normalise_data_path(value: str) -> str:
@@ -53,9 +45,10 @@ def normalise_data_path(value: str) -> str:
 
 
 def check_data_path(
-    schedule: Schedule, datastore: LocalDatastore | AzureBlobDatastore, value: str
+    watch: DatastoreTrigger, datastore: LocalDatastore | AzureBlobDatastore, value: str
 ) -> str:
-    """The path a poll of ``schedule`` would list for ``value`` (relative to the datastore root).
+    """The path a poll of the trigger ``watch`` would list for ``value`` (relative to the
+    datastore root).
 
     Raises DataPathRefused when a poll would never fire it, and ListingError when the folder
     cannot be listed at all.
@@ -64,21 +57,25 @@ def check_data_path(
     problem = unrepresentable(relative)
     if problem:
         raise DataPathRefused(f"{shown(relative)!r} cannot be stored: {problem}")
-    file_filter = schedule_filter(schedule)
-    lister = build_lister(datastore, schedule.path_on_datastore, file_filter)
+    file_filter = watch_filter(watch)
+    lister = build_lister(datastore, watch.path_on_datastore, file_filter)
     try:
         listing = lister.list()
         if relative in listing:
             return relative
-        raise DataPathRefused(_why_not(schedule, lister, file_filter, listing, relative))
+        raise DataPathRefused(_why_not(watch, lister, file_filter, listing, relative))
     finally:
         lister.close()
 
 
 def _why_not(
-    schedule: Schedule, lister: Lister, file_filter: FileFilter, listing: Listing, relative: str
+    watch: DatastoreTrigger,
+    lister: Lister,
+    file_filter: FileFilter,
+    listing: Listing,
+    relative: str,
 ) -> str:
-    head = normalise_path_on_datastore(schedule.path_on_datastore)
+    head = normalise_path_on_datastore(watch.path_on_datastore)
     folder, _, name = relative.rpartition("/")
     where = lister.description
     if folder != (head or ""):
@@ -96,7 +93,7 @@ def _why_not(
         if local is not None:
             return local
     if not file_filter.accepts(name):
-        return _filter_reason(schedule, file_filter, name)
+        return _filter_reason(watch, file_filter, name)
     if isinstance(lister, LocalLister):
         return f"{relative!r} was not in the listing of {where} (changed or removed meanwhile?)"
     return f"no blob {relative!r} directly in {where}"
@@ -145,10 +142,10 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
-def _filter_reason(schedule: Schedule, file_filter: FileFilter, name: str) -> str:
+def _filter_reason(watch: DatastoreTrigger, file_filter: FileFilter, name: str) -> str:
     if not any(fnmatch.fnmatchcase(name, p) for p in file_filter.include):
         patterns = ", ".join(repr(p) for p in file_filter.include)
         return f"{name!r} matches none of the schedule's include patterns ({patterns})"
     pattern = next(p for p in file_filter.exclude if fnmatch.fnmatchcase(name, p))
-    where = "exclude" if schedule.exclude is not None else "the default exclude list"
+    where = "exclude" if watch.exclude is not None else "the default exclude list"
     return f"{name!r} matches {pattern!r} in {where}, so polls never fire it"

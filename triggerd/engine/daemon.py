@@ -16,6 +16,7 @@ from pathlib import Path
 from types import FrameType
 
 from triggerd.config import Config
+from triggerd.config.triggers import TimeTrigger
 from triggerd.datastores.watch import FolderWatcher
 from triggerd.engine.batcher import TickBatcher
 from triggerd.engine.clockwatch import ClockStep, ClockWatch
@@ -246,14 +247,14 @@ class Daemon:
         """(Re)create the scheduler jobs and folder watches of these schedules."""
         for name in names:
             schedule = self.runtime.config.schedules[name]
-            if schedule.recurrence is not None:
+            if isinstance(schedule.trigger, TimeTrigger):
                 anchor = self.runtime.anchor(name)
                 first = self.runtime.first_fires.pop(name, None)
-                self.scheduler.add(name, schedule.recurrence, anchor, first_fire=first)
+                self.scheduler.add(name, schedule.trigger.every, anchor, first_fire=first)
             poller = self.runtime.pollers.get(name)
             if poller is None:
                 continue
-            self.polls.add(name, schedule.polling_interval, poller.poll)
+            self.polls.add(name, poller.watch.polling_interval, poller.poll)
             folder = poller.local_folder()
             if folder is not None:
                 wake = functools.partial(self.polls.wake, name)
@@ -317,7 +318,11 @@ class Daemon:
             changed=change.changed,
             schedules=len(new.schedules),
         )
-        timed = [n for n in change.added + change.changed if new.schedules[n].recurrence]
+        timed = [
+            n
+            for n in change.added + change.changed
+            if isinstance(new.schedules[n].trigger, TimeTrigger)
+        ]
         if timed:
             self.batcher.request(*timed)  # plans them now, in the planner's thread
         return True

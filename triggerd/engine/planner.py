@@ -22,29 +22,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
 
+from triggerd.config.triggers import CatchupPolicy
 from triggerd.humanize import human
 from triggerd.recurrence import Recurrence
-
-CatchupMode = Literal["none", "latest", "all"]
 
 # Slots older than this (or the grace time, if longer) are not examined one by one after a
 # long downtime: they could only ever be "missed", and listing a month of minutes is noise.
 EXAMINE_HORIZON = timedelta(days=7)
-MAX_GRACE_DEFAULT = timedelta(days=1)
-
-
-@dataclass(frozen=True)
-class CatchupPolicy:
-    mode: CatchupMode = "latest"
-    grace: timedelta = MAX_GRACE_DEFAULT
-    max_runs: int = 10
-
-    @classmethod
-    def default_grace(cls, recurrence: Recurrence) -> timedelta:
-        """One period of the recurrence, at most a day."""
-        return min(recurrence.period, MAX_GRACE_DEFAULT)
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,9 @@ from pathlib import Path
 
 from triggerd.config import Config, Schedule
 from triggerd.config.models import LocalDatastore
+from triggerd.config.triggers import DatastoreTrigger
 from triggerd.datastores.factory import build_lister
-from triggerd.datastores.filters import DEFAULT_EXCLUDE, FileFilter
+from triggerd.datastores.filters import watch_filter
 from triggerd.datastores.listers import Lister
 from triggerd.datastores.names import shown, unstorable
 from triggerd.datastores.paths import normalise_path_on_datastore
@@ -63,10 +64,11 @@ class DatastorePoller:
         on_recorded: Callable[[], None] = lambda: None,
         metrics: Metrics | None = None,
     ) -> None:
-        assert schedule.datastore is not None
+        assert isinstance(schedule.trigger, DatastoreTrigger)
         self.metrics = metrics
         self.schedule = schedule
-        self.datastore = config.datastores[schedule.datastore]
+        self.watch = schedule.trigger
+        self.datastore = config.datastores[self.watch.datastore]
         self.store = store
         self.clock = clock
         self.is_enabled = is_enabled
@@ -94,14 +96,8 @@ class DatastorePoller:
 
     def lister(self) -> Lister:
         if self._lister is None:
-            file_filter = FileFilter(
-                include=self.schedule.include or ("*",),
-                exclude=self.schedule.exclude
-                if self.schedule.exclude is not None
-                else DEFAULT_EXCLUDE,
-            )
             self._lister = build_lister(
-                self.datastore, self.schedule.path_on_datastore, file_filter
+                self.datastore, self.watch.path_on_datastore, watch_filter(self.watch)
             )
         return self._lister
 
@@ -109,7 +105,7 @@ class DatastorePoller:
         """The watched folder when it is on this machine (for an inotify watch)."""
         if not isinstance(self.datastore, LocalDatastore):
             return None
-        prefix = normalise_path_on_datastore(self.schedule.path_on_datastore)
+        prefix = normalise_path_on_datastore(self.watch.path_on_datastore)
         return self.datastore.path / prefix if prefix else self.datastore.path
 
     def close(self) -> None:
@@ -188,13 +184,11 @@ class DatastorePoller:
         self.failures = 0
         now = self.clock()
         tracked = self._load_tracked(now)
-        baseline = self._first_poll and self.schedule.on_existing == "ignore"
+        baseline = self._first_poll and self.watch.on_existing == "ignore"
         if listing is None:
             result = SettleResult()  # the steady state: nothing changed, nothing to decide
         else:
-            result = settle(
-                tracked, listing, now=now, window=self.schedule.settle, baseline=baseline
-            )
+            result = settle(tracked, listing, now=now, window=self.watch.settle, baseline=baseline)
             self._entries = len(listing)
             self._report_unreadable()
         refused = self._refuse(result, now, baseline)
@@ -209,7 +203,7 @@ class DatastorePoller:
         if created:
             self.on_recorded()
         if self.watched and self._settling:
-            return min(FOLLOW_UP, self.schedule.polling_interval)
+            return min(FOLLOW_UP, self.watch.polling_interval)
         return None
 
     def _failed(self, exc: Exception) -> timedelta | None:
@@ -217,7 +211,7 @@ class DatastorePoller:
             self._log.debug("poll.abandoned", reason=str(exc))
             return None
         self.failures += 1
-        delay = retry_delay(self.failures, self.schedule.polling_interval)
+        delay = retry_delay(self.failures, self.watch.polling_interval)
         if self.metrics:
             self.metrics.poll_failed(self.schedule.name)
         self._log.warning(
@@ -315,7 +309,7 @@ class DatastorePoller:
                     fire_key=refused_fire_key(self.schedule.name, path, entry.version),
                     scheduled_for=now,
                     parameters=dict(self.schedule.pipeline_parameters),
-                    data_path=DataPath(self.schedule.datastore or "", shown_path),
+                    data_path=DataPath(self.watch.datastore, shown_path),
                     status=RunStatus.SKIPPED,
                     reason=f"not fired: {reason}",
                 )
@@ -332,7 +326,7 @@ class DatastorePoller:
     def _new_runs(self, result: SettleResult, now: datetime) -> list[NewRun]:
         enabled = self.is_enabled()
         name = self.schedule.name
-        datastore = self.schedule.datastore or ""
+        datastore = self.watch.datastore
         return [
             NewRun(
                 schedule=name,

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from triggerd.config import Config, Schedule
+from triggerd.config.triggers import DatastoreTrigger, TimeTrigger
 from triggerd.datastores.locate import Locator, locator
 from triggerd.engine.clockwatch import ClockStep
 from triggerd.engine.dispatcher import Dispatch
-from triggerd.engine.planner import EXAMINE_HORIZON, CatchupPolicy, TimePlan, plan_time_fires
+from triggerd.engine.planner import EXAMINE_HORIZON, TimePlan, plan_time_fires
 from triggerd.engine.poller import LEASE_TTL, DatastorePoller
 from triggerd.errors import ListingError
 from triggerd.observability.logging import get_logger
@@ -38,12 +39,6 @@ from triggerd.submitters import RunRequest, Submitter, build_submitter
 
 def truncate(moment: datetime) -> datetime:
     return moment.replace(microsecond=0)
-
-
-def catchup_policy(schedule: Schedule) -> CatchupPolicy:
-    assert schedule.recurrence is not None
-    grace = schedule.misfire_grace_time or CatchupPolicy.default_grace(schedule.recurrence)
-    return CatchupPolicy(schedule.catchup, grace, schedule.max_catchup_runs)
 
 
 @contextlib.contextmanager
@@ -97,7 +92,9 @@ class Runtime:
         self.first_fires: dict[str, datetime] = {}  # from startup, for the scheduler's jobs
         self._log = get_logger()
         self.pollers = {
-            s.name: self._poller(s, config) for s in config.schedules.values() if s.datastore
+            s.name: self._poller(s, config)
+            for s in config.schedules.values()
+            if isinstance(s.trigger, DatastoreTrigger)
         }
 
     def _poller(self, schedule: Schedule, config: Config) -> DatastorePoller:
@@ -121,7 +118,7 @@ class Runtime:
         change = ConfigChange.between(old, new)
         now = self.clock()
         for name in change.changed:
-            if old.schedules[name].recurrence is not None:
+            if isinstance(old.schedules[name].trigger, TimeTrigger):
                 self.tick(name)
                 self.store.record_fires(name, [], cursor_at=now, now=now)
                 self._cursors.pop(name, None)
@@ -134,7 +131,7 @@ class Runtime:
         for name in change.added + change.changed:
             schedule = new.schedules[name]
             self.store.ensure_schedule_state(name, truncate(now))
-            if schedule.datastore is not None:
+            if isinstance(schedule.trigger, DatastoreTrigger):
                 if name in change.changed and _watched(old, name) != _watched(new, name):
                     self.store.reset_snapshot(name)
                 self.pollers[name] = self._poller(schedule, new)
@@ -144,7 +141,7 @@ class Runtime:
         return change
 
     def time_schedules(self) -> list[Schedule]:
-        return [s for s in self.config.schedules.values() if s.recurrence is not None]
+        return [s for s in self.config.schedules.values() if isinstance(s.trigger, TimeTrigger)]
 
     def anchor(self, name: str) -> datetime:
         """When the daemon first saw the schedule (persisted, so restarts keep the phase)."""
@@ -177,7 +174,7 @@ class Runtime:
             self._log.info(
                 "schedule.loaded",
                 schedule=schedule.name,
-                trigger=schedule.trigger,
+                trigger=schedule.trigger.kind,
                 pipeline=schedule.pipeline,
                 status=schedule.effective_status(state.enabled),
                 source=schedule.source,
@@ -242,10 +239,9 @@ class Runtime:
 
     def next_fire(self, schedule: Schedule, anchor: datetime) -> datetime | None:
         """The next fire time, in the schedule's time zone."""
-        if schedule.recurrence is None:
+        if not isinstance(schedule.trigger, TimeTrigger):
             return None
-        moment = schedule.recurrence.next_fire_after(self.clock(), anchor=anchor)
-        return moment.astimezone(schedule.recurrence.zone) if moment else None
+        return schedule.trigger.next_fire(self.clock(), anchor)
 
     def tick(self, name: str) -> int:
         """Plan and record the due slots of one time schedule; returns the pending runs recorded."""
@@ -268,16 +264,16 @@ class Runtime:
             planned: dict[tuple[object, ...], TimePlan] = {}
             for name in names:
                 schedule = self.config.schedules.get(name)
-                if schedule is None or schedule.recurrence is None:
+                if schedule is None or not isinstance(schedule.trigger, TimeTrigger):
                     continue
                 state = states.get(name) or self._state(name, now)
                 enabled = schedule.effective_status(state.enabled) == "Active"
-                policy = catchup_policy(schedule)
-                key = (schedule.recurrence, state.first_seen_at, state.cursor_at, policy, enabled)
+                every, policy = schedule.trigger.every, schedule.trigger.policy
+                key = (every, state.first_seen_at, state.cursor_at, policy, enabled)
                 plan = planned.get(key)
                 if plan is None:
                     plan = planned[key] = plan_time_fires(
-                        schedule.recurrence,
+                        every,
                         first_seen=state.first_seen_at,
                         cursor=state.cursor_at,
                         now=now,
@@ -391,7 +387,7 @@ class Runtime:
             scheduled_for=run.scheduled_for,
             parameters=dict(run.parameters),
             file=bound,
-            data_path_parameter_name=schedule.data_path_parameter_name,
+            data_path_parameter_name=_bound_parameter(schedule),
             experiment_name=schedule.experiment_name,
             attempt=run.attempts,
             description=schedule.description,
@@ -402,8 +398,11 @@ class Runtime:
     def _bind(self, schedule: Schedule, data_path: DataPath) -> BoundFile | None:
         """The run's file where its pipeline reaches it (a local path or the blob URL), from
         the config alone; None when the schedule does not watch that datastore."""
+        watched = schedule.trigger
         datastore = self.config.datastores.get(data_path.datastore)
-        if data_path.datastore != schedule.datastore or datastore is None:
+        if not isinstance(watched, DatastoreTrigger) or data_path.datastore != watched.datastore:
+            return None
+        if datastore is None:
             return None
         found = self._locators.get(data_path.datastore)
         if found is None:
@@ -442,10 +441,16 @@ def _definition(schedule: Schedule) -> Schedule:
 
 def _watched(config: Config, name: str) -> object:
     """What a schedule watches: its datastore's definition and folder (None for time ones)."""
-    schedule = config.schedules[name]
-    if schedule.datastore is None:
+    trigger = config.schedules[name].trigger
+    if not isinstance(trigger, DatastoreTrigger):
         return None
-    return (config.datastores.get(schedule.datastore), schedule.path_on_datastore)
+    return (config.datastores.get(trigger.datastore), trigger.path_on_datastore)
+
+
+def _bound_parameter(schedule: Schedule) -> str | None:
+    """The pipeline parameter a datastore schedule binds its file to."""
+    trigger = schedule.trigger
+    return trigger.data_path_parameter_name if isinstance(trigger, DatastoreTrigger) else None
 
 
 def _iso(moment: datetime | None) -> str | None:
