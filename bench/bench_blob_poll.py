@@ -43,7 +43,7 @@ from triggerd.config import load_config
 from triggerd.datastores.azure_blob import AzureBlobLister, container_client
 from triggerd.datastores.filters import DEFAULT_EXCLUDE, FileFilter
 from triggerd.engine.poller import DatastorePoller
-from triggerd.store import Store, open_store
+from triggerd.store import Store, open_store, snapshots
 
 CONTAINER = "bench"
 ENV = "TRIGGERD_BENCH_AZURITE"  # the connection string, for connection_string_env
@@ -109,7 +109,7 @@ def main() -> None:
             log("baseline poll + one more poll of the steady-state poller ...")
             steady.poll()
             steady.poll()
-            assert len(steady_store.load_snapshot("watch")) == args.blobs
+            assert len(steady_store.read(snapshots.load, "watch")) == args.blobs
             lister = AzureBlobLister(
                 container_client(config.datastores["store"]),  # type: ignore[arg-type]
                 "in",

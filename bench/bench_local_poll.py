@@ -47,7 +47,7 @@ from triggerd.config import load_config
 from triggerd.datastores.filters import DEFAULT_EXCLUDE, FileFilter
 from triggerd.datastores.local import LocalLister
 from triggerd.engine.poller import DatastorePoller
-from triggerd.store import Store, open_store
+from triggerd.store import Store, open_store, snapshots
 
 
 def raw_stat(folder: str) -> None:
@@ -100,7 +100,7 @@ def main() -> None:
         log("baseline poll + one more poll of the steady-state poller ...")
         steady.poll()
         steady.poll()
-        assert len(steady_store.load_snapshot("watch")) == args.files
+        assert len(steady_store.read(snapshots.load, "watch")) == args.files
         file_filter = FileFilter(include=("*",), exclude=DEFAULT_EXCLUDE)
         lister = LocalLister(root, "incoming", file_filter)
         assert len(lister.list()) == args.files  # warm: the next listings are steady state
@@ -157,7 +157,7 @@ def main() -> None:
         log(f"first polls: {args.first_reps} interleaved repetitions ...")
         first_times = interleaved(first_variants, args.first_reps)
         counter.close()
-        assert len(steady_store.load_snapshot("watch")) == args.files
+        assert len(steady_store.read(snapshots.load, "watch")) == args.files
         steady_store.close()
         for store, _ in fresh:
             store.close()

@@ -24,7 +24,7 @@ from structlog.testing import capture_logs
 
 from triggerd.engine.dispatcher import Dispatch, Dispatcher
 from triggerd.runs import NewRun, RunRecord
-from triggerd.store import Store, open_store
+from triggerd.store import Store, meta, open_store, outbox, queries, states
 from triggerd.submitters.base import RunRequest
 from triggerd.submitters.command import CommandSubmitter
 from triggerd.submitters.processgroup import (
@@ -317,10 +317,10 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 def crashed_run(store: Store) -> int:
     """A run whose first attempt was in flight when its daemon died (SIGKILL)."""
-    store.ensure_schedule_state("nightly", NOW)
+    store.write(states.ensure, "nightly", NOW)
     new = NewRun("nightly", "time", "nightly:1", NOW, {})
     [run_id] = store.record_fires("nightly", [new], cursor_at=NOW, now=NOW)
-    assert store.claim_next("dead daemon", NOW) is not None
+    assert store.write(outbox.claim_next, "dead daemon", NOW) is not None
     return run_id
 
 
@@ -339,10 +339,12 @@ def dispatch(store: Store, run_id: int, argv: list[str]) -> RunRecord:
     )
     dispatcher.start()
     try:
-        wait_until(lambda: store.get_run(run_id).status not in ("pending", "running"), 30)
+        wait_until(
+            lambda: store.read(queries.get_run, run_id).status not in ("pending", "running"), 30
+        )
     finally:
         dispatcher.stop(timedelta(seconds=5))
-    return store.get_run(run_id)
+    return store.read(queries.get_run, run_id)
 
 
 def run_events(logs: list[dict[str, Any]], run_id: int) -> list[str]:
@@ -353,9 +355,11 @@ def test_a_recorded_group_is_ended_before_the_next_attempt(
     store: Store, orphaned: Callable[..., Orphaned]
 ) -> None:
     run_id = crashed_run(store)
-    record, pids = orphaned("tree", f"{store.store_id()}:{run_id}")
-    store.record_process(run_id, {**record.as_json(), "attempt": 1}, owner="dead daemon")
-    assert store.recover_orphans() == [run_id]
+    record, pids = orphaned("tree", f"{store.read(meta.store_id)}:{run_id}")
+    store.write(
+        outbox.record_process, run_id, {**record.as_json(), "attempt": 1}, owner="dead daemon"
+    )
+    assert store.write(outbox.recover_orphans) == [run_id]
     with capture_logs() as logs:
         run = dispatch(store, run_id, [sys.executable, "-c", "pass"])
     assert (run.status, run.attempts, run.process) == ("succeeded", 2, None)
@@ -375,8 +379,8 @@ def test_without_a_recorded_group_the_marker_still_finds_the_command(
 ) -> None:
     """The daemon died between starting the command and committing its group."""
     run_id = crashed_run(store)
-    _, pids = orphaned("sleep", f"{store.store_id()}:{run_id}")
-    store.recover_orphans()
+    _, pids = orphaned("sleep", f"{store.read(meta.store_id)}:{run_id}")
+    store.write(outbox.recover_orphans)
     run = dispatch(store, run_id, [sys.executable, "-c", "pass"])
     assert run.status == "succeeded"
     assert is_gone(pids["leader"])
@@ -395,8 +399,8 @@ def test_a_group_recorded_on_another_host_is_not_acted_on(store: Store, cleanup:
         same = identify(local.pid)
         assert same is not None
         process = {**same.as_json(), "host": "elsewhere", "attempt": 1}
-        store.record_process(run_id, process, owner="dead daemon")
-        store.recover_orphans()
+        store.write(outbox.record_process, run_id, process, owner="dead daemon")
+        store.write(outbox.recover_orphans)
         with capture_logs() as logs:
             run = dispatch(store, run_id, [sys.executable, "-c", "pass"])
         assert local.poll() is None
@@ -412,7 +416,7 @@ def test_a_group_recorded_on_another_host_is_not_acted_on(store: Store, cleanup:
 
 
 def test_the_group_of_an_attempt_in_flight_is_on_record(store: Store, tmp_path: Path) -> None:
-    store.ensure_schedule_state("nightly", NOW)
+    store.write(states.ensure, "nightly", NOW)
     new = NewRun("nightly", "time", "nightly:1", NOW, {})
     [run_id] = store.record_fires("nightly", [new], cursor_at=NOW, now=NOW)
     go = tmp_path / "go"
@@ -420,7 +424,7 @@ def test_the_group_of_an_attempt_in_flight_is_on_record(store: Store, tmp_path: 
     seen: list[Any] = []
 
     def recorded() -> bool:  # then let the command end
-        process = store.get_run(run_id).process
+        process = store.read(queries.get_run, run_id).process
         if process:
             seen.append(process)
             go.touch()

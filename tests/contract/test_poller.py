@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 from triggerd.config import load_config
 from triggerd.engine.poller import DatastorePoller, retry_delay
 from triggerd.runs import DataPath
-from triggerd.store import Store, open_store
+from triggerd.store import Store, leases, open_store, queries, states
 
 
 class Clock:
@@ -83,7 +83,7 @@ schedules:
     def runs(self, status: str = "pending") -> list[str]:
         return [
             r.data_path.relative_path
-            for r in self.store.list_runs(statuses=[status])
+            for r in self.store.read(queries.list_runs, statuses=[status])
             if r.data_path
         ]
 
@@ -97,11 +97,11 @@ def test_a_settled_new_file_becomes_one_pending_run_with_its_data_path(
     folder.poll()
     folder.poll()
     folder.poll()
-    [run] = store.list_runs()
+    [run] = store.read(queries.list_runs)
     assert (run.trigger, run.status, run.parameters) == ("datastore", "pending", {"threshold": 0.5})
     assert run.data_path == DataPath("inbox", "incoming/a.csv")
     assert run.fire_key == f"files:incoming/a.csv:{(folder.path / 'a.csv').stat().st_mtime_ns}"
-    state = store.schedule_state("files")
+    state = store.read(states.get, "files")
     assert state is not None and state.entries == 1 and state.last_poll_at is not None
 
 
@@ -165,7 +165,7 @@ def test_a_disabled_schedule_records_its_files_as_skipped(tmp_path: Path, store:
     folder.poll()
     assert folder.runs() == []
     assert folder.runs("skipped") == ["incoming/a.csv"]
-    assert store.list_runs()[0].reason == "schedule disabled"
+    assert store.read(queries.list_runs)[0].reason == "schedule disabled"
 
 
 def test_a_failed_listing_backs_off_and_keeps_the_snapshot(tmp_path: Path, store: Store) -> None:
@@ -244,8 +244,10 @@ def test_a_heartbeat_that_finds_the_lease_taken_stops_the_polls(
     poller = folder.poller
     assert poller.holds_lease
     later = folder.clock.now + timedelta(seconds=31)  # this daemon stalled past the lease
-    assert store.acquire_lease(poller.lease_name, "other", later, timedelta(seconds=30))
-    held = store.renew_leases([poller.lease_name], poller.owner, later, timedelta(seconds=30))
+    assert store.write(leases.acquire, poller.lease_name, "other", later, timedelta(seconds=30))
+    held = store.write(
+        leases.renew, [poller.lease_name], poller.owner, later, timedelta(seconds=30)
+    )
     poller.lease_renewed(held.get(poller.lease_name), later)
     assert not poller.holds_lease
     folder.write("a.csv")
@@ -268,13 +270,13 @@ def test_a_name_that_is_not_utf8_never_stops_the_folder(tmp_path: Path, store: S
     for _ in range(3):
         folder.poll()
     assert sorted(folder.runs()) == ["incoming/a.csv", "incoming/b.csv"]
-    [refused] = store.list_runs(statuses=["skipped"])
+    [refused] = store.read(queries.list_runs, statuses=["skipped"])
     assert refused.data_path == DataPath("inbox", "incoming/bad\\xff.txt")
     assert refused.reason == "not fired: its name is not valid UTF-8; rename the file to fire it"
     assert refused.fire_key.startswith("files:refused:")
     os.utime(os.fsencode(folder.path) + b"/bad\xff.txt", ns=(1, 1))  # a new version
     folder.poll()
-    assert len(store.list_runs(statuses=["skipped"])) == 2  # each version recorded once
+    assert len(store.read(queries.list_runs, statuses=["skipped"])) == 2  # each version once
 
 
 def test_a_path_too_long_for_the_store_is_refused_and_a_long_fire_key_is_cut(
@@ -289,12 +291,12 @@ def test_a_path_too_long_for_the_store_is_refused_and_a_long_fire_key_is_cut(
     folder.write(refused)
     for _ in range(3):
         folder.poll()
-    [run] = store.list_runs(statuses=["pending"])
+    [run] = store.read(queries.list_runs, statuses=["pending"])
     assert run.data_path == DataPath("inbox", f"{prefix}/{cut}")
     assert len(run.fire_key) <= 1000 and run.fire_key.startswith(f"files:{prefix}/kkk")
-    [skipped] = store.list_runs(statuses=["skipped"])
+    [skipped] = store.read(queries.list_runs, statuses=["skipped"])
     assert skipped.reason == (
         "not fired: its path is longer than 1024 characters; rename the file to fire it"
     )
     folder.poll()
-    assert len(store.list_runs()) == 2  # neither is decided again
+    assert len(store.read(queries.list_runs)) == 2  # neither is decided again

@@ -21,6 +21,7 @@ import pytest
 from tests.support import postgres
 from tests.support.daemon import DaemonProcess
 from tests.support.replicas import FILES, MINUTE, Replicas, pg_start, pg_stop, wait_until
+from triggerd.store import leases, states
 
 pytestmark = pytest.mark.e2e
 
@@ -48,7 +49,7 @@ def _all_alive(daemons: list[DaemonProcess]) -> None:
 
 
 def _anchor(cluster: Replicas) -> datetime | None:
-    state = cluster.store.schedule_state(MINUTE)
+    state = cluster.store.read(states.get, MINUTE)
     return state.first_seen_at if state else None
 
 
@@ -75,7 +76,7 @@ def test_three_replicas_share_the_work_exactly_once_and_survive_a_sigkill(
     )
 
     # SIGKILL the replica that polls the folder, while it holds claims of runs in flight.
-    holder = cluster.store.lease_holder(LEASE)
+    holder = cluster.store.read(leases.holder, LEASE)
     assert holder is not None
     victim = cluster.by_instance(holder[0])
     victim_id = holder[0]
@@ -100,7 +101,7 @@ def test_three_replicas_share_the_work_exactly_once_and_survive_a_sigkill(
     )
     took_over = time.monotonic() - killed_at
     assert took_over <= 45, f"the poll lease was taken over only {took_over:.0f}s after the kill"
-    new_holder = cluster.store.lease_holder(LEASE)
+    new_holder = cluster.store.read(leases.holder, LEASE)
     assert new_holder is not None and new_holder[0] != victim_id
 
     # Everything ends succeeded, including the runs the dead replica held.

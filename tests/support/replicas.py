@@ -21,7 +21,7 @@ from tests.support import postgres
 from tests.support.daemon import DaemonProcess, cli, runs_json
 from tests.support.inbox import SCRIPT
 from triggerd.runs import RunRecord
-from triggerd.store import Store, open_store
+from triggerd.store import Store, open_store, queries
 
 FILES = "new-files"  # the datastore schedule
 MINUTE = "every-minute"  # the time schedule (Minute/1, no start_time)
@@ -117,7 +117,7 @@ schedules:
         os.utime(path, ns=(self._mtime, self._mtime))
 
     def runs(self) -> list[RunRecord]:
-        return self.store.list_runs(limit=None)
+        return self.store.read(queries.list_runs, limit=None)
 
     def runs_json(self) -> list[dict[str, Any]]:
         """What `triggerd runs list --json` says (the documented contract)."""

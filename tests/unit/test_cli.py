@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from triggerd.cli import main
+from triggerd.clock import utcnow
 from triggerd.runs import NewRun
-from triggerd.store import open_store
-from triggerd.store.repository import utcnow
+from triggerd.store import instances, open_store, outbox, states
 
 NATIVE = """
 pipelines:
@@ -181,9 +181,9 @@ def test_runs_show_and_retry(invoke: Any, tmp_path: Path) -> None:
     invoke("schedules", "trigger", "every-minute")
     store = open_store(f"sqlite:///{(tmp_path / 'state' / 'triggerd.db').resolve()}")
     try:
-        run = store.claim_next("test", utcnow())
+        run = store.write(outbox.claim_next, "test", utcnow())
         assert run is not None
-        store.finish_run(run.id, status="failed", now=utcnow(), exit_code=3, error="boom")
+        store.write(outbox.finish, run.id, status="failed", now=utcnow(), exit_code=3, error="boom")
     finally:
         store.close()
     shown = json.loads(invoke("runs", "show", str(run.id), "--json").output)
@@ -211,7 +211,7 @@ def test_check_fails_without_a_daemon(invoke: Any) -> None:
 def test_check_passes_with_a_fresh_heartbeat(invoke: Any, tmp_path: Path) -> None:
     store = open_store(f"sqlite:///{(tmp_path / 'state' / 'triggerd.db').resolve()}")
     try:
-        store.register_instance(utcnow(), 1234)
+        store.write(instances.register, utcnow(), 1234)
     finally:
         store.close()
     result = invoke("check")
@@ -253,7 +253,7 @@ def test_a_bad_setting_names_its_variable(
 def test_backfill_records_only_the_missing_slots(invoke: Any, tmp_path: Path) -> None:
     store = open_store(f"sqlite:///{(tmp_path / 'state' / 'triggerd.db').resolve()}")
     try:
-        store.ensure_schedule_state("nightly-report", utcnow())
+        store.write(states.ensure, "nightly-report", utcnow())
         done = NewRun(
             "nightly-report", "time", "nightly-report:2024-03-09T10:30:00Z",
             datetime(2024, 3, 9, 10, 30, tzinfo=UTC), {},
@@ -266,8 +266,8 @@ def test_backfill_records_only_the_missing_slots(invoke: Any, tmp_path: Path) ->
         [run_id] = store.record_fires(
             "nightly-report", [done, missed], cursor_at=None, now=utcnow()
         )
-        store.claim_next("test", utcnow())
-        store.finish_run(run_id, status="succeeded", now=utcnow())
+        store.write(outbox.claim_next, "test", utcnow())
+        store.write(outbox.finish, run_id, status="succeeded", now=utcnow())
     finally:
         store.close()
     window = ["--from", "2024-03-08T00:00:00-08:00", "--to", "2024-03-11T12:00:00Z"]

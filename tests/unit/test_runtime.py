@@ -12,7 +12,7 @@ from triggerd.config import Config, load_config
 from triggerd.engine.clockwatch import ClockWatch
 from triggerd.engine.runtime import Runtime
 from triggerd.runs import DataPath, NewRun
-from triggerd.store import Store, open_store
+from triggerd.store import Store, open_store, outbox, queries, states
 
 CONFIG = """
 pipelines:
@@ -69,7 +69,10 @@ def start(config: Config, store: Store, clock: Clock, owner: str = "a") -> Runti
 
 
 def keys(store: Store, schedule: str, status: str = "pending") -> list[str]:
-    return [r.fire_key for r in reversed(store.list_runs(schedule=schedule, statuses=[status]))]
+    return [
+        r.fire_key
+        for r in reversed(store.read(queries.list_runs, schedule=schedule, statuses=[status]))
+    ]
 
 
 def at(text: str) -> datetime:
@@ -124,7 +127,7 @@ def test_a_long_downtime_fires_the_latest_slot_and_records_why_the_others_did_no
     clock.now = at("2024-03-31T10:00:00+02:00")
     start(config, store, clock, owner="b")
     assert keys(store, "nightly") == ["nightly:2024-03-31T01:30:00Z"]
-    skipped = {r.fire_key: r.reason for r in store.list_runs(statuses=["skipped"])}
+    skipped = {r.fire_key: r.reason for r in store.read(queries.list_runs, statuses=["skipped"])}
     assert skipped["nightly:2024-03-28T01:30:00Z"] == (
         "missed: 3d6h30m late, beyond misfire_grace_time 1d"
     )
@@ -134,12 +137,12 @@ def test_a_long_downtime_fires_the_latest_slot_and_records_why_the_others_did_no
 def test_disabling_records_skips_and_enabling_resumes(config: Config, store: Store) -> None:
     clock = Clock(at("2024-03-30T12:00:00+01:00"))
     runtime = start(config, store, clock)
-    store.set_enabled("nightly", False, clock())
+    store.write(states.set_enabled, "nightly", False, clock())
     clock.now = at("2024-03-31T03:30:01+02:00")
     runtime.tick("nightly")
     assert keys(store, "nightly", "skipped") == ["nightly:2024-03-31T01:30:00Z"]
-    assert store.list_runs(schedule="nightly")[0].reason == "schedule disabled"
-    store.set_enabled("nightly", True, clock())
+    assert store.read(queries.list_runs, schedule="nightly")[0].reason == "schedule disabled"
+    store.write(states.set_enabled, "nightly", True, clock())
     clock.now = at("2024-04-01T02:30:01+02:00")
     runtime.tick("nightly")
     assert keys(store, "nightly") == ["nightly:2024-04-01T00:30:00Z"]
@@ -151,7 +154,7 @@ def test_a_run_whose_schedule_left_the_config_fails_with_the_reason(
     clock = Clock(at("2024-03-31T03:30:00+02:00"))
     runtime = start(config, store, clock)
     runtime.tick("nightly")
-    run = store.claim_next("a", clock())
+    run = store.write(outbox.claim_next, "a", clock())
     assert run is not None
     shrunk = config.model_copy(update={"schedules": {}})
     later = Runtime(shrunk, store, clock=clock, owner="b", running_since=clock())
@@ -181,19 +184,20 @@ datastores:
         "files", "manual", "files:manual:1", clock(), {},
         data_path=DataPath("inbox", "../etc/passwd"),
     )  # fmt: skip
-    store.add_run(new, clock())
-    run = store.claim_next("a", clock())
+    store.write(outbox.add_run, new, clock())
+    run = store.write(outbox.claim_next, "a", clock())
     assert run is not None
     assert runtime.resolve(run) == (
         "cannot locate '../etc/passwd': '../etc/passwd' is not a path inside the datastore"
     )
-    store.finish_run(run.id, status="failed", now=clock())
-    store.add_run(
+    store.write(outbox.finish, run.id, status="failed", now=clock())
+    store.write(
+        outbox.add_run,
         NewRun("files", "manual", "files:manual:2", clock(), {},
                data_path=DataPath("inbox", "a b.csv")),
         clock(),
     )  # fmt: skip
-    good = store.claim_next("a", clock())
+    good = store.write(outbox.claim_next, "a", clock())
     assert good is not None
     dispatch = runtime.resolve(good)
     assert not isinstance(dispatch, str)
@@ -222,7 +226,7 @@ def test_an_edited_recurrence_neither_refires_nor_drops_a_slot(
         "nightly:2024-03-31T01:30:00Z",
         "nightly:2024-03-31T02:30:00Z",  # 04:30 CEST, the new definition's first slot
     ]
-    assert store.list_runs(statuses=["skipped"], schedule="nightly") == []
+    assert store.read(queries.list_runs, statuses=["skipped"], schedule="nightly") == []
 
 
 def test_reloading_adds_and_removes_schedules_and_keeps_their_history(
@@ -260,7 +264,7 @@ def test_a_replica_that_slept_through_slots_its_peer_fired_never_doubles_them(
         "every-10-minutes:2024-10-27T01:11:00Z",
         "every-10-minutes:2024-10-27T01:21:00Z",
     ]
-    assert store.list_runs(statuses=["skipped"]) == []
+    assert store.read(queries.list_runs, statuses=["skipped"]) == []
 
 
 def test_a_clock_step_seen_by_a_planning_pass_is_applied_before_it_plans(
@@ -280,7 +284,7 @@ def test_a_clock_step_seen_by_a_planning_pass_is_applied_before_it_plans(
     clock.now += timedelta(hours=2)  # the wall clock jumps two hours; the monotonic one: 1 s
     monotonic[0] += 1.0
     runtime.tick("every-10-minutes")
-    skipped = store.list_runs(schedule="every-10-minutes", statuses=["skipped"])
+    skipped = store.read(queries.list_runs, schedule="every-10-minutes", statuses=["skipped"])
     assert len(skipped) == 11 and all(r.reason and r.reason.startswith("missed:") for r in skipped)
     # catchup: latest makes up the newest jumped-over slot (within its 10-minute grace)
     assert keys(store, "every-10-minutes")[-1] == "every-10-minutes:2024-03-31T02:55:00Z"
@@ -291,4 +295,4 @@ def test_a_clock_step_seen_by_a_planning_pass_is_applied_before_it_plans(
     clock.now -= timedelta(minutes=30)  # back half an hour: nothing is decided twice
     monotonic[0] += 1.0
     assert runtime.tick("every-10-minutes") == 0
-    assert len(store.list_runs(schedule="every-10-minutes")) == 14
+    assert len(store.read(queries.list_runs, schedule="every-10-minutes")) == 14

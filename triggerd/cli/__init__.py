@@ -20,13 +20,13 @@ from triggerd.cli.common import (
 )
 from triggerd.cli.runs import runs
 from triggerd.cli.schedules import schedules
+from triggerd.clock import utcnow
 from triggerd.config import load_config
 from triggerd.config.triggers import TimeTrigger
 from triggerd.errors import ConfigError, DatabaseMissing, TriggerdError
 from triggerd.settings import Settings
-from triggerd.store import Store, open_store
+from triggerd.store import Store, instances, open_store, states
 from triggerd.store.db import store_error
-from triggerd.store.repository import utcnow
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -57,16 +57,13 @@ def run(
     settings = settings.model_copy(update={k: v for k, v in extra.items() if v is not None})
     configure_logging(settings.log_format, settings.log_level)
     config = load_config(settings.config)
-    store = _daemon_store(settings)
-    try:
+    with _daemon_store(settings) as store:
         try:
             daemon = Daemon(config, store, settings)
             install_signal_handlers(daemon)
             code = daemon.run()
         except SQLAlchemyError as exc:  # the database failed during startup
             _refuse(str(store_error(settings.effective_database_url, exc)))
-    finally:
-        store.close()
     sys.exit(code)
 
 
@@ -138,10 +135,8 @@ def _anchor(settings: Settings, name: str) -> datetime:
             f"schedule {name!r} has no start_time, so its times count from when the daemon "
             f"first saw it (kept in the database); {missing_database(exc.path)}"
         ) from exc
-    try:
-        state = store.schedule_state(name)
-    finally:
-        store.close()
+    with store:
+        state = store.read(states.get, name)
     return state.first_seen_at if state else utcnow().replace(microsecond=0)
 
 
@@ -152,11 +147,8 @@ def check(settings: Settings) -> None:
 
     Never creates the database: a missing one, or one that cannot be opened, exits 1.
     """
-    store = open_cli_store(settings)
-    try:
-        beat = store.latest_heartbeat()
-    finally:
-        store.close()
+    with open_cli_store(settings) as store:
+        beat = store.read(instances.latest_heartbeat)
     limit = settings.heartbeat_interval * 3
     now = utcnow()
     if beat is None:

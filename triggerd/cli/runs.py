@@ -9,6 +9,7 @@ import click
 from triggerd.cli.common import common_options, iso, open_cli_store, print_json, table
 from triggerd.runs import RunStatus
 from triggerd.settings import Settings
+from triggerd.store import outbox, queries
 
 
 @click.group()
@@ -28,13 +29,10 @@ def list_(
     settings: Settings, schedule: str | None, status: str | None, limit: int, as_json: bool
 ) -> None:
     """The newest runs first. Never creates the database: without one, exit 1."""
-    store = open_cli_store(settings)
-    try:
-        records = store.list_runs(
-            schedule=schedule, statuses=[status] if status else None, limit=limit
+    with open_cli_store(settings) as store:
+        records = store.read(
+            queries.list_runs, schedule=schedule, statuses=[status] if status else None, limit=limit
         )
-    finally:
-        store.close()
     if as_json:
         print_json([r.as_json() for r in records])
         return
@@ -59,11 +57,8 @@ def list_(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (with the output tail)")
 def show(settings: Settings, run_id: int, as_json: bool) -> None:
     """Everything about one run, including the tail of its output (exit 1 if there is none)."""
-    store = open_cli_store(settings)
-    try:
-        record = store.get_run(run_id)
-    finally:
-        store.close()
+    with open_cli_store(settings) as store:
+        record = store.read(queries.get_run, run_id)
     if as_json:
         print_json({**record.as_json(), "output": record.output})
         return
@@ -85,12 +80,9 @@ def retry(settings: Settings, run_id: int) -> None:
 
     Exit 1 if the run does not exist or did not fail; never creates the database.
     """
-    store = open_cli_store(settings)
-    try:
+    with open_cli_store(settings) as store:
         try:
-            record = store.retry_run(run_id)
+            record = store.write(outbox.retry_run, run_id)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc
-    finally:
-        store.close()
     click.echo(f"run {record.id} is pending again (fire key {record.fire_key})")

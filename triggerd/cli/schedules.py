@@ -15,6 +15,7 @@ from triggerd.cli.common import (
     print_json,
     table,
 )
+from triggerd.clock import utcnow
 from triggerd.config import Config, Schedule, load_config
 from triggerd.config.triggers import DatastoreTrigger, TimeTrigger
 from triggerd.datastores.manual import DataPathRefused, check_data_path
@@ -22,8 +23,7 @@ from triggerd.datastores.paths import normalise_path_on_datastore
 from triggerd.errors import ListingError
 from triggerd.runs import DataPath, NewRun, RunRecord, TriggerKind, manual_fire_key, time_fire_key
 from triggerd.settings import Settings
-from triggerd.store import ScheduleState
-from triggerd.store.repository import utcnow
+from triggerd.store import ScheduleState, outbox, queries, states
 
 
 @click.group()
@@ -73,12 +73,9 @@ def list_(settings: Settings, as_json: bool) -> None:
     Reads the database, never creates it: without one, exit 1 (it says where it looked).
     """
     config = load_config(settings.config)
-    store = open_cli_store(settings)
-    try:
-        states, last_runs = store.schedule_states(), store.last_runs()
-    finally:
-        store.close()
-    items = [_describe(s, states.get(n), last_runs.get(n)) for n, s in config.schedules.items()]
+    with open_cli_store(settings) as store:
+        known, last_runs = store.read(states.get_all), store.read(queries.last_runs)
+    items = [_describe(s, known.get(n), last_runs.get(n)) for n, s in config.schedules.items()]
     if as_json:
         print_json(items)
         return
@@ -102,11 +99,10 @@ def list_(settings: Settings, as_json: bool) -> None:
 def _set_enabled(settings: Settings, name: str, enabled: bool) -> None:
     config = load_config(settings.config)
     config.schedule(name)  # raises ScheduleNotFound
-    store = open_cli_store(settings, create=True)
-    try:
-        store.set_enabled(name, enabled, utcnow())
-    finally:
-        store.close()
+    with open_cli_store(settings, create=True) as store:
+        now = utcnow()
+        store.write(states.ensure, name, now)
+        store.write(states.set_enabled, name, enabled, now)
     word = "enabled" if enabled else "disabled"
     click.echo(f"{name}: {word} (takes effect at its next slot; survives restarts)")
 
@@ -214,12 +210,9 @@ def trigger(settings: Settings, name: str, params: tuple[str, ...], data_path: s
         parameters=parameters,
         data_path=bound,
     )
-    store = open_cli_store(settings, create=True)
-    try:
-        store.ensure_schedule_state(name, now.replace(microsecond=0))
-        run_id = store.add_run(new, now)
-    finally:
-        store.close()
+    with open_cli_store(settings, create=True) as store:
+        store.write(states.ensure, name, now.replace(microsecond=0))
+        run_id = store.write(outbox.add_run, new, now)
     click.echo(f"recorded run {run_id} (fire key {new.fire_key}); the daemon submits it")
 
 
@@ -244,9 +237,8 @@ def backfill(
         raise click.BadParameter("--to is before --from", param_hint="--to")
     if last > now:
         raise click.BadParameter("backfill records past slots only", param_hint="--to")
-    store = open_cli_store(settings, create=True)
-    try:
-        state = store.ensure_schedule_state(name, now.replace(microsecond=0))
+    with open_cli_store(settings, create=True) as store:
+        state = store.write(states.ensure, name, now.replace(microsecond=0))
         try:
             slots = every.fire_times_between(
                 first - timedelta(microseconds=1), last, anchor=state.first_seen_at
@@ -254,7 +246,7 @@ def backfill(
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc
         keys = [time_fire_key(name, slot) for slot in slots]
-        existing = store.statuses(keys)
+        existing = store.read(queries.statuses, keys)
         actions = [_backfill_action(existing.get(key)) for key in keys]
         if not dry_run:
             new_runs = [
@@ -265,9 +257,7 @@ def backfill(
             store.record_fires(name, new_runs, cursor_at=None, now=now)
             requeue = [k for k, a in zip(keys, actions, strict=True) if a == "run skipped slot"]
             if requeue:
-                store.requeue_skipped(requeue, reason="backfilled")
-    finally:
-        store.close()
+                store.write(outbox.requeue_skipped, requeue, reason="backfilled")
     zone = every.zone
     items = [
         {"scheduled_for": slot.astimezone(zone).isoformat(), "fire_key": key, "action": action}

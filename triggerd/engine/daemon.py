@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
+from triggerd.clock import utcnow
 from triggerd.config import Config
 from triggerd.config.triggers import TimeTrigger
 from triggerd.datastores.watch import FolderWatcher
@@ -33,8 +34,7 @@ from triggerd.observability.metrics import Metrics
 from triggerd.observability.sdnotify import NOTIFY_ENV, Notifier
 from triggerd.runs import RunRecord
 from triggerd.settings import Settings
-from triggerd.store import Store
-from triggerd.store.repository import utcnow
+from triggerd.store import Store, instances, outbox, queries
 
 CONFIG_WATCH = "config:"  # the watch key of the config folder (schedule names cannot hold ':')
 LIVENESS_BEAT = 1.0  # seconds between the scheduler's liveness beats
@@ -74,7 +74,7 @@ class Daemon:
         self.metrics.set_schedules(len(config.schedules))
         self.clock_watch = ClockWatch(clock, monotonic=monotonic, on_step=self._clock_stepped)
         started = clock()
-        self.instance_id = store.register_instance(started, os.getpid())
+        self.instance_id = store.write(instances.register, started, os.getpid())
         self.dispatcher = Dispatcher(
             store,
             self._resolve,
@@ -342,7 +342,7 @@ class Daemon:
         else:
             self._log.error("daemon.unhealthy", reason=reason)
         try:
-            self.store.heartbeat(self.instance_id, self.clock())
+            self.store.write(instances.heartbeat, self.instance_id, self.clock())
         except Exception as exc:  # a briefly unavailable store must not kill the daemon
             self.health.write_failure = _first_line(exc)
             self._log.error("daemon.heartbeat_failed", error=self.health.write_failure)
@@ -351,10 +351,11 @@ class Daemon:
         try:
             if self._retry_shift:
                 shift, self._retry_shift = self._retry_shift, timedelta(0)
-                self.store.shift_retries(shift, after=self.clock())
+                self.store.write(outbox.shift_retries, shift, after=self.clock())
             self.runtime.keep_alive(self.dispatcher.in_flight_ids())
             self.metrics.set_queue_depth(
-                self.store.count_runs(status="pending"), self.store.count_runs(status="running")
+                self.store.read(queries.count_runs, status="pending"),
+                self.store.read(queries.count_runs, status="running"),
             )
         except Exception as exc:
             self._log.error("daemon.heartbeat_failed", error=_first_line(exc))
@@ -399,7 +400,7 @@ class Daemon:
         )
         self.runtime.close()
         with contextlib.suppress(Exception):  # the database may be gone: the heartbeat ages
-            self.store.stop_instance(self.instance_id, self.clock())
+            self.store.write(instances.stop, self.instance_id, self.clock())
         self._log.info("daemon.stopped", exit_code=self.exit_code)
         return self.exit_code
 

@@ -7,6 +7,7 @@ within the grace period, then interrupts the rest and hands them back as pending
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from triggerd.humanize import human_timeout
 from triggerd.observability.logging import Logger, get_logger
 from triggerd.observability.metrics import Metrics
 from triggerd.runs import RunRecord
-from triggerd.store import Store
+from triggerd.store import Store, meta, outbox, queries
 from triggerd.submitters import RunOutcome, RunRequest, Submitter
 from triggerd.submitters.base import ProcessTracking, RunsProcesses
 from triggerd.submitters.processgroup import (
@@ -108,7 +109,8 @@ class Dispatcher:
 
     def _claim_available(self) -> None:
         while not self._stopping.is_set() and self.in_flight < self._concurrency:
-            run = self._store.claim_next(self._owner, self._clock(), blocked=self._at_limit())
+            now, blocked = self._clock(), self._at_limit()  # before the claim's transaction
+            run = self._store.write(outbox.claim_next, self._owner, now, blocked=blocked)
             if run is None:
                 return
             worker = threading.Thread(
@@ -123,7 +125,7 @@ class Dispatcher:
         limits = self._limits()
         if not limits:
             return set()
-        running = self._store.running_counts()
+        running = self._store.read(queries.running_counts)
         blocked = set()
         for schedule, (overlap, most) in limits.items():
             if running.get(schedule, 0) < most:
@@ -134,7 +136,8 @@ class Dispatcher:
                     f"skipped: {running[schedule]} run(s) of this schedule still running "
                     f"(overlap: skip, max_concurrent_runs: {most})"
                 )
-                for key in self._store.skip_waiting(schedule, reason=reason, now=self._clock()):
+                now = self._clock()
+                for key in self._store.write(outbox.skip_waiting, schedule, reason=reason, now=now):
                     self._log.info("fire.skipped", schedule=schedule, fire_key=key, reason=reason)
                     if self._metrics:
                         self._metrics.fire_recorded(schedule, "overlap", "skipped")
@@ -160,7 +163,9 @@ class Dispatcher:
             self._finish(run, outcome, log, took=time.monotonic() - began)
         except SubmitInterrupted as exc:
             reason = str(exc)
-            self._persist(log, "hand back", lambda: self._store.release_run(run.id, error=reason))
+            self._persist(
+                log, "hand back", lambda: self._store.write(outbox.hand_back, run.id, error=reason)
+            )
             log.warning("run.handed_back", reason=reason)
         except TransientSubmitError as exc:
             self._retry_or_fail(run, retry, exc, log)
@@ -181,8 +186,13 @@ class Dispatcher:
         its submitter starts processes or an earlier attempt's group is on record."""
         if run.process is None and not isinstance(submitter, RunsProcesses):
             return None
-        store_id = self._persist(log, "store id", self._store.store_id)
+        store_id = self._persist(log, "store id", lambda: self._store_id)
         return None if store_id is None else f"{store_id}:{run.id}"
+
+    @functools.cached_property
+    def _store_id(self) -> str:
+        """The database's id, read once (made first by a schema that has none)."""
+        return self._store.read(meta.store_id) or self._store.write(meta.make_store_id)
 
     def _end_earlier_attempt(
         self, run: RunRecord, submitter: Submitter | None, marker: str, log: Logger
@@ -232,7 +242,7 @@ class Dispatcher:
         return False
 
     def _note(self, run_id: int, note: str, log: Logger) -> None:
-        self._persist(log, "note", lambda: self._store.add_note(run_id, note))
+        self._persist(log, "note", lambda: self._store.write(outbox.add_note, run_id, note))
 
     def _tracked(
         self, run: RunRecord, dispatch: Dispatch, marker: str | None, log: Logger
@@ -245,7 +255,7 @@ class Dispatcher:
             # One quick try: a command must not wait on the database (its marker still finds it).
             process = {**identity.as_json(), "attempt": run.attempts}
             try:
-                self._store.record_process(run.id, process, owner=self._owner)
+                self._store.write(outbox.record_process, run.id, process, owner=self._owner)
             except SQLAlchemyError as exc:
                 error = str(exc).splitlines()[0]
                 log.warning("run.process_unrecorded", pid=identity.pid, error=error)
@@ -268,7 +278,9 @@ class Dispatcher:
             self._finish(run, RunOutcome(status="failed", error=error), log)
             return
         self._persist(
-            log, "retry", lambda: self._store.schedule_retry(run.id, at=at, error=str(exc))
+            log,
+            "retry",
+            lambda: self._store.write(outbox.schedule_retry, run.id, at=at, error=str(exc)),
         )
         if self._metrics:
             self._metrics.run_retry(run.schedule)
@@ -285,7 +297,8 @@ class Dispatcher:
         kept = self._persist(
             log,
             "result",
-            lambda: self._store.finish_run(
+            lambda: self._store.write(
+                outbox.finish,
                 run.id,
                 status=outcome.status,
                 now=now,

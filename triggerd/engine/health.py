@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from triggerd.store import Store
+from triggerd.store import Store, instances
 from triggerd.store.identity import DatabaseFile
 
 STALE_LOOP = 15.0  # seconds without a beat before the daemon counts as wedged
@@ -91,7 +91,7 @@ class Health:
         if now - at < PING_EVERY:
             return failed
         try:
-            self._store.ping()
+            self._store.read(instances.ping)
         except Exception as exc:
             failed = type(exc).__name__
         else:

@@ -36,7 +36,7 @@ from triggerd.runs import (
     datastore_fire_key,
     refused_fire_key,
 )
-from triggerd.store import Store
+from triggerd.store import Store, leases, snapshots, states
 
 FOLLOW_UP = timedelta(seconds=5)  # with a folder watch: poll again this soon while files settle
 STATS_EVERY_S = 60.0  # seconds: poll statistics of unchanged polls are written this often
@@ -74,7 +74,7 @@ class DatastorePoller:
         self.is_enabled = is_enabled
         self.on_recorded = on_recorded
         self.owner = owner
-        self.lease_name = f"poll:{schedule.name}"
+        self.lease_name = f"poll:{schedule.name}"  # the one place a poll lease is named
         self._token: int | None = None  # the fencing token of the lease this poller holds
         self._lease_until: datetime | None = None
         self.failures = 0
@@ -144,7 +144,7 @@ class DatastorePoller:
 
     def release_lease(self) -> None:
         if self._token is not None:
-            self.store.release_lease(self.lease_name, self.owner, self.clock())
+            self.store.write(leases.release, self.lease_name, self.owner, self.clock())
             self._token = None
 
     def _lose_lease(self) -> None:
@@ -158,7 +158,7 @@ class DatastorePoller:
         now = self.clock()
         if self._token is not None and self._lease_until and now < self._lease_until - LEASE_MARGIN:
             return True  # held and renewed by the heartbeat: no write (the fence still checks)
-        token = self.store.acquire_lease(self.lease_name, self.owner, now, LEASE_TTL)
+        token = self.store.write(leases.acquire, self.lease_name, self.owner, now, LEASE_TTL)
         if token is None:
             if self._token is not None:
                 self._lose_lease()
@@ -226,8 +226,8 @@ class DatastorePoller:
         """What this poller tracks: the stored snapshot, read at its first poll."""
         if self._tracked is None:
             name = self.schedule.name
-            state = self.store.ensure_schedule_state(name, now.replace(microsecond=0))
-            self._tracked = self.store.load_snapshot(name)
+            state = self.store.write(states.ensure, name, now.replace(microsecond=0))
+            self._tracked = self.store.read(snapshots.load, name)
             self._settling = {p for p, t in self._tracked.items() if t.candidate is not None}
             self._first_poll = state.last_poll_at is None
         return self._tracked
@@ -243,7 +243,7 @@ class DatastorePoller:
             created = self.store.record_poll(
                 self.schedule.name, result, new_runs, now=now, entries=self._entries,
                 stats_only=not (result.writes or new_runs),
-                lease=(self.owner, self._token or 0),
+                lease=(self.lease_name, self.owner, self._token or 0),
             )  # fmt: skip
         except LeaseLost as exc:
             self._log.warning("poll.lease_lost", reason=str(exc))

@@ -33,7 +33,7 @@ from triggerd.runs import (
     TriggerKind,
     time_fire_key,
 )
-from triggerd.store import ScheduleState, Store
+from triggerd.store import ScheduleState, Store, leases, outbox, states
 from triggerd.submitters import RunRequest, Submitter, build_submitter
 
 
@@ -130,7 +130,7 @@ class Runtime:
                 poller.close()
         for name in change.added + change.changed:
             schedule = new.schedules[name]
-            self.store.ensure_schedule_state(name, truncate(now))
+            self.store.write(states.ensure, name, truncate(now))
             if isinstance(schedule.trigger, DatastoreTrigger):
                 if name in change.changed and _watched(old, name) != _watched(new, name):
                     self.store.reset_snapshot(name)
@@ -152,22 +152,22 @@ class Runtime:
 
     def _state(self, name: str, now: datetime) -> ScheduleState:
         """The schedule's stored state (a plain read), created when it has none yet."""
-        state = self.store.schedule_state(name)
+        state = self.store.read(states.get, name)
         if state is None:
-            state = self.store.ensure_schedule_state(name, truncate(now))
+            state = self.store.write(states.ensure, name, truncate(now))
         return state
 
     def startup(self) -> None:
         """Hand back runs a dead daemon left in flight, then catch up every time schedule."""
         if self.store.engine.dialect.name == "sqlite":  # one daemon per file: all are orphans
-            for run_id in self.store.recover_orphans(except_owner=self.owner):
+            for run_id in self.store.write(outbox.recover_orphans, except_owner=self.owner):
                 self._log.warning("run.recovered", run_id=run_id, reason="daemon died mid-run")
         self.take_over_expired()
-        self.store.ensure_schedule_states(list(self.config.schedules), truncate(self.clock()))
-        states = self.store.schedule_states()
-        self._first_seen.update({n: s.first_seen_at for n, s in states.items()})
+        self._ensure_states(list(self.config.schedules), truncate(self.clock()))
+        known = self.store.read(states.get_all)
+        self._first_seen.update({n: s.first_seen_at for n, s in known.items()})
         for schedule in self.config.schedules.values():
-            state = states[schedule.name]
+            state = known[schedule.name]
             next_fire = self.next_fire(schedule, state.first_seen_at)
             if next_fire is not None:  # the scheduler's first wake-up, computed once
                 self.first_fires[schedule.name] = next_fire
@@ -180,7 +180,14 @@ class Runtime:
                 source=schedule.source,
                 next_fire=_iso(next_fire),
             )
-        self.tick_many([s.name for s in self.time_schedules()], states=states)
+        self.tick_many([s.name for s in self.time_schedules()], known=known)
+
+    def _ensure_states(self, names: list[str], now: datetime) -> None:
+        """Create the states of these schedules that have none, in one transaction."""
+        known = self.store.read(states.get_all)
+        missing = [n for n in names if n not in known]
+        if missing:
+            self.store.write(states.create, missing, now)
 
     def clock_stepped(self, step: ClockStep) -> None:
         """The wall clock jumped. Forward: the slots in the span it skipped count as missed
@@ -195,12 +202,12 @@ class Runtime:
         self._gaps = kept
 
     def is_enabled(self, schedule: Schedule) -> bool:
-        state = self.store.schedule_state(schedule.name)
+        state = self.store.read(states.get, schedule.name)
         return schedule.effective_status(state.enabled if state else None) == "Active"
 
     def take_over_expired(self) -> list[int]:
         """Runs of a daemon that stopped renewing its claims are run again (at-least-once)."""
-        taken = self.store.take_over_expired(self.clock())
+        taken = self.store.write(outbox.take_over_expired, self.clock())
         for run_id in taken:
             self._log.warning("run.recovered", run_id=run_id, reason="claim expired")
         if taken:
@@ -211,11 +218,12 @@ class Runtime:
         """With the heartbeat: renew the claims of the runs in flight and this daemon's leases,
         take over expired ones."""
         now = self.clock()
-        self.store.renew_claims(self.owner, now, run_ids=in_flight)
+        if in_flight:  # nothing in flight: nothing to renew, no transaction
+            self.store.write(outbox.renew_claims, self.owner, now, run_ids=in_flight)
         holding = [p for p in self.pollers.values() if p.holds_lease]
         if holding:  # one statement for all of them, not a transaction each
             names = [p.lease_name for p in holding]
-            held = self.store.renew_leases(names, self.owner, now, LEASE_TTL)
+            held = self.store.write(leases.renew, names, self.owner, now, LEASE_TTL)
             for poller in holding:
                 poller.lease_renewed(held.get(poller.lease_name), now)
         self.take_over_expired()
@@ -248,7 +256,7 @@ class Runtime:
         return self.tick_many([name])
 
     def tick_many(
-        self, names: Collection[str], *, states: dict[str, ScheduleState] | None = None
+        self, names: Collection[str], *, known: dict[str, ScheduleState] | None = None
     ) -> int:
         """Plan the due slots of these time schedules and record them in one transaction;
         returns the pending runs recorded."""
@@ -256,8 +264,8 @@ class Runtime:
             now = self.clock()
             self._check_clock()
             gaps = self._gaps
-            if states is None:
-                states = self._planning_states(names)
+            if known is None:
+                known = self._planning_states(names)
             plans: list[tuple[Schedule, TimePlan]] = []
             # Schedules deployed together often plan alike (same recurrence, first seen and
             # cursor): a plan holds no schedule name, so each distinct one is computed once.
@@ -266,7 +274,7 @@ class Runtime:
                 schedule = self.config.schedules.get(name)
                 if schedule is None or not isinstance(schedule.trigger, TimeTrigger):
                     continue
-                state = states.get(name) or self._state(name, now)
+                state = known.get(name) or self._state(name, now)
                 enabled = schedule.effective_status(state.enabled) == "Active"
                 every, policy = schedule.trigger.every, schedule.trigger.policy
                 key = (every, state.first_seen_at, state.cursor_at, policy, enabled)
@@ -290,17 +298,17 @@ class Runtime:
         stored rows of schedules this process has not planned yet, and the CLI's enable/disable
         overrides (read every pass: a schedule disabled a second ago must not fire)."""
         unknown = [n for n in names if n not in self._cursors or n not in self._first_seen]
-        states = self.store.schedule_states_of(unknown) if unknown else {}
-        for name, state in states.items():  # an anchor never changes once stored
+        found = self.store.read(states.get_many, unknown) if unknown else {}
+        for name, state in found.items():  # an anchor never changes once stored
             self._first_seen.setdefault(name, state.first_seen_at)
-        overrides = self.store.enabled_overrides()
+        overrides = self.store.read(states.enabled_overrides)
         for name in names:
-            if name not in states and name in self._cursors and name in self._first_seen:
-                states[name] = ScheduleState(
+            if name not in found and name in self._cursors and name in self._first_seen:
+                found[name] = ScheduleState(
                     name, self._first_seen[name], self._cursors[name], overrides.get(name),
                     last_poll_at=None, entries=None,
                 )  # fmt: skip
-        return states
+        return found
 
     def _record(self, plans: list[tuple[Schedule, TimePlan]], now: datetime) -> int:
         batch = [(s, self._new_runs(s, plan)) for s, plan in plans]

@@ -1,6 +1,7 @@
 """The store: schedule state and the run outbox, on SQLite (default) or PostgreSQL."""
 
 from triggerd.store.db import open_store
-from triggerd.store.repository import ScheduleState, Store
+from triggerd.store.states import ScheduleState
+from triggerd.store.store import Store
 
 __all__ = ["ScheduleState", "Store", "open_store"]

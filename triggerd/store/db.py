@@ -33,7 +33,8 @@ from triggerd.errors import (
     TriggerdError,
 )
 from triggerd.redact import scrub
-from triggerd.store.repository import Store
+from triggerd.store.sql import read_only
+from triggerd.store.store import Store
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 MIGRATION_LOCK = 7_470_131  # the PostgreSQL advisory lock key of triggerd's migrations
@@ -107,7 +108,7 @@ def _scripts() -> tuple[AlembicConfig, ScriptDirectory]:
 def schema_is_current(engine: Engine) -> bool:
     """True when the schema is at the newest revision; reads only (no SQLite write lock)."""
     _, scripts = _scripts()
-    with engine.execution_options(triggerd_read_only=True).connect() as conn:
+    with read_only(engine) as conn:
         current = MigrationContext.configure(conn).get_current_revision()
     return current is not None and current == scripts.get_current_head()
 

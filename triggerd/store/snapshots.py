@@ -1,4 +1,4 @@
-"""Reading and writing a watched folder's snapshot rows (SQLAlchemy Core, bulk statements)."""
+"""The ``datastore_entries`` table: a watched folder's snapshot rows (bulk reads and writes)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ from sqlalchemy.engine import Connection
 
 from triggerd.datastores.settle import Tracked
 from triggerd.datastores.snapshot import Entry
+from triggerd.store.sql import chunks
 from triggerd.store.tables import datastore_entries as t
 
-_CHUNK = 500  # paths per DELETE ... IN (...)
 _ROWS_PER_STATEMENT = 5_000  # rows per executemany INSERT
 
 
 def load(conn: Connection, schedule: str) -> dict[str, Tracked]:
+    """What a datastore schedule tracks, by path: the version that fired, a candidate."""
     rows = conn.execute(
         select(
             t.c.path,
@@ -61,9 +62,7 @@ def write(
     """Write only what changed: inserts and updates as executemany, deletes in chunks."""
     # In slices, so that a first poll of 100,000 files never holds every row's parameters at
     # once (the peak memory of the daemon); it is still one transaction.
-    items = list(inserts.items())
-    for start in range(0, len(items), _ROWS_PER_STATEMENT):
-        part = items[start : start + _ROWS_PER_STATEMENT]
+    for part in chunks(list(inserts.items()), _ROWS_PER_STATEMENT):
         conn.execute(t.insert(), [_row(schedule, p, s) for p, s in part])
     if updates:
         rows = [
@@ -85,10 +84,10 @@ def write(
         conn.execute(
             stmt, [{k: v for k, v in r.items() if k not in ("schedule", "path")} for r in rows]
         )
-    for start in range(0, len(removals), _CHUNK):
-        chunk = list(removals[start : start + _CHUNK])
+    for chunk in chunks(removals):  # paths per DELETE ... IN (...)
         conn.execute(delete(t).where(t.c.schedule == schedule, t.c.path.in_(chunk)))
 
 
 def forget(conn: Connection, schedule: str) -> None:
+    """Delete a datastore schedule's snapshot."""
     conn.execute(delete(t).where(t.c.schedule == schedule))

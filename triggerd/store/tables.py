@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -151,7 +150,3 @@ store_meta = Table(
     Column("key", String(100), primary_key=True),
     Column("value", Text(), nullable=False),
 )
-
-
-def row_dict(row: Any) -> dict[str, Any]:
-    return dict(row._mapping)

@@ -1,0 +1,129 @@
+"""The ``schedule_state`` table: each schedule's anchor, cursor, enable override and poll
+statistics (functions over a Connection)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Connection
+
+from triggerd.runs import NewRun
+from triggerd.store.sql import chunks, insert
+from triggerd.store.tables import schedule_state
+
+
+@dataclass(frozen=True)
+class ScheduleState:
+    """A schedule's row: its anchor, cursor, enable override and poll statistics."""
+
+    name: str
+    first_seen_at: datetime
+    cursor_at: datetime | None
+    enabled: bool | None
+    last_poll_at: datetime | None
+    entries: int | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> ScheduleState:
+        """A row of the ``schedule_state`` table."""
+        mapping = row._mapping
+        return cls(**{k: mapping[k] for k in cls.__dataclass_fields__})
+
+
+def ensure(conn: Connection, name: str, now: datetime) -> ScheduleState:
+    """The schedule's state, created with ``first_seen_at=now`` the first time it is seen."""
+    stmt = insert(conn.dialect, schedule_state).values(name=name, first_seen_at=now, updated_at=now)
+    conn.execute(stmt.on_conflict_do_nothing(index_elements=["name"]))
+    row = conn.execute(select(schedule_state).where(schedule_state.c.name == name)).one()
+    return ScheduleState.from_row(row)
+
+
+def create(conn: Connection, names: Collection[str], now: datetime) -> None:
+    """Create the states of ``names``, schedules that have none yet, in one statement."""
+    rows = [{"name": n, "first_seen_at": now, "updated_at": now} for n in names]
+    stmt = insert(conn.dialect, schedule_state).on_conflict_do_nothing(index_elements=["name"])
+    conn.execute(stmt, rows)
+
+
+def get(conn: Connection, name: str) -> ScheduleState | None:
+    """The schedule's state; None before it is first seen."""
+    row = conn.execute(select(schedule_state).where(schedule_state.c.name == name)).first()
+    return ScheduleState.from_row(row) if row else None
+
+
+def get_many(conn: Connection, names: Collection[str]) -> dict[str, ScheduleState]:
+    """The states of these schedules (those that have one), by name."""
+    rows = conn.execute(select(schedule_state).where(schedule_state.c.name.in_(list(names)))).all()
+    return {r.name: ScheduleState.from_row(r) for r in rows}
+
+
+def get_all(conn: Connection) -> dict[str, ScheduleState]:
+    """Every schedule's state, by name."""
+    rows = conn.execute(select(schedule_state)).all()
+    return {r.name: ScheduleState.from_row(r) for r in rows}
+
+
+def enabled_overrides(conn: Connection) -> dict[str, bool]:
+    """The schedules enabled or disabled from the CLI (usually few): name -> enabled."""
+    rows = conn.execute(
+        select(schedule_state.c.name, schedule_state.c.enabled).where(
+            schedule_state.c.enabled.is_not(None)
+        )
+    ).all()
+    return {name: bool(enabled) for name, enabled in rows}
+
+
+def set_enabled(conn: Connection, name: str, enabled: bool, now: datetime) -> None:
+    """Set the operator's override (`schedules enable|disable`) of a schedule whose state
+    exists (``ensure`` it first)."""
+    conn.execute(
+        update(schedule_state)
+        .where(schedule_state.c.name == name)
+        .values(enabled=enabled, updated_at=now)
+    )
+
+
+def advance_cursors(
+    conn: Connection,
+    batch: Sequence[tuple[str, Sequence[NewRun], datetime | None]],
+    now: datetime,
+) -> None:
+    """Move each schedule's cursor forward to its new one (never back: replicas plan the same
+    slots). Schedules planned alike share their new cursor: one UPDATE per distinct cursor."""
+    moving: dict[datetime, list[str]] = {}
+    for schedule, _, cursor_at in batch:
+        if cursor_at is not None:
+            moving.setdefault(cursor_at, []).append(schedule)
+    for cursor_at, names in moving.items():
+        for part in chunks(names):
+            conn.execute(
+                update(schedule_state)
+                .where(schedule_state.c.name.in_(part))
+                .where(
+                    (schedule_state.c.cursor_at.is_(None))
+                    | (schedule_state.c.cursor_at < cursor_at)
+                )
+                .values(cursor_at=cursor_at, updated_at=now)
+            )
+
+
+def record_poll(conn: Connection, name: str, *, now: datetime, entries: int) -> None:
+    """A datastore schedule's poll statistics: when it last polled, how many files it saw."""
+    conn.execute(
+        update(schedule_state)
+        .where(schedule_state.c.name == name)
+        .values(last_poll_at=now, entries=entries, updated_at=now)
+    )
+
+
+def forget_polls(conn: Connection, name: str) -> None:
+    """Forget a datastore schedule's poll statistics (its snapshot is forgotten with them)."""
+    conn.execute(
+        update(schedule_state)
+        .where(schedule_state.c.name == name)
+        .values(last_poll_at=None, entries=None)
+    )

@@ -1,0 +1,167 @@
+"""The store: connections to read, transactions to write, and the writes that span tables.
+
+Everything else the store does is a function over a Connection in the module of its table
+(``states``, ``outbox``, ``queries``, ``snapshots``, ``leases``, ``instances``, ``meta``);
+a caller runs it in ``reading()`` or ``writing()``, or hands it to ``read`` or ``write``::
+
+    with store.writing() as conn:
+        run = outbox.claim_next(conn, owner, now)
+    run = store.write(outbox.claim_next, owner, now)  # the same, one transaction
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from sqlalchemy import Engine
+from sqlalchemy.engine import Connection
+
+from triggerd.datastores.settle import SettleResult
+from triggerd.runs import NewRun
+from triggerd.store import outbox, snapshots, states
+from triggerd.store.bulk import BulkInsert, alike
+from triggerd.store.leases import check_fence
+from triggerd.store.sql import read_only
+
+P = ParamSpec("P")
+T = TypeVar("T")
+Batch = Sequence[tuple[str, Sequence[NewRun], datetime | None]]  # (schedule, runs, new cursor)
+
+
+class Store:
+    """The database. Thread-safe: each call uses its own connection."""
+
+    def __init__(self, engine: Engine, on_close: Callable[[], None] | None = None) -> None:
+        self.engine = engine
+        self._on_close = on_close
+        self._bulk: dict[tuple[str, tuple[str, ...]], BulkInsert] = {}  # compiled once each
+
+    def reading(self) -> Connection:
+        """A connection for reads only: it never holds SQLite's write lock."""
+        return read_only(self.engine)
+
+    def writing(self) -> AbstractContextManager[Connection]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        return self.engine.begin()
+
+    def read(self, query: Callable[Concatenate[Connection, P], T], *a: P.args, **k: P.kwargs) -> T:
+        """``query(conn, *a, **k)`` on a connection of its own that only reads."""
+        with self.reading() as conn:
+            return query(conn, *a, **k)
+
+    def write(
+        self, change: Callable[Concatenate[Connection, P], T], *a: P.args, **k: P.kwargs
+    ) -> T:
+        """``change(conn, *a, **k)`` in a transaction of its own."""
+        with self.writing() as conn:
+            return change(conn, *a, **k)
+
+    def close(self) -> None:
+        """Close the connections and release the SQLite single-daemon lock, if held."""
+        self.engine.dispose()
+        if self._on_close is not None:
+            self._on_close()
+            self._on_close = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- recording fires: runs and cursors -----------------------------------------------------
+
+    def record_fires(
+        self,
+        schedule: str,
+        new_runs: Sequence[NewRun],
+        *,
+        cursor_at: datetime | None,
+        now: datetime,
+    ) -> list[int]:
+        """Record fires and advance the schedule's cursor in ONE transaction.
+
+        A fire whose key is already recorded is left alone (restart, two replicas): the ids
+        returned are those of the pending runs this call created.
+        """
+        with self.writing() as conn:
+            created = outbox.insert_runs(conn, new_runs, now)
+            states.advance_cursors(conn, [(schedule, new_runs, cursor_at)], now)
+        return created
+
+    def record_fires_many(self, batch: Batch, *, now: datetime) -> int:
+        """``record_fires`` for many schedules in ONE transaction, the planner's path: slots that
+        come due together (a thousand schedules on the same minute) are committed together, the
+        runs with one executemany per status and the cursors with one UPDATE per distinct
+        cursor. Returns how many pending runs it recorded (new, or a peer's ``missed:`` record
+        made pending); no ids, so that the rows need no RETURNING."""
+        pending, others = outbox.run_rows([new for _, runs_, _ in batch for new in runs_], now)
+        recorded = 0
+        with self.writing() as conn:
+            for rows in alike(pending):
+                recorded += self._bulk_insert(conn, "pending", rows)
+            for rows in alike(others):
+                self._bulk_insert(conn, "other", rows)
+            states.advance_cursors(conn, batch, now)
+        return recorded
+
+    def _bulk_insert(self, conn: Connection, kind: str, rows: list[dict[str, Any]]) -> int:
+        """Insert alike ``rows`` of ``kind`` (pending or other) with their compiled INSERT."""
+        key = (kind, tuple(rows[0]))
+        bulk = self._bulk.get(key)
+        if bulk is None:
+            make = outbox.insert_pending if kind == "pending" else outbox.insert_other
+            bulk = self._bulk[key] = BulkInsert.compile(
+                make(conn.dialect), conn.dialect, list(rows[0])
+            )
+        return bulk.run(conn, rows)
+
+    # -- datastore polls: runs, snapshot and statistics ----------------------------------------
+
+    def record_poll(
+        self,
+        schedule: str,
+        result: SettleResult,
+        new_runs: Sequence[NewRun],
+        *,
+        now: datetime,
+        entries: int,
+        stats_only: bool = False,
+        lease: tuple[str, str, int] | None = None,
+    ) -> list[int]:
+        """Commit a poll in ONE transaction: its runs, the snapshot rows that changed, the stats.
+
+        With ``lease`` (name, owner, token), only while that lease is still held (else
+        LeaseLost). A run whose fire key is already recorded is left alone; returns the new
+        run ids.
+        """
+        created: list[int] = []
+        with self.writing() as conn:
+            if lease is not None:
+                check_fence(conn, *lease)
+            if not stats_only:
+                created = outbox.insert_runs(conn, new_runs, now)
+                snapshots.write(
+                    conn,
+                    schedule,
+                    inserts=result.inserts,
+                    updates=result.updates,
+                    removals=result.removals,
+                )
+            states.record_poll(conn, schedule, now=now, entries=entries)
+        return created
+
+    def reset_snapshot(self, schedule: str) -> None:
+        """Forget what a datastore schedule has seen: its next poll is a new baseline."""
+        with self.writing() as conn:
+            snapshots.forget(conn, schedule)
+            states.forget_polls(conn, schedule)
