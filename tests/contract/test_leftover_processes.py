@@ -22,7 +22,9 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from triggerd.engine.dispatcher import Dispatch, Dispatcher
+from triggerd.engine.dispatcher import Dispatcher
+from triggerd.engine.resolver import Dispatch
+from triggerd.engine.runqueue import StoreQueue
 from triggerd.runs import NewRun, RunRecord
 from triggerd.store import Store, meta, open_store, outbox, queries, states
 from triggerd.submitters.base import RunRequest
@@ -335,7 +337,11 @@ def dispatch(store: Store, run_id: int, argv: list[str]) -> RunRecord:
         return Dispatch(request, submitter)
 
     dispatcher = Dispatcher(
-        store, resolve, owner="restarted", concurrency=1, clock=lambda: datetime.now(UTC)
+        StoreQueue(store),
+        resolve,
+        owner="restarted",
+        concurrency=1,
+        clock=lambda: datetime.now(UTC),
     )
     dispatcher.start()
     try:

@@ -127,6 +127,25 @@ def test_a_poll_that_finds_no_change_writes_nothing(tmp_path: Path, store: Store
     assert writes == []
 
 
+def test_a_poll_that_finds_no_change_reads_nothing_either(tmp_path: Path, store: Store) -> None:
+    """Not even whether the schedule is enabled: that is asked only when a file fires."""
+    folder = Folder(tmp_path, store)
+    folder.write("a.csv")
+    folder.poll()  # baseline
+    asked: list[str] = []
+    folder.poller.is_enabled = lambda: asked.append("enabled?") is None  # type: ignore[method-assign]
+    statements: list[str] = []
+    listen = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(store.engine, "before_cursor_execute", listen)
+    try:
+        for _ in range(3):  # within the lease (no heartbeat renews it here) and the minute of
+            folder.clock.now += timedelta(seconds=5)  # poll statistics
+            folder.poller.poll()
+    finally:
+        event.remove(store.engine, "before_cursor_execute", listen)
+    assert (statements, asked) == ([], [])
+
+
 def test_a_restarted_poller_continues_from_the_stored_snapshot(
     tmp_path: Path, store: Store
 ) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from triggerd.config import Config, load_config
 from triggerd.engine.clockwatch import ClockWatch
+from triggerd.engine.resolver import Unresolvable
 from triggerd.engine.runtime import Runtime
 from triggerd.runs import DataPath, NewRun
 from triggerd.store import Store, open_store, outbox, queries, states
@@ -158,7 +159,9 @@ def test_a_run_whose_schedule_left_the_config_fails_with_the_reason(
     assert run is not None
     shrunk = config.model_copy(update={"schedules": {}})
     later = Runtime(shrunk, store, clock=clock, owner="b", running_since=clock())
-    assert later.resolve(run) == "schedule 'every-10-minutes' is no longer in the configuration"
+    with pytest.raises(Unresolvable) as refused:
+        later.resolver.resolve(run)
+    assert str(refused.value) == "schedule 'every-10-minutes' is no longer in the configuration"
 
 
 def test_a_manual_data_path_outside_the_datastore_fails_with_the_reason(
@@ -187,7 +190,9 @@ datastores:
     store.write(outbox.add_run, new, clock())
     run = store.write(outbox.claim_next, "a", clock())
     assert run is not None
-    assert runtime.resolve(run) == (
+    with pytest.raises(Unresolvable) as refused:
+        runtime.resolver.resolve(run)
+    assert str(refused.value) == (
         "cannot locate '../etc/passwd': '../etc/passwd' is not a path inside the datastore"
     )
     store.write(outbox.finish, run.id, status="failed", now=clock())
@@ -199,9 +204,7 @@ datastores:
     )  # fmt: skip
     good = store.write(outbox.claim_next, "a", clock())
     assert good is not None
-    dispatch = runtime.resolve(good)
-    assert not isinstance(dispatch, str)
-    request = dispatch.request
+    request = runtime.resolver.resolve(good).request
     assert request.bound_values() == {"greeting": str(tmp_path / "a b.csv")}
     assert request.file is not None and request.file.uri == (tmp_path / "a b.csv").as_uri()
 

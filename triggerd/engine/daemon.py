@@ -7,12 +7,10 @@ import functools
 import gc
 import os
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 from types import FrameType
 
 from triggerd.clock import utcnow
@@ -21,18 +19,20 @@ from triggerd.config.triggers import TimeTrigger
 from triggerd.datastores.watch import FolderWatcher
 from triggerd.engine.batcher import TickBatcher
 from triggerd.engine.clockwatch import ClockStep, ClockWatch
-from triggerd.engine.dispatcher import INTERRUPT_WAIT, Dispatch, Dispatcher
+from triggerd.engine.dispatcher import INTERRUPT_WAIT, Dispatcher
 from triggerd.engine.health import Health
 from triggerd.engine.polls import PollLoop
-from triggerd.engine.reload import load_settled
+from triggerd.engine.reload import config_files_filter, load_settled
+from triggerd.engine.resolver import Resolver
+from triggerd.engine.runqueue import StoreQueue
 from triggerd.engine.runtime import Runtime
 from triggerd.engine.scheduler import TimeScheduler
+from triggerd.engine.stopping import StopDeadline
 from triggerd.errors import ConfigError
 from triggerd.observability.httpserver import HealthServer, parse_address
 from triggerd.observability.logging import get_logger
 from triggerd.observability.metrics import Metrics
 from triggerd.observability.sdnotify import NOTIFY_ENV, Notifier
-from triggerd.runs import RunRecord
 from triggerd.settings import Settings
 from triggerd.store import Store, instances, outbox, queries
 
@@ -42,7 +42,6 @@ RELOAD_RETRY = 5.0  # seconds before a reload the database refused is tried agai
 POLLS_STOP_WAIT = 2.0  # seconds a stop waits for polls in flight (then leaves them)
 STOP_MARGIN = 2.0  # seconds past the drain and the hand-back before the process just exits
 EXIT_STORE_LOST = 1
-EXIT_STOP_TIMEOUT = 1
 
 
 class Daemon:
@@ -62,6 +61,7 @@ class Daemon:
         self.stop_requested = threading.Event()
         self.exit_code = 0
         self._stop_at: float | None = None  # when the stop was asked for (monotonic)
+        self._deadline: StopDeadline | None = None
         self._reload_at: float | None = None  # a reload the database refused, tried again then
         self._retry_shift = timedelta(0)  # backward clock steps the retries still have to follow
         self._reload_requested = threading.Event()
@@ -75,13 +75,14 @@ class Daemon:
         self.clock_watch = ClockWatch(clock, monotonic=monotonic, on_step=self._clock_stepped)
         started = clock()
         self.instance_id = store.write(instances.register, started, os.getpid())
+        resolver = Resolver(config)
         self.dispatcher = Dispatcher(
-            store,
-            self._resolve,
+            StoreQueue(store),
+            resolver.resolve,
             owner=self.instance_id,
             concurrency=settings.concurrency,
             clock=clock,
-            limits=self._limits,
+            limits=resolver.overlap_limits,
             metrics=self.metrics,
         )
         self.runtime = Runtime(
@@ -93,6 +94,7 @@ class Daemon:
             on_recorded=self.dispatcher.wake,
             metrics=self.metrics,
             check_clock=self.clock_watch.check,
+            resolver=resolver,
         )
         self.batcher = TickBatcher(self.runtime.tick_many)
         self.scheduler = TimeScheduler(self.batcher.request, before_pass=self.clock_watch.check)
@@ -106,12 +108,6 @@ class Daemon:
             schedules=lambda: len(self.runtime.config.schedules),
             monotonic=monotonic,
         )
-
-    def _resolve(self, run: RunRecord) -> Dispatch | str:
-        return self.runtime.resolve(run)
-
-    def _limits(self) -> dict[str, tuple[str, int]]:
-        return self.runtime.overlap_limits()
 
     def request_stop(self, signum: int, _frame: FrameType | None = None) -> None:
         """SIGTERM/SIGINT: stop. Whatever the threads and the database are doing, the process
@@ -127,19 +123,7 @@ class Daemon:
         self.stop_requested.set()
         self._wakeup.set()
         limit = (self.settings.shutdown_grace + INTERRUPT_WAIT).total_seconds() + STOP_MARGIN
-        threading.Thread(
-            target=self._exit_after, args=(limit,), name="stop-deadline", daemon=True
-        ).start()
-
-    def _exit_after(self, limit: float) -> None:
-        """The last resort of a stop: exit even if a thread or the database hangs."""
-        time.sleep(limit)
-        stuck = sorted(t.name for t in threading.enumerate() if t is not threading.current_thread())
-        self._log.error("daemon.stop_timeout", after_s=limit, threads=stuck[:50])
-        with contextlib.suppress(Exception):
-            sys.stdout.flush()
-            sys.stderr.flush()
-        os._exit(EXIT_STOP_TIMEOUT)
+        self._deadline = StopDeadline(limit).start()
 
     def request_reload(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
         """SIGHUP, or a change in the config directory: reload at the next turn of the loop."""
@@ -261,15 +245,7 @@ class Daemon:
                 poller.watched = self.watcher.watch(name, folder, wake)
 
     def _watch_config(self) -> None:
-        path = self.settings.config.resolve()
-        is_dir = path.is_dir()
-        folder = path if is_dir else path.parent
-
-        def is_config(changed: str) -> bool:
-            if is_dir:  # Kubernetes swaps a ConfigMap volume's "..data" symlink
-                return changed.endswith((".yaml", ".yml")) or "/..data" in changed
-            return Path(changed).resolve() == path
-
+        folder, is_config = config_files_filter(self.settings.config)
         self.watcher.watch(CONFIG_WATCH, folder, self.request_reload, accept=is_config)
 
     def reload(self) -> bool:
@@ -318,13 +294,11 @@ class Daemon:
             changed=change.changed,
             schedules=len(new.schedules),
         )
-        timed = [
-            n
-            for n in change.added + change.changed
-            if isinstance(new.schedules[n].trigger, TimeTrigger)
-        ]
+        # New time schedules are planned now (a changed one was planned up to now by
+        # replace_config, under its old definition: its next slot wakes its new job).
+        timed = [n for n in change.added if isinstance(new.schedules[n].trigger, TimeTrigger)]
         if timed:
-            self.batcher.request(*timed)  # plans them now, in the planner's thread
+            self.batcher.request(*timed)  # in the planner's thread
         return True
 
     def _heartbeat(self) -> None:
@@ -402,7 +376,7 @@ class Daemon:
         with contextlib.suppress(Exception):  # the database may be gone: the heartbeat ages
             self.store.write(instances.stop, self.instance_id, self.clock())
         self._log.info("daemon.stopped", exit_code=self.exit_code)
-        return self.exit_code
+        return self.exit_code  # (the deadline stays armed until the process has exited)
 
 
 def _first_line(exc: BaseException) -> str:

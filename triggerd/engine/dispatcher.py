@@ -7,46 +7,28 @@ within the grace period, then interrupts the rest and hands them back as pending
 
 from __future__ import annotations
 
-import functools
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from triggerd.config.pipelines import RetryPolicy
+from triggerd.engine.orphans import EarlierAttempts
+from triggerd.engine.resolver import Dispatch, Unresolvable
 from triggerd.engine.retries import NO_RETRY, describe_exhausted, next_attempt_at
+from triggerd.engine.runqueue import RunQueue
 from triggerd.errors import SubmitError, SubmitInterrupted, TransientSubmitError
-from triggerd.humanize import human_timeout
 from triggerd.observability.logging import Logger, get_logger
 from triggerd.observability.metrics import Metrics
 from triggerd.runs import RunRecord
-from triggerd.store import Store, meta, outbox, queries
-from triggerd.submitters import RunOutcome, RunRequest, Submitter
-from triggerd.submitters.base import ProcessTracking, RunsProcesses
-from triggerd.submitters.processgroup import (
-    DEFAULT_KILL_GRACE,
-    Ended,
-    ProcessIdentity,
-    end_leftovers,
-    this_host,
-)
+from triggerd.submitters import RunOutcome
+from triggerd.submitters.processgroup import DEFAULT_KILL_GRACE
 
-
-@dataclass(frozen=True)
-class Dispatch:
-    """What the dispatcher needs to submit a claimed run."""
-
-    request: RunRequest
-    submitter: Submitter
-    retry: RetryPolicy = NO_RETRY
-
-
-# Given a claimed run: how to submit it, or an error text if it cannot be submitted.
-Resolver = Callable[[RunRecord], Dispatch | str]
+# Given a claimed run: how to submit it (raises Unresolvable when it cannot be submitted).
+Resolve = Callable[[RunRecord], Dispatch]
 # Per schedule with an overlap limit: (overlap policy "queue" | "skip", max_concurrent_runs).
 Limits = Callable[[], dict[str, tuple[str, int]]]
 
@@ -61,8 +43,8 @@ INTERRUPT_WAIT = DEFAULT_KILL_GRACE + timedelta(seconds=1)
 class Dispatcher:
     def __init__(
         self,
-        store: Store,
-        resolve: Resolver,
+        queue: RunQueue,
+        resolve: Resolve,
         *,
         owner: str,
         concurrency: int,
@@ -70,7 +52,7 @@ class Dispatcher:
         limits: Limits = dict,
         metrics: Metrics | None = None,
     ) -> None:
-        self._store = store
+        self._queue = queue
         self._resolve = resolve
         self._owner = owner
         self._concurrency = concurrency
@@ -85,6 +67,7 @@ class Dispatcher:
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name="dispatcher", daemon=True)
         self._log = get_logger()
+        self._earlier = EarlierAttempts(queue, owner=owner, persist=self._persist)
 
     @property
     def in_flight(self) -> int:
@@ -110,7 +93,7 @@ class Dispatcher:
     def _claim_available(self) -> None:
         while not self._stopping.is_set() and self.in_flight < self._concurrency:
             now, blocked = self._clock(), self._at_limit()  # before the claim's transaction
-            run = self._store.write(outbox.claim_next, self._owner, now, blocked=blocked)
+            run = self._queue.claim(self._owner, now, blocked=blocked)
             if run is None:
                 return
             worker = threading.Thread(
@@ -125,7 +108,7 @@ class Dispatcher:
         limits = self._limits()
         if not limits:
             return set()
-        running = self._store.read(queries.running_counts)
+        running = self._queue.running_counts()
         blocked = set()
         for schedule, (overlap, most) in limits.items():
             if running.get(schedule, 0) < most:
@@ -137,7 +120,7 @@ class Dispatcher:
                     f"(overlap: skip, max_concurrent_runs: {most})"
                 )
                 now = self._clock()
-                for key in self._store.write(outbox.skip_waiting, schedule, reason=reason, now=now):
+                for key in self._queue.skip_waiting(schedule, reason=reason, now=now):
                     self._log.info("fire.skipped", schedule=schedule, fire_key=key, reason=reason)
                     if self._metrics:
                         self._metrics.fire_recorded(schedule, "overlap", "skipped")
@@ -147,25 +130,27 @@ class Dispatcher:
         log = self._log.bind(schedule=run.schedule, fire_key=run.fire_key, run_id=run.id)
         retry = NO_RETRY
         try:
-            dispatch = self._resolve(run)
-            submitter = None if isinstance(dispatch, str) else dispatch.submitter
-            marker = self._marker(run, submitter, log)
-            if marker is not None and not self._end_earlier_attempt(run, submitter, marker, log):
-                return
-            if isinstance(dispatch, str):
-                self._finish(run, RunOutcome(status="failed", error=dispatch), log)
+            dispatch: Dispatch | None = None
+            unresolved = None
+            try:
+                dispatch = self._resolve(run)
+            except Unresolvable as exc:
+                unresolved = str(exc)
+            submitter = dispatch.submitter if dispatch else None
+            marker = self._earlier.marker(run, submitter, log)
+            survived = self._earlier.end(run, submitter, marker, log) if marker else None
+            if survived or dispatch is None:
+                self._finish(run, RunOutcome(status="failed", error=survived or unresolved), log)
                 return
             retry = dispatch.retry
-            request = self._tracked(run, dispatch, marker, log)
+            request = self._earlier.tracked(run, dispatch, marker, log)
             log.info("run.started", attempt=run.attempts, trigger=run.trigger)
             began = time.monotonic()
             outcome = dispatch.submitter.submit(request, self._cancel)
             self._finish(run, outcome, log, took=time.monotonic() - began)
         except SubmitInterrupted as exc:
             reason = str(exc)
-            self._persist(
-                log, "hand back", lambda: self._store.write(outbox.hand_back, run.id, error=reason)
-            )
+            self._persist(log, "hand back", lambda: self._queue.hand_back(run.id, error=reason))
             log.warning("run.handed_back", reason=reason)
         except TransientSubmitError as exc:
             self._retry_or_fail(run, retry, exc, log)
@@ -178,89 +163,6 @@ class Dispatcher:
             with self._lock:
                 self._workers.pop(run.id, None)
             self._wake.set()
-
-    # -- what a dead daemon's attempt left running ------------------------------------------
-
-    def _marker(self, run: RunRecord, submitter: Submitter | None, log: Logger) -> str | None:
-        """``TRIGGERD_RUN_MARKER`` for the run's processes (the database's id and the run's), if
-        its submitter starts processes or an earlier attempt's group is on record."""
-        if run.process is None and not isinstance(submitter, RunsProcesses):
-            return None
-        store_id = self._persist(log, "store id", lambda: self._store_id)
-        return None if store_id is None else f"{store_id}:{run.id}"
-
-    @functools.cached_property
-    def _store_id(self) -> str:
-        """The database's id, read once (made first by a schema that has none)."""
-        return self._store.read(meta.store_id) or self._store.write(meta.make_store_id)
-
-    def _end_earlier_attempt(
-        self, run: RunRecord, submitter: Submitter | None, marker: str, log: Logger
-    ) -> bool:
-        """Before an attempt, end what an earlier one left running when its daemon died.
-
-        A run is checked when its row still holds a process group (the end of the attempt that
-        started it was never recorded) or, for a command, on any attempt after the first (its
-        daemon may have died before it recorded the group). A group recorded on this host and
-        boot, and every process here carrying the run's marker, get SIGTERM, then SIGKILL
-        after the pipeline's kill grace (see ``processgroup.leftovers`` for what counts as the
-        run's). Returns False if some survived SIGKILL: the run is failed, not run beside them.
-        """
-        if run.process is None and run.attempts <= 1:
-            return True
-        record = ProcessIdentity.from_json(run.process) if run.process else None
-        earlier = (run.process or {}).get("attempt")
-        if record is not None:
-            where = record.elsewhere(*this_host())
-            if where == "another host":
-                log.warning("run.orphan_unchecked", pid=record.pid, host=record.host)
-                self._note(run.id, _unchecked_note(record, earlier, run.attempts), log)
-            if where is not None:
-                record = None  # another host's pid, or an earlier boot's: not ours to act on
-        grace = DEFAULT_KILL_GRACE
-        if isinstance(submitter, RunsProcesses):
-            grace = submitter.kill_grace
-        ended = end_leftovers(record, marker, grace.total_seconds())
-        if ended is None:
-            return True
-        survivors = {"survivors": list(ended.survivors)} if ended.survivors else {}
-        log.warning(
-            "run.orphan_stopped",
-            pid=ended.group or ended.pids[0],
-            processes=len(ended.pids),
-            signal=ended.signal.name,
-            **survivors,
-        )
-        self._note(run.id, _ended_note(ended, earlier, run.attempts, grace), log)
-        if not ended.survivors:
-            return True
-        error = (
-            f"processes {_pids(ended.survivors)} of an earlier attempt still ran after SIGKILL; "
-            "not run again beside them"
-        )
-        self._finish(run, RunOutcome(status="failed", error=error), log)
-        return False
-
-    def _note(self, run_id: int, note: str, log: Logger) -> None:
-        self._persist(log, "note", lambda: self._store.write(outbox.add_note, run_id, note))
-
-    def _tracked(
-        self, run: RunRecord, dispatch: Dispatch, marker: str | None, log: Logger
-    ) -> RunRequest:
-        """The request, with the tracking that records the attempt's process group."""
-        if marker is None or not isinstance(dispatch.submitter, RunsProcesses):
-            return dispatch.request
-
-        def started(identity: ProcessIdentity) -> None:
-            # One quick try: a command must not wait on the database (its marker still finds it).
-            process = {**identity.as_json(), "attempt": run.attempts}
-            try:
-                self._store.write(outbox.record_process, run.id, process, owner=self._owner)
-            except SQLAlchemyError as exc:
-                error = str(exc).splitlines()[0]
-                log.warning("run.process_unrecorded", pid=identity.pid, error=error)
-
-        return replace(dispatch.request, tracking=ProcessTracking(marker, started))
 
     def _retry_or_fail(
         self, run: RunRecord, policy: RetryPolicy, exc: TransientSubmitError, log: Logger
@@ -277,11 +179,7 @@ class Dispatcher:
             error = describe_exhausted(policy, run.attempts, str(exc))
             self._finish(run, RunOutcome(status="failed", error=error), log)
             return
-        self._persist(
-            log,
-            "retry",
-            lambda: self._store.write(outbox.schedule_retry, run.id, at=at, error=str(exc)),
-        )
+        self._persist(log, "retry", lambda: self._queue.retry_at(run.id, at=at, error=str(exc)))
         if self._metrics:
             self._metrics.run_retry(run.schedule)
         log.warning(
@@ -295,19 +193,7 @@ class Dispatcher:
         """Record how a run ended; ``took`` is how long its last attempt ran, in seconds."""
         now = self._clock()
         kept = self._persist(
-            log,
-            "result",
-            lambda: self._store.write(
-                outbox.finish,
-                run.id,
-                status=outcome.status,
-                now=now,
-                exit_code=outcome.exit_code,
-                error=outcome.error,
-                output=outcome.output or None,
-                external_id=outcome.external_id,
-                owner=self._owner,
-            ),
+            log, "result", lambda: self._queue.finish(run, outcome, now=now, owner=self._owner)
         )
         if kept is None:
             return  # not recorded: the claim expires and another attempt runs (at-least-once)
@@ -364,37 +250,3 @@ class Dispatcher:
     def _snapshot(self) -> list[threading.Thread]:
         with self._lock:
             return list(self._workers.values())
-
-
-def _ended_note(ended: Ended, earlier: object, attempt: int, grace: timedelta) -> str:
-    """``runs show``'s note on what an earlier attempt left running, and how it was ended."""
-    whose = f"attempt {earlier}" if isinstance(earlier, int) else "an earlier attempt"
-    count = len(ended.pids)
-    if ended.group is not None:
-        what = f"{whose}'s process group {ended.group}"
-        what += f" ({count} processes) was" if count > 1 else " was"
-    else:
-        what = f"process{'es' if count > 1 else ''} {_pids(ended.pids)} of {whose} "
-        what += "were" if count > 1 else "was"
-    how = "ended with SIGTERM"
-    if ended.signal.name == "SIGKILL":
-        how = f"ended with SIGKILL ({human_timeout(grace)} after SIGTERM)"
-    found = f"{what} still running after the daemon running it died"
-    if ended.survivors:
-        return (
-            f"{found}: {how}, but {_pids(ended.survivors)} still ran, so attempt {attempt} "
-            "was not started."
-        )
-    return f"{found}: {how} before attempt {attempt} started."
-
-
-def _unchecked_note(record: ProcessIdentity, earlier: object, attempt: int) -> str:
-    whose = f"attempt {earlier}" if isinstance(earlier, int) else "an earlier attempt"
-    return (
-        f"{whose} ran on host {record.host} (process group {record.pid}) and was not checked "
-        f"from here: if it still runs there, attempt {attempt} runs beside it."
-    )
-
-
-def _pids(pids: tuple[int, ...]) -> str:
-    return ", ".join(str(pid) for pid in pids)

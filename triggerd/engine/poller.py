@@ -5,6 +5,8 @@ runs in the same transaction that advances the persisted snapshot, so a crash lo
 and fires nothing twice. A poll that finds no change writes nothing (but the poll statistics,
 at most once a minute). A failed listing is logged, retried with backoff, and the old snapshot
 stays the baseline: the schedule never stops by itself.
+
+A poll goes lease -> list -> settle -> plan (``fileplan.py``, pure) -> record -> apply.
 """
 
 from __future__ import annotations
@@ -22,26 +24,19 @@ from triggerd.config.triggers import DatastoreTrigger
 from triggerd.datastores.factory import build_lister
 from triggerd.datastores.filters import watch_filter
 from triggerd.datastores.listers import Lister
-from triggerd.datastores.names import shown, unstorable
+from triggerd.datastores.names import shown
 from triggerd.datastores.paths import normalise_path_on_datastore
 from triggerd.datastores.settle import SettleResult, Tracked, settle
+from triggerd.engine.fileplan import Refusal, plan_datastore_fires, refuse_unstorable
+from triggerd.engine.lease import PollLease
 from triggerd.errors import LeaseLost, ListingError
 from triggerd.observability.logging import get_logger
 from triggerd.observability.metrics import Metrics
-from triggerd.runs import (
-    DataPath,
-    NewRun,
-    RunStatus,
-    TriggerKind,
-    datastore_fire_key,
-    refused_fire_key,
-)
-from triggerd.store import Store, leases, snapshots, states
+from triggerd.runs import NewRun, RunStatus
+from triggerd.store import Store, snapshots, states
 
 FOLLOW_UP = timedelta(seconds=5)  # with a folder watch: poll again this soon while files settle
 STATS_EVERY_S = 60.0  # seconds: poll statistics of unchanged polls are written this often
-LEASE_TTL = timedelta(seconds=30)  # a poll lease not renewed this long goes to another daemon
-LEASE_MARGIN = timedelta(seconds=5)  # a poll renews a lease this close to its expiry itself
 FIRST_RETRY = timedelta(seconds=5)
 
 
@@ -74,9 +69,7 @@ class DatastorePoller:
         self.is_enabled = is_enabled
         self.on_recorded = on_recorded
         self.owner = owner
-        self.lease_name = f"poll:{schedule.name}"  # the one place a poll lease is named
-        self._token: int | None = None  # the fencing token of the lease this poller holds
-        self._lease_until: datetime | None = None
+        self.lease = PollLease(store, schedule.name, owner=owner, clock=clock, on_lost=self._stale)
         self.failures = 0
         self.watched = False  # set when inotify wakes this poller early (local folders)
         self._lister: Lister | None = None
@@ -130,49 +123,28 @@ class DatastorePoller:
 
     @property
     def holds_lease(self) -> bool:
-        return self._token is not None
+        return self.lease.held
+
+    @property
+    def lease_name(self) -> str:
+        return self.lease.name
 
     def lease_renewed(self, token: int | None, now: datetime) -> None:
         """The heartbeat renewed this daemon's leases at ``now``: ``token`` is this one's, or
         None when another daemon took it over."""
-        if self._token is None:
-            return
-        if token != self._token:
-            self._lose_lease()
-        else:
-            self._lease_until = now + LEASE_TTL
+        self.lease.renewed(token, now)
 
     def release_lease(self) -> None:
-        if self._token is not None:
-            self.store.write(leases.release, self.lease_name, self.owner, self.clock())
-            self._token = None
+        self.lease.release()
 
-    def _lose_lease(self) -> None:
-        """Another daemon polls now: what this one remembers may be stale."""
-        self._token = None
-        self._lease_until = None
+    def _stale(self) -> None:
+        """The lease changed hands: what this poller remembers may be stale."""
         self._tracked = None
         self._in_step = False
 
-    def _take_lease(self) -> bool:
-        now = self.clock()
-        if self._token is not None and self._lease_until and now < self._lease_until - LEASE_MARGIN:
-            return True  # held and renewed by the heartbeat: no write (the fence still checks)
-        token = self.store.write(leases.acquire, self.lease_name, self.owner, now, LEASE_TTL)
-        if token is None:
-            if self._token is not None:
-                self._lose_lease()
-            self._log.debug("poll.skipped", reason="another daemon holds the lease")
-            return False
-        if token != self._token:
-            self._tracked = None  # the lease changed hands: reload what the others wrote
-            self._in_step = False
-            self._token = token
-        self._lease_until = now + LEASE_TTL
-        return True
-
     def _poll(self) -> timedelta | None:
-        if not self._take_lease():
+        if not self.lease.take():
+            self._log.debug("poll.skipped", reason="another daemon holds the lease")
             return None
         started = time.monotonic()
         in_step = self._in_step and not self._settling
@@ -191,20 +163,38 @@ class DatastorePoller:
             result = settle(tracked, listing, now=now, window=self.watch.settle, baseline=baseline)
             self._entries = len(listing)
             self._report_unreadable()
-        refused = self._refuse(result, now, baseline)
-        new_runs = self._new_runs(result, now)
-        created = self._record(result, [*new_runs, *refused])
+        refusal, fires = self._plan(result, now, baseline)
+        created = self._record(refusal.result, [*fires, *refusal.runs])
         if created is None:
             return None  # the lease went to another daemon
-        self._apply(result)
+        self._apply(refusal.result)
+        self._refused.update(refusal.versions)
         self._first_poll = False
         self._in_step = True
-        self._report(result, new_runs, refused, baseline, time.monotonic() - started)
+        self._report(refusal, fires, baseline, time.monotonic() - started)
         if created:
             self.on_recorded()
         if self.watched and self._settling:
             return min(FOLLOW_UP, self.watch.polling_interval)
         return None
+
+    def _plan(
+        self, result: SettleResult, now: datetime, baseline: bool
+    ) -> tuple[Refusal, list[NewRun]]:
+        """The files refused for their names, and the runs of those that fire (asking whether
+        the schedule is enabled only when some fire: a steady poll reads nothing)."""
+        name, parameters = self.schedule.name, self.schedule.pipeline_parameters
+        refusal = refuse_unstorable(
+            result, schedule=name, datastore=self.watch.datastore, parameters=parameters,
+            now=now, refused_before=self._refused, baseline=baseline,
+        )  # fmt: skip
+        if not refusal.result.fire:
+            return refusal, []
+        fires = plan_datastore_fires(
+            refusal.result, schedule=name, datastore=self.watch.datastore,
+            parameters=parameters, now=now, enabled=self.is_enabled(),
+        )  # fmt: skip
+        return refusal, fires
 
     def _failed(self, exc: Exception) -> timedelta | None:
         if self._closed:  # closed under it (a stop, a reload): not a failure of the datastore
@@ -243,78 +233,37 @@ class DatastorePoller:
             created = self.store.record_poll(
                 self.schedule.name, result, new_runs, now=now, entries=self._entries,
                 stats_only=not (result.writes or new_runs),
-                lease=(self.lease_name, self.owner, self._token or 0),
+                lease=self.lease.fence,
             )  # fmt: skip
         except LeaseLost as exc:
             self._log.warning("poll.lease_lost", reason=str(exc))
-            self._lose_lease()
+            self.lease.lose()
             return None
         self._stats_at = time.monotonic()
         return created
 
-    def _report(
-        self,
-        result: SettleResult,
-        new_runs: list[NewRun],
-        refused: list[NewRun],
-        baseline: bool,
-        took: float,
-    ) -> None:
-        name = self.schedule.name
+    def _report(self, refusal: Refusal, fires: list[NewRun], baseline: bool, took: float) -> None:
+        name, result = self.schedule.name, refusal.result
+        recorded = [*fires, *refusal.runs]
         if self.metrics:
             self.metrics.poll_completed(name, took, self._entries)
-            for new in [*new_runs, *refused]:
-                outcome = "planned" if new.status == "pending" else "skipped"
+            for new in recorded:
+                outcome = "planned" if new.status == RunStatus.PENDING else "skipped"
                 self.metrics.fire_recorded(name, "datastore", outcome)
         self._log.info(
             "poll.completed",
             entries=self._entries,
             changes=result.changes,
-            fires=len(new_runs),
-            refused=len(refused),
+            fires=len(fires),
+            refused=len(refusal.runs),
             baseline=baseline,
             duration_ms=round(took * 1000, 1),
         )
-        for new in [*new_runs, *refused]:
-            event = "fire.planned" if new.status == "pending" else "fire.skipped"
+        for path, reason in refusal.reasons.items() if baseline else ():
+            self._log.info("poll.entry_refused", path=path, reason=reason)
+        for new in recorded:
+            event = "fire.planned" if new.status == RunStatus.PENDING else "fire.skipped"
             self._log.info(event, fire_key=new.fire_key, data_path=new.data_path, reason=new.reason)
-
-    def _refuse(self, result: SettleResult, now: datetime, baseline: bool) -> list[NewRun]:
-        """Take the files whose names the store cannot hold out of ``result`` (they are not
-        tracked, so the rest of the folder goes on as usual) and record each version once as a
-        skipped fire, with the reason (a baseline file would not have fired: it is only
-        logged)."""
-        if not result.writes:
-            return []
-        found = unstorable([*result.inserts, *result.updates])
-        if not found:
-            return []
-        result.fire = [(path, entry) for path, entry in result.fire if path not in found]
-        skipped = []
-        for path, reason in found.items():
-            state = result.inserts.pop(path, None) or result.updates.pop(path)
-            entry = state.last_seen
-            assert entry is not None
-            if self._refused.get(path) == entry.version:
-                continue  # recorded (or logged) already
-            self._refused[path] = entry.version
-            shown_path = shown(path)
-            if baseline:
-                self._log.info("poll.entry_refused", path=shown_path, reason=reason)
-                continue
-            skipped.append(
-                NewRun(
-                    schedule=self.schedule.name,
-                    trigger=TriggerKind.DATASTORE,
-                    fire_key=refused_fire_key(self.schedule.name, path, entry.version),
-                    scheduled_for=now,
-                    parameters=dict(self.schedule.pipeline_parameters),
-                    data_path=DataPath(self.watch.datastore, shown_path),
-                    status=RunStatus.SKIPPED,
-                    reason=f"not fired: {reason}",
-                )
-            )
-        return skipped
 
     def _report_unreadable(self) -> None:
         """Entries the lister could not read are left out of the listing; each is logged once."""
@@ -322,24 +271,6 @@ class DatastorePoller:
             if self._unreadable.get(name) != reason:
                 self._unreadable[name] = reason
                 self._log.warning("poll.entry_unreadable", path=shown(name), reason=reason)
-
-    def _new_runs(self, result: SettleResult, now: datetime) -> list[NewRun]:
-        enabled = self.is_enabled()
-        name = self.schedule.name
-        datastore = self.watch.datastore
-        return [
-            NewRun(
-                schedule=name,
-                trigger=TriggerKind.DATASTORE,
-                fire_key=datastore_fire_key(name, path, entry.version),
-                scheduled_for=now,
-                parameters=dict(self.schedule.pipeline_parameters),
-                data_path=DataPath(datastore, path),
-                status=RunStatus.PENDING if enabled else RunStatus.SKIPPED,
-                reason=None if enabled else "schedule disabled",
-            )
-            for path, entry in result.fire
-        ]
 
     def _apply(self, result: SettleResult) -> None:
         """Keep the in-memory snapshot in step with what was just committed."""

@@ -1,4 +1,4 @@
-"""Reading the config for a reload: only files that have settled, and never a crash.
+"""Reloading the config: reading only files that have settled, and what changed.
 
 An editor saving a file, ``git pull`` or a ConfigMap update rewrites files while the daemon
 may be reading them; a half-written file can be valid YAML that defines half the schedules.
@@ -13,10 +13,12 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from triggerd.config import Config, load_config
-from triggerd.engine.runtime import collector_paused
+from triggerd.config import Config, Schedule, load_config
+from triggerd.config.triggers import DatastoreTrigger
+from triggerd.engine.collector import collector_paused
 from triggerd.errors import ConfigError, ConfigProblem
 
 SETTLE = 0.3  # seconds the files must stay unchanged before they are read
@@ -47,6 +49,20 @@ def signature(path: Path) -> Signature:
             continue
         seen.append((file.name, st.st_size, st.st_mtime_ns, st.st_ino))
     return tuple(seen)
+
+
+def config_files_filter(config: Path) -> tuple[Path, Callable[[str], bool]]:
+    """The folder to watch for a change of the config ``config`` (a file or a directory), and
+    which changed paths in it count."""
+    path = config.resolve()
+    is_dir = path.is_dir()
+
+    def is_config(changed: str) -> bool:
+        if is_dir:  # Kubernetes swaps a ConfigMap volume's "..data" symlink
+            return changed.endswith((".yaml", ".yml")) or "/..data" in changed
+        return Path(changed).resolve() == path
+
+    return (path if is_dir else path.parent), is_config
 
 
 def load_settled(
@@ -87,3 +103,43 @@ def _load(path: Path) -> Config:
     except Exception as exc:  # MemoryError, RecursionError, a bug: never the daemon's end
         reason = f"cannot load the config: {type(exc).__name__}"
         raise ConfigError([ConfigProblem(str(path), "", reason)]) from exc
+
+
+@dataclass(frozen=True)
+class ConfigChange:
+    """The schedules a reload adds, removes and changes (their definition, or the datastore
+    they watch, differs; moving one to another file changes nothing)."""
+
+    added: list[str]
+    removed: list[str]
+    changed: list[str]
+
+    @classmethod
+    def between(cls, old: Config, new: Config) -> ConfigChange:
+        before, after = old.schedules, new.schedules
+        changed = [
+            name
+            for name in sorted(before.keys() & after.keys())
+            if _definition(before[name]) != _definition(after[name])
+            or watched(old, name) != watched(new, name)
+        ]
+        return cls(
+            sorted(after.keys() - before.keys()), sorted(before.keys() - after.keys()), changed
+        )
+
+    @property
+    def any(self) -> bool:
+        return bool(self.added or self.removed or self.changed)
+
+
+def _definition(schedule: Schedule) -> Schedule:
+    """What a schedule does; moving it to another file changes nothing."""
+    return schedule.model_copy(update={"source": ""})
+
+
+def watched(config: Config, name: str) -> object:
+    """What a schedule watches: its datastore's definition and folder (None for time ones)."""
+    trigger = config.schedules[name].trigger
+    if not isinstance(trigger, DatastoreTrigger):
+        return None
+    return (config.datastores.get(trigger.datastore), trigger.path_on_datastore)

@@ -1,0 +1,222 @@
+"""The dispatcher's table (docs/architecture.md, "Submitters and retries"): what each outcome
+or error of a submission does to the run, with a fake queue and fake submitters at its seams
+and an injected clock."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from structlog.testing import capture_logs
+
+from triggerd.config.pipelines import RetryPolicy
+from triggerd.engine.dispatcher import Dispatcher
+from triggerd.engine.resolver import Dispatch, Unresolvable
+from triggerd.errors import PermanentSubmitError, SubmitInterrupted, TransientSubmitError
+from triggerd.runs import RunRecord, RunStatus, TriggerKind
+from triggerd.submitters import RunOutcome, RunRequest
+
+NOW = datetime(2024, 10, 27, 0, 30, tzinfo=UTC)  # the night Berlin falls back
+THREE_ATTEMPTS = RetryPolicy(max_attempts=3)
+BUSY = "skipped: 1 run(s) of this schedule still running (overlap: skip, max_concurrent_runs: 1)"
+
+
+def run_record(run_id: int = 1, schedule: str = "nightly", attempts: int = 1) -> RunRecord:
+    return RunRecord(
+        id=run_id, schedule=schedule, trigger=TriggerKind.TIME, fire_key=f"{schedule}:{run_id}",
+        scheduled_for=NOW, status=RunStatus.RUNNING, reason=None, parameters={}, data_path=None,
+        attempts=attempts, created_at=NOW, started_at=NOW, finished_at=None,
+        next_attempt_at=None, claimed_by="me", claim_expires_at=None, external_id=None,
+        exit_code=None, error=None, output=None,
+    )  # fmt: skip
+
+
+@dataclass
+class FakeQueue:
+    """The run outbox as the dispatcher sees it, in memory: what it was told, in order."""
+
+    runs: list[RunRecord]
+    keep_claims: bool = True  # False: every claim was taken over meanwhile (finish says so)
+    running: dict[str, int] = field(default_factory=dict)
+    waiting: dict[str, list[str]] = field(default_factory=dict)
+    told: list[tuple[Any, ...]] = field(default_factory=list)
+    done: threading.Event = field(default_factory=threading.Event)
+
+    def claim(self, owner: str, now: datetime, *, blocked: Any) -> RunRecord | None:
+        for run in self.runs:
+            if run.schedule not in blocked:
+                self.runs.remove(run)
+                return run
+        return None
+
+    def running_counts(self) -> dict[str, int]:
+        return dict(self.running)
+
+    def skip_waiting(self, schedule: str, *, reason: str, now: datetime) -> list[str]:
+        self.told.append(("skip", schedule, reason))
+        return self.waiting.pop(schedule, [])
+
+    def finish(self, run: RunRecord, outcome: RunOutcome, *, now: datetime, owner: str) -> bool:
+        self.told.append(("finish", run.id, outcome.status, outcome.error))
+        self.done.set()
+        return self.keep_claims
+
+    def hand_back(self, run_id: int, *, error: str) -> None:
+        self.told.append(("hand back", run_id, error))
+        self.done.set()
+
+    def retry_at(self, run_id: int, *, at: datetime, error: str) -> None:
+        self.told.append(("retry", run_id, at, error))
+        self.done.set()
+
+    def add_note(self, run_id: int, note: str) -> None:
+        self.told.append(("note", run_id, note))
+
+    def record_process(self, run_id: int, process: dict[str, Any], *, owner: str) -> None:
+        self.told.append(("process", run_id))
+
+    def store_id(self) -> str:
+        return "db-1"
+
+
+class Submitting:
+    """A submitter that does what it is told: return an outcome, or raise."""
+
+    def __init__(self, does: RunOutcome | Exception | Callable[[], RunOutcome]) -> None:
+        self.does = does
+        self.requests: list[RunRequest] = []
+
+    def submit(self, request: RunRequest, cancel: threading.Event) -> RunOutcome:
+        self.requests.append(request)
+        if isinstance(self.does, Exception):
+            raise self.does
+        return self.does() if callable(self.does) else self.does
+
+
+def dispatch_one(
+    does: RunOutcome | Exception,
+    *,
+    queue: FakeQueue | None = None,
+    retry: RetryPolicy = THREE_ATTEMPTS,
+    resolve: Callable[[RunRecord], Dispatch] | None = None,
+) -> tuple[FakeQueue, list[dict[str, Any]]]:
+    queue = queue or FakeQueue([run_record()])
+    submitter = Submitting(does)
+
+    def resolved(run: RunRecord) -> Dispatch:
+        request = RunRequest(run.id, run.schedule, run.fire_key, run.trigger, NOW, {})
+        return Dispatch(request, submitter, retry)
+
+    dispatcher = Dispatcher(
+        queue, resolve or resolved, owner="me", concurrency=1, clock=lambda: NOW
+    )
+    with capture_logs() as logs:
+        dispatcher.start()
+        try:
+            assert queue.done.wait(10), "the dispatcher did not finish the run"
+        finally:
+            dispatcher.stop(timedelta(seconds=5))
+    return queue, logs
+
+
+def events(logs: list[dict[str, Any]]) -> list[str]:
+    return [e["event"] for e in logs if e["event"].startswith("run.")]
+
+
+@pytest.mark.parametrize(
+    ("does", "told", "event"),
+    [
+        (RunOutcome("succeeded", exit_code=0), ("finish", 1, "succeeded", None), "run.succeeded"),
+        (RunOutcome("submitted", external_id="x"),
+         ("finish", 1, "submitted", None), "run.submitted"),
+        (RunOutcome("failed", exit_code=3, error="exited with status 3"),
+         ("finish", 1, "failed", "exited with status 3"), "run.failed"),
+        (PermanentSubmitError("HTTP 400: bad"),
+         ("finish", 1, "failed", "HTTP 400: bad"), "run.failed"),
+        (SubmitInterrupted("interrupted: daemon shutting down"),
+         ("hand back", 1, "interrupted: daemon shutting down"), "run.handed_back"),
+        (RuntimeError("boom"), ("finish", 1, "failed", "internal error: RuntimeError('boom')"),
+         "run.failed"),
+    ],
+)  # fmt: skip
+def test_each_outcome_and_error_becomes_its_state(
+    does: RunOutcome | Exception, told: tuple[Any, ...], event: str
+) -> None:
+    queue, logs = dispatch_one(does)
+    assert queue.told == [told]
+    assert events(logs)[0] == "run.started" and events(logs)[-1] == event
+
+
+def test_a_transient_error_retries_with_backoff_then_fails_when_attempts_run_out() -> None:
+    queue, logs = dispatch_one(TransientSubmitError("HTTP 503: busy"))
+    [(what, run_id, at, error)] = queue.told
+    assert (what, run_id, error) == ("retry", 1, "HTTP 503: busy")
+    assert NOW + timedelta(seconds=1) <= at <= NOW + timedelta(seconds=2)  # 2 s, equal jitter
+    assert "run.retry_scheduled" in events(logs)
+
+    last = FakeQueue([run_record(attempts=3)])
+    queue, _ = dispatch_one(TransientSubmitError("HTTP 503: busy"), queue=last)
+    assert queue.told == [
+        ("finish", 1, "failed", "retries exhausted after 3 attempts: HTTP 503: busy")
+    ]
+
+
+def test_retry_after_is_honoured() -> None:
+    queue, _ = dispatch_one(TransientSubmitError("HTTP 429", retry_after=timedelta(minutes=2)))
+    [(_, _, at, _)] = queue.told
+    assert at == NOW + timedelta(minutes=2)
+
+
+def test_a_run_that_cannot_be_resolved_fails_with_the_reason_and_never_submits() -> None:
+    def unresolvable(run: RunRecord) -> Dispatch:
+        raise Unresolvable("pipeline 'gone' is no longer in the configuration")
+
+    queue, logs = dispatch_one(RunOutcome("succeeded"), resolve=unresolvable)
+    assert queue.told == [
+        ("finish", 1, "failed", "pipeline 'gone' is no longer in the configuration")
+    ]
+    assert "run.started" not in events(logs)
+
+
+def test_a_result_recorded_after_the_claim_was_taken_over_is_dropped() -> None:
+    _, logs = dispatch_one(RunOutcome("succeeded"), queue=FakeQueue([run_record()], False))
+    assert events(logs)[-1] == "run.claim_lost"
+    assert "run.succeeded" not in events(logs)
+
+
+def test_a_skip_schedule_at_its_limit_has_its_waiting_fires_skipped_and_is_not_claimed() -> None:
+    queue = FakeQueue(
+        [run_record(1, "busy"), run_record(2, "free")],
+        running={"busy": 1},
+        waiting={"busy": ["busy:1"]},
+    )
+    dispatcher = Dispatcher(
+        queue,
+        lambda run: Dispatch(
+            RunRequest(run.id, run.schedule, run.fire_key, run.trigger, NOW, {}),
+            Submitting(RunOutcome("succeeded")),
+        ),
+        owner="me",
+        concurrency=1,
+        clock=lambda: NOW,
+        limits=lambda: {"busy": ("skip", 1)},
+    )
+    with capture_logs() as logs:
+        dispatcher.start()
+        try:
+            assert queue.done.wait(10)
+            time.sleep(0.1)  # (nothing else may happen: the busy run stays unclaimed)
+        finally:
+            dispatcher.stop(timedelta(seconds=5))
+    reason = (
+        "skipped: 1 run(s) of this schedule still running (overlap: skip, max_concurrent_runs: 1)"
+    )
+    assert ("skip", "busy", reason) in queue.told
+    assert ("finish", 2, "succeeded", None) in queue.told
+    assert [r.id for r in queue.runs] == [1]  # blocked, never claimed
+    assert [e["fire_key"] for e in logs if e["event"] == "fire.skipped"] == ["busy:1"]

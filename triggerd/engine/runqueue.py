@@ -1,0 +1,96 @@
+"""The dispatcher's side of the store: the run outbox as a queue it claims from and reports to.
+
+``RunQueue`` is the seam: the dispatcher asks only this, so its decisions (which error becomes
+which state) are tested with a fake queue and fake submitters; ``StoreQueue`` is the real one,
+each call one transaction of ``store/outbox.py`` or ``store/queries.py``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any, Protocol
+
+from triggerd.runs import RunRecord
+from triggerd.store import Store, meta, outbox, queries
+from triggerd.submitters import RunOutcome
+
+
+class RunQueue(Protocol):
+    def claim(self, owner: str, now: datetime, *, blocked: Collection[str]) -> RunRecord | None:
+        """The oldest due pending run, now ``running`` under ``owner``; None if there is none."""
+        ...
+
+    def running_counts(self) -> dict[str, int]:
+        """Runs in flight per schedule (for the overlap limits)."""
+        ...
+
+    def skip_waiting(self, schedule: str, *, reason: str, now: datetime) -> list[str]:
+        """The schedule's fires not yet attempted become skipped; their fire keys."""
+        ...
+
+    def finish(self, run: RunRecord, outcome: RunOutcome, *, now: datetime, owner: str) -> bool:
+        """Record how the run ended; False when ``owner`` no longer holds it."""
+        ...
+
+    def hand_back(self, run_id: int, *, error: str) -> None:
+        """Pending again, the interrupted attempt not counted (a shutdown)."""
+        ...
+
+    def retry_at(self, run_id: int, *, at: datetime, error: str) -> None:
+        """Pending again, due at ``at`` (a transient failure)."""
+        ...
+
+    def add_note(self, run_id: int, note: str) -> None: ...
+
+    def record_process(self, run_id: int, process: dict[str, Any], *, owner: str) -> None: ...
+
+    def store_id(self) -> str:
+        """The database's own id (in ``TRIGGERD_RUN_MARKER``)."""
+        ...
+
+
+class StoreQueue:
+    """``RunQueue`` over the store: each call is one transaction."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def claim(self, owner: str, now: datetime, *, blocked: Collection[str]) -> RunRecord | None:
+        return self._store.write(outbox.claim_next, owner, now, blocked=blocked)
+
+    def running_counts(self) -> dict[str, int]:
+        return self._store.read(queries.running_counts)
+
+    def skip_waiting(self, schedule: str, *, reason: str, now: datetime) -> list[str]:
+        return self._store.write(outbox.skip_waiting, schedule, reason=reason, now=now)
+
+    def finish(self, run: RunRecord, outcome: RunOutcome, *, now: datetime, owner: str) -> bool:
+        return self._store.write(
+            outbox.finish,
+            run.id,
+            status=outcome.status,
+            now=now,
+            exit_code=outcome.exit_code,
+            error=outcome.error,
+            output=outcome.output or None,
+            external_id=outcome.external_id,
+            owner=owner,
+        )
+
+    def hand_back(self, run_id: int, *, error: str) -> None:
+        self._store.write(outbox.hand_back, run_id, error=error)
+
+    def retry_at(self, run_id: int, *, at: datetime, error: str) -> None:
+        self._store.write(outbox.schedule_retry, run_id, at=at, error=error)
+
+    def add_note(self, run_id: int, note: str) -> None:
+        self._store.write(outbox.add_note, run_id, note)
+
+    def record_process(self, run_id: int, process: dict[str, Any], *, owner: str) -> None:
+        self._store.write(outbox.record_process, run_id, process, owner=owner)
+
+    @functools.cache  # noqa: B019 - one queue per daemon; the id never changes
+    def store_id(self) -> str:
+        return self._store.read(meta.store_id) or self._store.write(meta.make_store_id)
