@@ -13,9 +13,11 @@ key-like fields first.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -29,7 +31,7 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
-from azure.storage.blob import BlobPrefix, ContainerClient, LinearRetry
+from azure.storage.blob import BlobPrefix, BlobServiceClient, ContainerClient, LinearRetry
 
 from triggerd.config.base import SecretSource
 from triggerd.config.models import AccountKeyCredential, AzureBlobDatastore, SasTokenCredential
@@ -154,21 +156,10 @@ def container_client(datastore: AzureBlobDatastore) -> ContainerClient:
     """
     options = {**CLIENT_OPTIONS, "retry_policy": _retry_policy()}
     if datastore.connection_string_env is not None:
-        variable = datastore.connection_string_env
-        connection_string = os.environ.get(variable, "").strip()
-        if not connection_string:
-            raise ListingError(
-                f"environment variable {variable} (connection_string_env of the datastore) "
-                "is not set or empty"
-            )
-        try:
+        with _connection_string(datastore.connection_string_env) as connection_string:
             return ContainerClient.from_connection_string(
                 connection_string, datastore.container, **options
             )
-        except ValueError:
-            raise ListingError(
-                f"the connection string in environment variable {variable} is malformed"
-            ) from None
     assert datastore.account_url is not None  # the model requires one way in
     account_url = datastore.account_url
     credential = _credential(datastore.credential, account_url)
@@ -181,6 +172,37 @@ def container_client(datastore: AzureBlobDatastore) -> ContainerClient:
         reason = scrub(str(exc), every_query=True)
         raise ListingError(
             f"cannot use account_url {_without_query(account_url)}: {reason}"
+        ) from None
+
+
+def account_url_of(datastore: AzureBlobDatastore) -> str:
+    """The datastore's account (blob service) URL, as configured or as its connection string
+    names it (the SDK reads the connection string; nothing is sent, no credential is used)."""
+    if datastore.connection_string_env is None:
+        assert datastore.account_url is not None  # the model requires one way in
+        return datastore.account_url
+    with (
+        _connection_string(datastore.connection_string_env) as connection_string,
+        BlobServiceClient.from_connection_string(connection_string) as service,
+    ):
+        return str(service.primary_endpoint)
+
+
+@contextlib.contextmanager
+def _connection_string(variable: str) -> Iterator[str]:
+    """The connection string in ``variable``; ListingError (naming the variable, never the
+    value) when it is missing, or when what is done with it finds it malformed."""
+    connection_string = os.environ.get(variable, "").strip()
+    if not connection_string:
+        raise ListingError(
+            f"environment variable {variable} (connection_string_env of the datastore) "
+            "is not set or empty"
+        )
+    try:
+        yield connection_string
+    except ValueError:
+        raise ListingError(
+            f"the connection string in environment variable {variable} is malformed"
         ) from None
 
 

@@ -9,13 +9,11 @@ never polled a datastore binds its files as cheaply as the one that did.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 from triggerd.config.models import AzureBlobDatastore, LocalDatastore
-from triggerd.errors import ListingError
 from triggerd.redact import without_userinfo
 from triggerd.runs import BoundFile, DataPath
 
@@ -52,31 +50,8 @@ def locator(name: str, datastore: LocalDatastore | AzureBlobDatastore) -> Locato
     value)."""
     if isinstance(datastore, LocalDatastore):
         return Locator(name, str(Path(datastore.path).absolute()), local=True)
-    account = _account_url(datastore).split("?", 1)[0].split("#", 1)[0].rstrip("/")
+    from triggerd.datastores.azure_blob import account_url_of  # the Azure SDK, when needed
+
+    account = account_url_of(datastore).split("?", 1)[0].split("#", 1)[0].rstrip("/")
     container = quote(datastore.container.encode("utf-8"))
     return Locator(name, f"{without_userinfo(account)}/{container}", local=False)
-
-
-def _account_url(datastore: AzureBlobDatastore) -> str:
-    if datastore.account_url is not None:
-        return datastore.account_url
-    assert datastore.connection_string_env is not None  # the model requires one way in
-    variable = datastore.connection_string_env
-    value = os.environ.get(variable, "").strip()
-    if not value:
-        raise ListingError(
-            f"environment variable {variable} (connection_string_env of the datastore) "
-            "is not set or empty"
-        )
-    # The SDK reads the endpoint out of the connection string (BlobEndpoint, or the account
-    # name, protocol and suffix, or the emulator's); making a service client from it sends
-    # nothing and uses no credential.
-    from azure.storage.blob import BlobServiceClient
-
-    try:
-        with BlobServiceClient.from_connection_string(value) as service:
-            return str(service.primary_endpoint)
-    except ValueError:
-        raise ListingError(
-            f"the connection string in environment variable {variable} is malformed"
-        ) from None
