@@ -159,6 +159,8 @@ class RunRecord:
     # The process group of the attempt in flight, or of one whose daemon died (see tables.py).
     process: dict[str, Any] | None = None
     note: str | None = None  # what became of an earlier attempt's processes
+    # The earlier attempts, oldest first: {attempt, started_at, finished_at, exit_code, error}.
+    history: list[dict[str, Any]] | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> RunRecord:

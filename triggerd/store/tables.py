@@ -65,6 +65,10 @@ schedule_state = Table(
     Column("last_poll_at", UTCDateTime(), nullable=True),
     Column("entries", Integer(), nullable=True),
     Column("updated_at", UTCDateTime(), nullable=False),
+    # Who set the override, when and why (`schedules disable NAME --note TEXT`); NULL with it.
+    Column("override_note", Text(), nullable=True),
+    Column("override_at", UTCDateTime(), nullable=True),
+    Column("override_by", String(200), nullable=True),
 )
 
 runs = Table(
@@ -101,6 +105,9 @@ runs = Table(
     # What happened to an earlier attempt's processes (ended before the next attempt, or not
     # checkable from here); shown by `triggerd runs show`.
     Column("note", Text(), nullable=True),
+    # The earlier attempts of the run, oldest first: [{attempt, started_at, finished_at,
+    # exit_code, error}]; the columns above describe the current (or last) attempt only.
+    Column("history", JSON(), nullable=True),
     Index("ix_runs_status_id", "status", "id"),
 )
 
@@ -113,6 +120,11 @@ daemon_instances = Table(
     Column("started_at", UTCDateTime(), nullable=False),
     Column("heartbeat_at", UTCDateTime(), nullable=False),
     Column("stopped_at", UTCDateTime(), nullable=True),
+    Column("version", String(50), nullable=True),
+    # The config this daemon runs on: {"digest", "loaded_at", "files": [{"path", "sha256"}]}.
+    Column("config", JSON(), nullable=True),
+    # The last reload: {"at", "result": "ok" | "refused" | "unchanged", "problems": [str]}.
+    Column("reload", JSON(), nullable=True),
 )
 
 # The persisted snapshot of a watched folder (see triggerd/datastores/settle.py): per path, the
@@ -128,6 +140,55 @@ datastore_entries = Table(
     Column("candidate_version", String(200), nullable=True),
     Column("candidate_seen_at", UTCDateTime(), nullable=True),
     Column("candidate_polls", Integer(), nullable=False),
+    # Why the fired version is there: "baseline" (present at the first poll, not fired) or
+    # "fired"; NULL for rows written before migration 0005.
+    Column("origin", String(16), nullable=True),
+)
+
+# Files a poll saw and will not fire for a reason other than the snapshot (excluded by a
+# pattern, not a regular file, a name the store cannot hold), while they are present. Written
+# only when that set changes, so a steady poll writes nothing.
+datastore_ignored = Table(
+    "datastore_ignored",
+    metadata,
+    Column("schedule", String(200), primary_key=True),
+    Column("path", String(1024), primary_key=True),
+    Column("reason", String(32), nullable=False),  # excluded | not_regular | unrepresentable
+    Column("detail", Text(), nullable=True),  # the pattern, the file type, ...
+    Column("seen_at", UTCDateTime(), nullable=False),
+)
+
+# The last polls of each datastore schedule that did something (listed a change, fired, made
+# the baseline, or failed), newest last, bounded per schedule. A poll that found nothing new is
+# not written (it only moves schedule_state.last_poll_at, at most once a minute).
+poll_history = Table(
+    "poll_history",
+    metadata,
+    Column("id", RunId, primary_key=True, autoincrement=True),
+    Column("schedule", String(200), nullable=False),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("duration_ms", Integer(), nullable=False),
+    Column("listed", Integer(), nullable=True),
+    Column("new", Integer(), nullable=False),
+    Column("changed", Integer(), nullable=False),
+    Column("fired", Integer(), nullable=False),
+    Column("settling", Integer(), nullable=False),
+    Column("excluded", Integer(), nullable=False),
+    Column("baseline", Boolean(), nullable=False),
+    Column("error", Text(), nullable=True),
+    Index("ix_poll_history_schedule_id", "schedule", "id"),
+)
+
+# The last valid config a daemon loaded on this database, file by file, so that the commands
+# that read or change state still work when a file on disk is broken.
+config_files = Table(
+    "config_files",
+    metadata,
+    Column("path", String(1024), primary_key=True),
+    Column("content", Text(), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("loaded_at", UTCDateTime(), nullable=False),
+    Column("loaded_by", String(100), nullable=False),
 )
 
 # A lease: which daemon polls a datastore schedule until when. ``token`` grows each time the
