@@ -26,6 +26,10 @@ class ScheduleState:
     enabled: bool | None
     last_poll_at: datetime | None
     entries: int | None
+    # Who set ``enabled``, when and why (None without an override, or one set before 0005).
+    override_note: str | None = None
+    override_at: datetime | None = None
+    override_by: str | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> ScheduleState:
