@@ -72,13 +72,14 @@ class _OtherKindsKeys(ConfigModel):
 
 class _Trigger(ConfigModel):
     # Problems the flat keys had as a whole (a key of the other kind, both kinds, neither),
-    # found while gathering them: key -> message, reported as the key's own problem.
-    refused: dict[str, str] = Field(default_factory=dict, exclude=True)
-    ignored: _OtherKindsKeys = Field(default_factory=_OtherKindsKeys, exclude=True)
+    # found while gathering them: key -> message, reported as the key's own problem. Both are
+    # given only when there is something in them: 10,000 triggers share the None.
+    refused: dict[str, str] | None = Field(default=None, exclude=True)
+    ignored: _OtherKindsKeys | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")
     def _refuse(self) -> _Trigger:
-        for key, message in self.refused.items():
+        for key, message in (self.refused or {}).items():
             raise Invalid(message, *([key] if key else []))
         return self
 
@@ -181,5 +182,9 @@ def gather(data: dict[str, Any]) -> dict[str, Any]:
             mine.pop(key, None)
         mine.pop("datastore", None)
     ignored = {key: mine.pop(key) for key in other if key in mine}
-    trigger = {**mine, "kind": kind, "refused": refused, "ignored": ignored}
+    trigger = {**mine, "kind": kind}
+    if refused:
+        trigger["refused"] = refused
+    if ignored:
+        trigger["ignored"] = ignored
     return {**rest, "trigger": trigger}
