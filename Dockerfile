@@ -44,20 +44,30 @@ RUN groupadd --system --gid 10001 triggerd \
 # Build context for the install steps below (not the runtime working directory).
 WORKDIR /src
 
-# Dependencies first, from pyproject.toml alone, so this layer is rebuilt only when they change.
-COPY pyproject.toml ./
-# Read [project].dependencies and the postgres extra (the driver for several replicas on
-# PostgreSQL) with the standard library, and install exactly those.
-RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; print('\n'.join(p['dependencies'] + p['optional-dependencies']['postgres']))" > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt \
-    && rm /tmp/requirements.txt
+# Dependencies first, from the lock file alone, so this layer is rebuilt only when they change.
+# requirements.lock pins every package triggerd runs on (its dependencies and the postgres extra,
+# the driver for several replicas on PostgreSQL) with the hashes of their files; `make lock`
+# resolves it from pyproject.toml for this Python 3.11 on Linux x86_64. Every build installs the
+# same Python packages, byte for byte (the base image too, once FROM above names its digest).
+COPY requirements.lock ./
+# --require-hashes: a file whose hash is not in the lock is refused; --no-deps: nothing outside
+# the lock is installed; --only-binary: wheels only, no compiler and no build run here.
+RUN pip install --no-deps --require-hashes --only-binary=:all: -r requirements.lock
 
-# Then the package itself: README.md is part of its metadata (the long description)...
-COPY README.md ./
+# The build backend for the package (setuptools, wheel), pinned and hashed the same way.
+COPY requirements-build.lock ./
+# Installed into the image, so the package below builds without fetching anything.
+RUN pip install --no-deps --require-hashes --only-binary=:all: -r requirements-build.lock
+
+# Then the package itself: pyproject.toml and README.md (its long description) are its metadata...
+COPY pyproject.toml README.md ./
 # ...and the source, the layer that changes most, so it comes last.
 COPY triggerd/ ./triggerd/
-# Dependencies are already in place; install triggerd only, and drop the build context.
-RUN pip install --no-deps . \
+# triggerd only (--no-deps), built with the pinned backend (--no-build-isolation); `pip check`
+# fails the build if the lock left out anything an installed package requires. Then the build
+# context goes.
+RUN pip install --no-deps --no-build-isolation . \
+    && pip check \
     && rm -rf /src
 
 # The database (triggerd.db), its WAL and its lock file live here; keep it on a volume.

@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 
 NODE_STAMP := node_modules/.installed
 
-.PHONY: install run test lint typecheck clean
+.PHONY: install run test lint typecheck clean lock
 
 install: $(STAMP)
 
@@ -35,6 +35,26 @@ typecheck: install
 
 test: install $(NODE_STAMP) lint typecheck
 	$(BIN)/pytest -q -p no:cacheprovider
+
+# requirements.lock (what the image runs on) and requirements-build.lock (what builds the
+# package in it): every version pinned, with hashes, resolved from pyproject.toml by pip-tools
+# in a throwaway virtualenv. Run it after changing a dependency; the pins you have stay unless
+# pyproject.toml rules them out, and `make lock UPGRADE=1` moves them all to the newest allowed.
+# It resolves for the interpreter it runs on, so it insists on the image's: CPython 3.11, Linux
+# x86_64 (tests/unit/test_lockfile.py checks the result against pyproject.toml).
+PIP_TOOLS   := pip-tools==7.6.2
+LOCK_FLAGS  := --quiet --generate-hashes --strip-extras --no-emit-index-url --no-emit-find-links \
+               $(if $(UPGRADE),--upgrade)
+lock:
+	@$(PYTHON) -c 'import platform, sys; sys.exit(None if sys.version_info[:2] == (3, 11) and platform.system() == "Linux" and platform.machine() == "x86_64" else "make lock: run it with CPython 3.11 on Linux x86_64, as in the image (PYTHON=python3.11)")'
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT \
+	&& $(PYTHON) -m venv "$$tmp" \
+	&& "$$tmp/bin/python" -m pip install --quiet $(PIP_TOOLS) \
+	&& export CUSTOM_COMPILE_COMMAND="make lock" \
+	&& "$$tmp/bin/pip-compile" $(LOCK_FLAGS) --extra postgres \
+	   --output-file requirements.lock pyproject.toml \
+	&& "$$tmp/bin/pip-compile" $(LOCK_FLAGS) --only-build-deps --build-deps-for wheel --allow-unsafe \
+	   --output-file requirements-build.lock pyproject.toml
 
 clean:
 	rm -rf $(VENV) node_modules .triggerd .mypy_cache .ruff_cache .pytest_cache

@@ -171,8 +171,19 @@ class RunRecord:
         values["data_path"] = DataPath.from_json(values["data_path"])
         return cls(**values)
 
+    def first_attempt_started_at(self) -> datetime | None:
+        """When the first attempt the retries count from started (``max_elapsed``): the
+        run's first attempt, or the first one after the last `runs retry`; None before any."""
+        start: str | None = None
+        for entry in self.history or ():
+            start = start or entry.get("started_at")
+            if entry.get("retried"):
+                start = None
+        return datetime.fromisoformat(start) if start else self.started_at
+
     def as_json(self) -> dict[str, Any]:
-        """The `runs list --json` / `runs show --json` object (a documented contract)."""
+        """The `runs list --json` / `runs show --json` object (a documented contract); the
+        attempt ``history`` is only in `runs show --json`."""
 
         def iso(value: datetime | None) -> str | None:
             return value.isoformat() if value else None

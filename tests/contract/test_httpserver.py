@@ -391,3 +391,8 @@ def test_parse_address_rejects_with_the_fix(value: str, message: str) -> None:
 def test_a_disabled_address_cannot_build_a_server(probes: Probes, metrics: Metrics) -> None:
     with pytest.raises(ValueError, match="disables the endpoint"):
         HealthServer("off", health=probes.health, ready=probes.readiness, metrics=metrics)
+
+
+def test_the_server_header_names_the_version_and_nothing_of_python(server: HealthServer) -> None:
+    for path in ("/healthz", "/metrics", "/nope"):
+        assert request(server.url + path).headers["server"] == f"triggerd/{__version__}"

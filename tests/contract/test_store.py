@@ -247,10 +247,13 @@ def test_a_transient_failure_waits_for_its_next_attempt(store: Store) -> None:
     [run_id] = store.record_fires("nightly", [pending("nightly:a")], cursor_at=T0, now=T0)
     store.write(outbox.claim_next, "me", T0)
     store.write(outbox.schedule_retry, run_id, at=T0 + timedelta(seconds=30), error="HTTP 503")
+    waiting = store.read(queries.get_run, run_id)
+    assert (waiting.error, waiting.next_attempt_at) == ("HTTP 503", T0 + timedelta(seconds=30))
     assert store.write(outbox.claim_next, "me", T0 + timedelta(seconds=29)) is None
     again = store.write(outbox.claim_next, "me", T0 + timedelta(seconds=30))
     assert again is not None
-    assert (again.attempts, again.error, again.next_attempt_at) == (2, "HTTP 503", None)
+    assert (again.attempts, again.error, again.next_attempt_at) == (2, None, None)
+    assert [(h["attempt"], h["error"]) for h in again.history or []] == [(1, "HTTP 503")]
 
 
 def test_a_handed_back_run_does_not_use_up_an_attempt(store: Store) -> None:

@@ -238,15 +238,16 @@ def test_dockerfile_is_what_a_reviewer_expects() -> None:
     [apt] = [a for i, a in instructions if i == "RUN" and "apt-get install" in a]
     assert "--no-install-recommends tini" in apt and "rm -rf /var/lib/apt/lists/*" in apt
 
-    # Dependencies get a layer of their own, before the source (which changes more often).
+    # Dependencies get a layer of their own, from the lock file alone, before the source (which
+    # changes more often); tests/unit/test_lockfile.py checks what each install takes.
     def index(instruction: str, needle: str) -> int:
         return next(n for n, (i, a) in enumerate(instructions) if i == instruction and needle in a)
 
-    deps = index("COPY", "pyproject.toml")
-    install = index("RUN", "pip install -r")
+    deps = index("COPY", "requirements.lock")
+    install = index("RUN", "-r requirements.lock")
     source = index("COPY", "triggerd/")
-    assert deps < install < source
-    assert kinds.index("USER") > index("RUN", "pip install --no-deps")  # installs ran as root
+    assert deps < install < index("COPY", "pyproject.toml") < source
+    assert kinds.index("USER") > index("RUN", "--no-build-isolation .")  # installs ran as root
 
 
 def test_dockerignore_lets_only_the_build_inputs_in() -> None:
@@ -257,6 +258,8 @@ def test_dockerignore_lets_only_the_build_inputs_in() -> None:
     ]
     assert rules[0] == "*"
     assert {r for r in rules if r.startswith("!")} == {
+        "!requirements.lock",
+        "!requirements-build.lock",
         "!pyproject.toml",
         "!README.md",
         "!triggerd/",

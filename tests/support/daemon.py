@@ -55,6 +55,8 @@ def _env() -> dict[str, str]:
     env = dict(os.environ)
     env.pop("TRIGGERD_DATABASE_URL", None)
     env.setdefault("TRIGGERD_HTTP_ADDRESS", "127.0.0.1:0")  # a free port: tests run side by side
+    # Debug: a poll that found nothing new logs `poll.completed` at debug, and tests count polls.
+    env.setdefault("TRIGGERD_LOG_LEVEL", "DEBUG")
     env["PYTHONUNBUFFERED"] = "1"
     return env
 

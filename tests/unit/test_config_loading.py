@@ -419,7 +419,7 @@ def test_example_config_of_make_run() -> None:
         "input_file",
     )
     assert inbox.trigger.polling_interval == timedelta(seconds=10)
-    assert config.datastores["inbox"].path == REPO / "config" / ".." / "data" / "inbox"
+    assert config.datastores["inbox"].path == REPO / "data" / "inbox"  # no config/../
     hello = config.pipelines["hello"]
     assert isinstance(hello, CommandPipeline)
     assert hello.cwd == REPO / "config"

@@ -24,13 +24,13 @@ from triggerd.config.recurrence_spec import (
     SDK_TIME_OF_DAY_FORMAT,
     SDK_TIME_OF_DAY_HOUR,
     SDK_TIME_OF_DAY_MINUTE,
-    SDK_TIME_ZONE,
     SDK_TZINFO,
     SDK_WEEK_DAYS,
     SDK_WEEK_DAYS_FREQUENCY,
     START_TIME_FORMAT,
     START_TIME_NOT_REAL,
     START_TIME_RANGE,
+    time_zone_problem,
 )
 from triggerd.errors import ConfigError
 from triggerd.recurrence import Frequency, Recurrence, max_interval
@@ -166,7 +166,7 @@ SDK_CASES = {
         "frequency: Day\ninterval: 1\ntime_zone: Mars Standard Time",
         "time_zone",
         3,
-        SDK_TIME_ZONE,
+        time_zone_problem("Mars Standard Time"),
     ),
     # A check that depends on an earlier failure is skipped: hours that the frequency does not
     # allow are not also checked for their range.
@@ -321,7 +321,7 @@ RANGE_CASES = {
         f"frequency: Day\ninterval: 1\ntime_zone: {'Europe/' + 'x' * 300}",
         "time_zone",
         3,
-        SDK_TIME_ZONE,
+        time_zone_problem("Europe/" + "x" * 300),
     ),
 }
 
@@ -354,7 +354,7 @@ MULTI_CASES = {
         [
             ("frequency", 1, SDK_FREQUENCY),
             ("interval", 2, SDK_INTERVAL),
-            ("time_zone", 3, SDK_TIME_ZONE),
+            ("time_zone", 3, time_zone_problem("Nowhere")),
         ],
     ),
     "constructor and validate": (
@@ -401,7 +401,7 @@ MULTI_CASES = {
         [
             ("week_days[0]", 3, SDK_WEEK_DAYS),
             ("week_days[2]", 3, "week day Friday is listed twice"),
-            ("time_zone", 4, SDK_TIME_ZONE),
+            ("time_zone", 4, time_zone_problem("Mars")),
         ],
     ),
     "a misspelled key and what it leaves missing": (

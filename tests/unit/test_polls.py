@@ -3,6 +3,7 @@ never waits for a stuck poll (issue 11, faults 1 and 2)."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from datetime import timedelta
@@ -92,3 +93,35 @@ def test_a_removed_schedule_is_not_polled_again() -> None:
     finally:
         loop.stop(1)
     assert calls and len(calls) == settled
+
+
+def test_a_failing_listing_is_polled_once_a_period_not_twice() -> None:
+    """The retry after a failure comes just under the interval (backoff capped at it, with
+    jitter): the pace point seconds later is not polled as well."""
+    mono = Mono()
+    loop = PollLoop(workers=1, monotonic=mono)
+    entry = _Entry(interval=60.0, poll=lambda: None, anchor=500.0, due=500.0)
+    polled = [500.0]
+    for _ in range(5):  # every poll fails; the poller asks to come back in 57 s
+        mono.now = polled[-1] + 0.01
+        polled.append(finished(loop, entry, timedelta(seconds=57)))
+    gaps = [later - earlier for earlier, later in itertools.pairwise(polled)]
+    assert all(50 < gap <= 60 for gap in gaps), gaps
+    mono.now = polled[-1] + 0.01  # the listing works again: back on the pace
+    assert finished(loop, entry) == 860.0
+    mono.now = 860.5  # the poll on the pace point does not skip the next one
+    assert finished(loop, entry) == 920.0
+
+
+def test_a_wake_close_before_a_pace_point_stands_for_it() -> None:
+    mono = Mono()
+    loop = PollLoop(workers=1, monotonic=mono)
+    entry = _Entry(interval=60.0, poll=lambda: None, anchor=500.0, due=560.0)
+    mono.now = 545.0
+    loop._entries["s"] = entry
+    loop.wake("s", timedelta(0))  # a file event, 15 s before the pace point
+    assert entry.due == 545.0 and entry.early
+    assert finished(loop, entry) == 620.0
+    mono.now = 625.0
+    loop.wake("s", timedelta(0))  # 55 s before the next: that one is still polled
+    assert finished(loop, entry) == 680.0

@@ -51,7 +51,9 @@ CASES = {
     ),
     "time zone": (
         HEAD + "    recurrence: {frequency: Day, interval: 1, time_zone: CET Standard Time}\n",
-        "6: schedules[0].recurrence.time_zone: Time zone is not a valid TimeZone enum.",
+        "6: schedules[0].recurrence.time_zone: Time zone is not a valid TimeZone enum. "
+        "'CET Standard Time' is neither a Windows zone ID nor an IANA name: "
+        'did you mean "W. Europe Standard Time" (Europe/Berlin)?',
     ),
     "time_of_day and hours": (
         HEAD + "    recurrence: {frequency: Day, interval: 1, hours: [1], time_of_day: '1:00'}\n",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 import sys
 from datetime import datetime
 from typing import NoReturn
@@ -12,16 +13,19 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from triggerd import __version__
 from triggerd.cli.common import (
+    cli_config,
     common_options,
     missing_database,
     open_cli_store,
     parse_time,
     print_json,
 )
+from triggerd.cli.describe import describe
 from triggerd.cli.runs import runs
 from triggerd.cli.schedules import schedules
+from triggerd.cli.status import status
 from triggerd.clock import utcnow
-from triggerd.config import load_config
+from triggerd.config import load_config, read_config
 from triggerd.config.triggers import TimeTrigger
 from triggerd.errors import ConfigError, DatabaseMissing, TriggerdError
 from triggerd.settings import Settings
@@ -56,10 +60,10 @@ def run(
     extra = {"log_format": log_format, "log_level": log_level, "concurrency": concurrency}
     settings = settings.model_copy(update={k: v for k, v in extra.items() if v is not None})
     configure_logging(settings.log_format, settings.log_level)
-    config = load_config(settings.config)
+    loaded = read_config(settings.config)
     with _daemon_store(settings) as store:
         try:
-            daemon = Daemon(config, store, settings)
+            daemon = Daemon(loaded.config, store, settings, files=loaded.files)
             install_signal_handlers(daemon)
             code = daemon.run()
         except SQLAlchemyError as exc:  # the database failed during startup
@@ -83,14 +87,35 @@ def _refuse(reason: str) -> NoReturn:
 
 @main.command()
 @common_options
-def validate(settings: Settings) -> None:
-    """Check the configuration: exit 0 if valid, else print one line per problem and exit 1."""
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Also check the world: folders, containers, commands, working directories, secrets",
+)
+def validate(settings: Settings, strict: bool) -> None:
+    """Check the configuration: exit 0 if valid, else print one line per problem and exit 1.
+
+    With --strict, a valid config is also checked against the world it names (datastore
+    folders and containers, argv[0], cwd, secrets' variables and files): one line per problem,
+    exit 1 if there is any.
+    """
     try:
         config = load_config(settings.config)
     except ConfigError as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)
         sys.exit(1)
+    if strict:
+        from triggerd.engine.worldcheck import check_world
+
+        # The Azure SDK logs its own account of a failed credential (many lines, on stderr);
+        # the check reports it once, as a problem line naming the datastore.
+        logging.getLogger("azure").setLevel(logging.CRITICAL)
+        problems = check_world(config, settings.config)
+        for problem in problems:
+            click.echo(str(problem), err=True)
+        if problems:
+            sys.exit(1)
     click.echo(
         f"{settings.config}: ok ({len(config.schedules)} schedules, "
         f"{len(config.pipelines)} pipelines, {len(config.datastores)} datastores)"
@@ -109,7 +134,7 @@ def next_(settings: Settings, name: str, count: int, after: str | None, as_json:
     A schedule with a start_time needs no database. One without counts from when the daemon
     first saw it, which is read from the database (never created: without one, exit 1).
     """
-    config = load_config(settings.config)
+    config = cli_config(settings)
     schedule = config.schedule(name)
     if not isinstance(schedule.trigger, TimeTrigger):
         raise click.ClickException(f"schedule {name!r} is a datastore schedule; it has no times")
@@ -166,7 +191,9 @@ def check(settings: Settings) -> None:
 
 
 main.add_command(schedules)
+schedules.add_command(describe)
 main.add_command(runs)
+main.add_command(status)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -20,9 +20,10 @@ import click
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
+from triggerd.config import Config, load_config, load_config_from_texts
 from triggerd.errors import ConfigError, DatabaseMissing, TriggerdError
 from triggerd.settings import Settings
-from triggerd.store import Store, open_store
+from triggerd.store import RecordedConfig, Store, configrecord, open_store
 from triggerd.store.db import store_error
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -91,6 +92,44 @@ def open_cli_store(settings: Settings, *, create: bool = False) -> Store:
     return open_store(settings.effective_database_url, create=create)
 
 
+def cli_config(settings: Settings) -> Config:
+    """The config on disk; if it is invalid, the last valid config a daemon recorded on the
+    database, after a ``warning:`` line per problem on stderr (so that a broken file does not
+    keep an operator from reading or changing state during an incident). Without a recorded
+    one, the ConfigError (the command exits 2)."""
+    try:
+        return load_config(settings.config)
+    except ConfigError as error:
+        recorded = _recorded_config(settings)
+        if recorded is None:
+            raise
+        try:
+            config = load_config_from_texts(recorded.texts)
+        except ConfigError:
+            raise error from None
+        for problem in error.problems:
+            click.echo(f"warning: {problem}", err=True)
+        click.echo(
+            f"warning: the config on disk is invalid; using the last valid config the daemon "
+            f"recorded at {recorded.loaded_at.isoformat(timespec='seconds')} "
+            f"({_files(len(recorded.texts))}, loaded by {recorded.loaded_by})",
+            err=True,
+        )
+        return config
+
+
+def _files(count: int) -> str:
+    return f"{count} file" if count == 1 else f"{count} files"
+
+
+def _recorded_config(settings: Settings) -> RecordedConfig | None:
+    try:
+        with open_cli_store(settings) as store:
+            return store.read(configrecord.recorded)
+    except (TriggerdError, SQLAlchemyError):  # no database, or none to be reached: as before
+        return None
+
+
 def missing_database(path: str) -> str:
     """Where a command looked for the database, and how to point it elsewhere."""
     return (
@@ -111,6 +150,11 @@ def parse_time(value: str) -> datetime:
     except ValueError as exc:
         raise click.BadParameter(f"{value!r} is not an ISO 8601 date and time") from exc
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def when(moment: datetime | None) -> str:
+    """A time in a table: UTC to the second, ``2026-12-01 11:23:05Z``; ``-`` for none."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ") if moment else "-"
 
 
 def iso(moment: datetime | None) -> str | None:

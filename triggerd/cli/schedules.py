@@ -1,4 +1,4 @@
-"""`triggerd schedules list | enable | disable | trigger`."""
+"""`triggerd schedules list | enable | disable | reset | trigger`."""
 
 from __future__ import annotations
 
@@ -8,15 +8,18 @@ from typing import Any
 import click
 
 from triggerd.cli.common import (
+    cli_config,
     common_options,
     iso,
     open_cli_store,
     parse_time,
     print_json,
     table,
+    when,
 )
+from triggerd.cli.overrides import operator, reset_message, set_message, status_text
 from triggerd.clock import utcnow
-from triggerd.config import Config, Schedule, load_config
+from triggerd.config import Config, Schedule
 from triggerd.config.triggers import DatastoreTrigger, TimeTrigger
 from triggerd.datastores.manual import DataPathRefused, check_data_path
 from triggerd.datastores.paths import normalise_path_on_datastore
@@ -45,6 +48,8 @@ def _describe(
         "pipeline": schedule.pipeline,
         "trigger": schedule.trigger.kind,
         "status": status,
+        "status_source": state.status_source if state else "config",
+        "override": state.override_json() if state else None,
         "next_fire": iso(next_fire),
         "last_poll": iso(state.last_poll_at) if state else None,
         "entries": state.entries if state else None,
@@ -72,7 +77,7 @@ def list_(settings: Settings, as_json: bool) -> None:
 
     Reads the database, never creates it: without one, exit 1 (it says where it looked).
     """
-    config = load_config(settings.config)
+    config = cli_config(settings)
     with open_cli_store(settings) as store:
         known, last_runs = store.read(states.get_all), store.read(queries.last_runs)
     items = [_describe(s, known.get(n), last_runs.get(n)) for n, s in config.schedules.items()]
@@ -84,9 +89,9 @@ def list_(settings: Settings, as_json: bool) -> None:
             i["name"],
             i["pipeline"],
             i["trigger"],
-            i["status"],
+            status_text(config.schedules[i["name"]], known.get(i["name"])),
             i["next_fire"] or "-",
-            i["last_poll"] or "-",
+            when(state.last_poll_at if (state := known.get(i["name"])) else None),
             "-" if i["entries"] is None else str(i["entries"]),
             f"{i['last_run']['status']} #{i['last_run']['id']}" if i["last_run"] else "-",
         ]
@@ -96,31 +101,48 @@ def list_(settings: Settings, as_json: bool) -> None:
     table(rows, [*headers, "LAST RUN"])
 
 
-def _set_enabled(settings: Settings, name: str, enabled: bool) -> None:
-    config = load_config(settings.config)
-    config.schedule(name)  # raises ScheduleNotFound
+def _set_enabled(settings: Settings, name: str, enabled: bool, note: str | None) -> None:
+    config = cli_config(settings)
+    schedule = config.schedule(name)  # raises ScheduleNotFound
     with open_cli_store(settings, create=True) as store:
-        now = utcnow()
-        store.write(states.ensure, name, now)
-        store.write(states.set_enabled, name, enabled, now)
-    word = "enabled" if enabled else "disabled"
-    click.echo(f"{name}: {word} (takes effect at its next slot; survives restarts)")
+        state = store.write(
+            states.set_override, name, enabled, note=note, by=operator(), now=utcnow()
+        )
+    click.echo(set_message(schedule, state))
+
+
+_NOTE = click.option("--note", help="Why (kept with the override, shown by `schedules list`)")
 
 
 @schedules.command()
 @common_options
 @click.argument("name")
-def enable(settings: Settings, name: str) -> None:
-    """Switch a schedule on (overrides `status: Disabled` in its config)."""
-    _set_enabled(settings, name, True)
+@_NOTE
+def enable(settings: Settings, name: str, note: str | None) -> None:
+    """Switch a schedule on (overrides `status: Disabled` in its config until `reset`)."""
+    _set_enabled(settings, name, True, note)
 
 
 @schedules.command()
 @common_options
 @click.argument("name")
-def disable(settings: Settings, name: str) -> None:
-    """Switch a schedule off; its slots are recorded as skipped until it is enabled."""
-    _set_enabled(settings, name, False)
+@_NOTE
+def disable(settings: Settings, name: str, note: str | None) -> None:
+    """Switch a schedule off; its slots are recorded as skipped until it is enabled or reset."""
+    _set_enabled(settings, name, False, note)
+
+
+@schedules.command()
+@common_options
+@click.argument("name")
+def reset(settings: Settings, name: str) -> None:
+    """Forget the `enable`/`disable` override: the config's `status` is in force again (at
+    the schedule's next slot, in a running daemon too)."""
+    config = cli_config(settings)
+    schedule = config.schedule(name)  # raises ScheduleNotFound
+    with open_cli_store(settings) as store:
+        before = store.write(states.clear_override, name, utcnow())
+    click.echo(reset_message(schedule, before))
 
 
 def _parse_params(values: tuple[str, ...]) -> dict[str, str]:
@@ -196,7 +218,7 @@ def trigger(settings: Settings, name: str, params: tuple[str, ...], data_path: s
     neither one of the schedule's pipeline_parameters nor a placeholder of its pipeline.
     Exit 1 when the datastore cannot be listed to check the path.
     """
-    config = load_config(settings.config)
+    config = cli_config(settings)
     schedule = config.schedule(name)
     overrides = _known_params(config, schedule, params)
     bound = _data_path(config, schedule, data_path)
@@ -228,7 +250,7 @@ def backfill(
 ) -> None:
     """Record one run per slot of a time schedule in a past range, under the slots' own fire
     keys: a slot that already has a run is left alone; a skipped slot is run after all."""
-    schedule = load_config(settings.config).schedule(name)
+    schedule = cli_config(settings).schedule(name)
     if not isinstance(schedule.trigger, TimeTrigger):
         raise click.ClickException(f"schedule {name!r} is a datastore schedule; it has no slots")
     every = schedule.trigger.every

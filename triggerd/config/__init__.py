@@ -1,6 +1,6 @@
 """The configuration: YAML files (native or Azure ML Schedule-YAML) -> one validated ``Config``."""
 
-from triggerd.config.loader import load_config
+from triggerd.config.loader import LoadedConfig, load_config, load_config_from_texts, read_config
 from triggerd.config.models import (
     AccountKeyCredential,
     AzureBlobDatastore,
@@ -22,9 +22,12 @@ __all__ = [
     "Credential",
     "Datastore",
     "DefaultCredential",
+    "LoadedConfig",
     "LocalDatastore",
     "Pipeline",
     "SasTokenCredential",
     "Schedule",
     "load_config",
+    "load_config_from_texts",
+    "read_config",
 ]

@@ -39,7 +39,22 @@ def relative_to_file(value: Path | None, info: ValidationInfo) -> Path | None:
     base = (info.context or {}).get("base_dir")
     if value is None or value.is_absolute() or base is None:
         return value
-    return Path(base) / value
+    return tidy_path(Path(base) / value)
+
+
+def tidy_path(path: Path) -> Path:
+    """``path`` without ``name/..`` pairs (``/etc/triggerd/config/../data`` ->
+    ``/etc/triggerd/data``), so that logs and messages show the folder meant. Symlinks are not
+    resolved, and a ``..`` after a symlink stays: the system resolves the link first, so
+    dropping the pair could name another folder."""
+    parts: list[str] = []
+    for part in path.parts:
+        droppable = part == ".." and bool(parts) and parts[-1] not in ("..", path.anchor)
+        if droppable and not Path(*parts).is_symlink():
+            parts.pop()
+            continue
+        parts.append(part)
+    return Path(*parts)
 
 
 class SecretSource(ConfigModel):

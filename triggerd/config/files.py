@@ -84,3 +84,22 @@ def read_config_file(path: Path) -> str | ConfigProblem:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         return ConfigProblem(file, "", "cannot read the file: not UTF-8 text")
+
+
+def read_config_texts(
+    path: Path, problems: list[ConfigProblem]
+) -> tuple[list[str], dict[str, str]]:
+    """The files of the config ``path`` in order, and the text of each one that can be read
+    (the problems of the others, and of ``path``, go to ``problems``)."""
+    files = [str(file) for file in config_files(path, problems)]
+    texts: dict[str, str] = {}
+    for file in files:
+        try:
+            text = read_config_file(Path(file))
+        except MemoryError:
+            text = ConfigProblem(file, "", "cannot load the file: too little memory")
+        if isinstance(text, ConfigProblem):
+            problems.append(text)
+        else:
+            texts[file] = text
+    return files, texts

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,7 +11,8 @@ from pydantic import TypeAdapter, ValidationError
 
 from triggerd.config.azureml_yaml import read_schedule_block
 from triggerd.config.base import SecretSource
-from triggerd.config.files import config_files, read_config_file
+from triggerd.config.digest import ConfigFiles, absolute
+from triggerd.config.files import read_config_texts
 from triggerd.config.models import (
     SCHEDULE_KEYS,
     AzureBlobDatastore,
@@ -138,15 +139,46 @@ def load_config(path: Path) -> Config:
 
     Raises ConfigError with every problem found in every file.
     """
+    return read_config(path).config
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """A valid config and the texts it was loaded from (what the daemon records)."""
+
+    config: Config
+    files: ConfigFiles
+
+
+def read_config(path: Path) -> LoadedConfig:
+    """``load_config``, keeping the texts of the files that were read."""
     problems: list[ConfigProblem] = []
+    files, texts = read_config_texts(path, problems)
+    config = _load_texts(files, texts, problems)
+    return LoadedConfig(config, ConfigFiles({absolute(f): t for f, t in texts.items()}))
+
+
+def load_config_from_texts(texts: Mapping[str, str]) -> Config:
+    """The configuration in ``texts`` ({path: text}), loaded as if each text were the file at
+    its path: relative paths in it resolve from that file's directory, as they did from disk.
+    Raises ConfigError with every problem found."""
+    files = [str(file) for file in sorted(Path(name) for name in texts)]
+    return _load_texts(files, {str(Path(name)): text for name, text in texts.items()}, [])
+
+
+def _load_texts(
+    files: list[str], texts: Mapping[str, str], problems: list[ConfigProblem]
+) -> Config:
+    """Load the ``texts`` of ``files`` (in this order) into one Config, or raise every problem
+    (those given, of files that could not be read, included)."""
     definitions: list[Definition] = []
-    files = config_files(path, problems)
     for file in files:
-        _load_file(file, problems, definitions)
+        if file in texts:
+            _load_file(file, texts[file], problems, definitions)
     _check_names(definitions, problems)
     _check_references(definitions)
     if problems:
-        order = {str(file): i for i, file in enumerate(files)}
+        order = {file: i for i, file in enumerate(files)}
         problems.sort(key=lambda p: (order.get(p.file, -1), p.line or 0))
         raise ConfigError(problems)
     return Config(**_valid_definitions(definitions))
@@ -158,23 +190,20 @@ EMPTY_FILE = (
 )
 
 
-def _load_file(path: Path, problems: list[ConfigProblem], definitions: list[Definition]) -> None:
+def _load_file(
+    file: str, text: str, problems: list[ConfigProblem], definitions: list[Definition]
+) -> None:
     """Load one file; whatever it holds, its problems are reported, nothing is raised."""
     try:
-        _load_file_text(path, problems, definitions)
+        _load_file_text(file, text, problems, definitions)
     except (MemoryError, RecursionError) as exc:
         reason = "too little memory" if isinstance(exc, MemoryError) else "nested too deeply"
-        problems.append(ConfigProblem(str(path), "", f"cannot load the file: {reason}"))
+        problems.append(ConfigProblem(file, "", f"cannot load the file: {reason}"))
 
 
 def _load_file_text(
-    path: Path, problems: list[ConfigProblem], definitions: list[Definition]
+    file: str, text: str, problems: list[ConfigProblem], definitions: list[Definition]
 ) -> None:
-    file = str(path)
-    text = read_config_file(path)
-    if isinstance(text, ConfigProblem):
-        problems.append(text)
-        return
     root, found = parse_yaml(text, file)
     problems.extend(found)
     if root is None or root.value is None:
@@ -199,7 +228,7 @@ def _load_file_text(
                 source.problem((key,), message)
             elif key != "Schedule":
                 source.problem((key,), unknown_key(key, ["Schedule"]))
-        _load_azure_schedule(source, path.stem)
+        _load_azure_schedule(source, Path(file).stem)
         return
     for key in root.value:
         if key not in SECTIONS:

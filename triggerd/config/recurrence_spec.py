@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from triggerd.config.problems import Invalid, show, unknown_key
 from triggerd.recurrence import WEEK_DAYS, Frequency, Recurrence, localize, max_interval
-from triggerd.timezones import resolve_zone
+from triggerd.timezones import resolve_zone, suggest
 
 _T = TypeVar("_T")
 
@@ -278,6 +278,21 @@ def _week_days(values: Any) -> tuple[str, ...] | None:
     return tuple(sorted(values, key=WEEK_DAYS.index))
 
 
+# What a zone name looks like: letters, spaces and . ( ) _ + / -, not too long, no digits.
+_ZONE_SHAPE = re.compile(r"[A-Za-z][A-Za-z .()_+/-]{0,39}")
+
+
+def time_zone_problem(value: str) -> str:
+    """The SDK's message for an unknown time zone, then the value and the zone it most likely
+    meant (``timezones.suggest``). Text is never echoed in case it is a secret put under the
+    wrong key: the value is named only when it is close to a zone or shaped like a zone name."""
+    suggestion = suggest(value) if len(value) <= 100 else None
+    if suggestion is None and not _ZONE_SHAPE.fullmatch(value):
+        return f"{SDK_TIME_ZONE} Use a Windows zone ID or an IANA name (the value is not shown)"
+    message = f"{SDK_TIME_ZONE} {value!r} is neither a Windows zone ID nor an IANA name"
+    return f"{message}: {suggestion}" if suggestion else message
+
+
 def _time_zone(value: Any) -> str:
     if value is None:
         return "UTC"
@@ -286,5 +301,5 @@ def _time_zone(value: Any) -> str:
     try:
         resolve_zone(value)
     except (ValueError, OSError):  # UnknownTimeZone; a name too long for a file name
-        raise Invalid(SDK_TIME_ZONE, "time_zone") from None
+        raise Invalid(time_zone_problem(value), "time_zone") from None
     return value

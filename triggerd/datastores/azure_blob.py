@@ -17,7 +17,7 @@ import contextlib
 import ipaddress
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -37,7 +37,7 @@ from triggerd.config.base import SecretSource
 from triggerd.config.models import AccountKeyCredential, AzureBlobDatastore, SasTokenCredential
 from triggerd.datastores.filters import FileFilter
 from triggerd.datastores.paths import normalise_path_on_datastore
-from triggerd.datastores.snapshot import Entry, Listing
+from triggerd.datastores.snapshot import EXCLUDED, NOT_REGULAR, Entry, Ignored, Listing
 from triggerd.errors import ListingError
 from triggerd.redact import scrub, without_userinfo
 
@@ -75,33 +75,63 @@ class AzureBlobLister:
         self.description = description or describe(container, self.path_on_datastore)
         self._previous: Listing | None = None
         self.unreadable: dict[str, str] = {}  # a listing reads every blob it returns
+        self.ignored: dict[str, Ignored] = {}  # blobs and sub-folders the last listing left out
 
     def list_if_changed(self) -> Listing | None:
-        """The listing, or None when it equals the previous one (compared in C)."""
-        previous = self._previous
+        """The listing, or None when it and what it left out equal the previous ones (compared
+        in C)."""
+        previous, ignored = self._previous, self.ignored
         listing = self.list()
-        return None if listing == previous else listing
+        return None if listing == previous and self.ignored == ignored else listing
 
     def list(self) -> Listing:
         head = self._head
         cut = len(head)
         accepts = self.file_filter.match
         listing: dict[str, Entry] = {}
+        left: list[str] = []  # blobs the filter refuses
+        folders: list[str] = []
         try:
             for item in self.container.walk_blobs(name_starts_with=head or None, delimiter="/"):
                 if isinstance(item, BlobPrefix):  # a sub-folder: never opened
+                    folders.append(item.name.rstrip("/"))
                     continue
                 key: str = item.name
                 name = key[cut:]
-                # "" is a folder marker blob named "incoming/" (Storage Explorer, HNS accounts).
-                if not name or accepts(name) is None:
+                if not name:  # a folder marker blob named "incoming/" (Storage Explorer, HNS)
+                    continue
+                if accepts(name) is None:
+                    left.append(key)
                     continue
                 listing[key] = Entry(item.size, item.etag.strip('"'))
         except AzureError as exc:
             self._previous = None
             raise ListingError(self._reason(exc)) from None
         self._previous = listing
+        self.ignored = self._left_out(left, folders)
         return listing
+
+    def _left_out(self, left: Sequence[str], folders: Sequence[str]) -> dict[str, Ignored]:
+        """Why each blob or sub-folder left out is (a pattern as the last listing found it)."""
+        cut, before = len(self._head), self.ignored
+        found = {key: Ignored(NOT_REGULAR, "directory") for key in folders}
+        for key in left:
+            known = before.get(key)
+            if known is None or known.reason != EXCLUDED:
+                known = Ignored(EXCLUDED, self.file_filter.refusal(key[cut:]))
+            found[key] = known
+        return found
+
+    def probe(self) -> None:
+        """One request: at most one blob under the prefix. Raises ListingError, with the reason
+        a poll would give, when the container cannot be listed (``validate --strict``)."""
+        try:
+            items = self.container.walk_blobs(
+                name_starts_with=self._head or None, delimiter="/", results_per_page=1
+            )
+            next(iter(items), None)
+        except AzureError as exc:
+            raise ListingError(self._reason(exc)) from None
 
     def _reason(self, exc: AzureError) -> str:
         where = self.description
@@ -148,13 +178,19 @@ def close_container(container: ContainerClient) -> None:
 # --- clients --------------------------------------------------------------------------------
 
 
-def container_client(datastore: AzureBlobDatastore) -> ContainerClient:
+def container_client(
+    datastore: AzureBlobDatastore, *, timeout: float | None = None
+) -> ContainerClient:
     """A client for the datastore's container. Raises ListingError if a secret is missing.
 
     Reads secrets only from the environment variable or file named in the config; the error for
-    a missing one names the variable or file, never a value.
+    a missing one names the variable or file, never a value. With ``timeout`` (seconds): that
+    long for a connection and for each read, and no retries (a check, not a poll).
     """
     options = {**CLIENT_OPTIONS, "retry_policy": _retry_policy()}
+    if timeout is not None:
+        retry = LinearRetry(backoff=0, random_jitter_range=0, retry_total=0)
+        options.update(connection_timeout=timeout, read_timeout=timeout, retry_policy=retry)
     if datastore.connection_string_env is not None:
         with _connection_string(datastore.connection_string_env) as connection_string:
             return ContainerClient.from_connection_string(

@@ -60,6 +60,14 @@ class FileFilter:
         """True if ``name`` (a file name, not a path) should be watched."""
         return self.match(name) is not None
 
+    def refusal(self, name: str) -> str:
+        """Why ``name`` is not watched (for a name ``accepts`` refuses): the exclude pattern it
+        matches, or ``not included (PATTERN, ...)``. Slower than ``accepts``: for the few."""
+        for pattern in self.exclude:
+            if fnmatch.fnmatchcase(name, pattern):
+                return pattern
+        return f"not included ({', '.join(self.include)})"
+
     def __repr__(self) -> str:
         return f"FileFilter(include={self.include!r}, exclude={self.exclude!r})"
 

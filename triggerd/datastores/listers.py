@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from triggerd.datastores.snapshot import Listing
+from triggerd.datastores.snapshot import Ignored, Listing
 
 
 class Lister(Protocol):
@@ -21,6 +21,9 @@ class Lister(Protocol):
     unreadable: dict[str, str]
     """Entries the last ``list()`` saw but could not read (name -> why), left out of it: one
     bad entry never stops the rest of the folder."""
+    ignored: dict[str, Ignored]
+    """Entries the last ``list()`` left out (path relative to the datastore root -> why):
+    names the filter refuses (with the pattern) and entries that are not regular files."""
 
     def list(self) -> Listing:
         """The accepted files directly in the watched folder: relative path -> (size, version)."""

@@ -1,7 +1,8 @@
 """The local lister: one ``os.scandir`` of the watched directory per poll.
 
 Only regular files directly in the folder are listed; sub-directories (and what is in them),
-sockets, FIFOs and devices are not. The version of a file is its ``st_mtime_ns``.
+sockets, FIFOs and devices are not (``ignored`` names each entry left out, and why). The version
+of a file is its ``st_mtime_ns``.
 
 Symlinks are never followed out of the watched folder: a symlink whose resolved target is a
 regular file inside the folder's tree is listed with the target's size and mtime; any other
@@ -21,14 +22,14 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import ItemsView, Iterator, Mapping
+from collections.abc import ItemsView, Iterator, Mapping, Sequence
 from itertools import chain, tee
 from operator import attrgetter, eq
 from pathlib import Path
 
 from triggerd.datastores.filters import FileFilter
 from triggerd.datastores.paths import normalise_path_on_datastore
-from triggerd.datastores.snapshot import Entry, Listing
+from triggerd.datastores.snapshot import EXCLUDED, NOT_REGULAR, Entry, Ignored, Listing
 from triggerd.errors import ListingError
 
 _END = object()  # closes a signature, so that a longer or shorter folder never compares equal
@@ -98,6 +99,7 @@ class LocalLister:
         self._key_head = f"{self.path_on_datastore}/" if self.path_on_datastore else ""
         self._signature: Signature | None = None
         self.unreadable: dict[str, str] = {}  # entries the last listing could not read: why
+        self.ignored: dict[str, Ignored] = {}  # entries the last listing left out: why
 
     def list(self) -> Listing:
         folder = str(self.folder)
@@ -106,6 +108,7 @@ class LocalLister:
         signature: Signature = []
         files: list[tuple[str, int, int]] = []  # the accepted regular files, as in signature
         symlinks: list[os.DirEntry[str]] = []
+        left: list[tuple[str, int]] = []  # the entries left out: name, st_mode
         complete = True  # every entry is in the signature
         unreadable: dict[str, str] = {}
         try:
@@ -129,21 +132,41 @@ class LocalLister:
                     signature.append(seen)
                     if regular and accepts(name) is not None:
                         files.append(seen)
+                    else:
+                        left.append((name, st.st_mode))
         except OSError as exc:
             self._signature = None
             raise ListingError(self._reason(exc)) from None
         for entry in symlinks:
-            if accepts(entry.name) is not None:
-                target = self._symlink_target(entry)
-                if target is not None:
-                    files.append((entry.name, target.st_size, target.st_mtime_ns))
+            target = self._symlink_target(entry) if accepts(entry.name) is not None else None
+            if target is not None:
+                files.append((entry.name, target.st_size, target.st_mtime_ns))
+            else:
+                left.append((entry.name, stat.S_IFLNK))
         if complete and not symlinks:
             signature.append(_END)
             self._signature = signature
         else:
             self._signature = None
         self.unreadable = unreadable
+        self.ignored = self._left_out(left)
         return FolderListing(head, files)
+
+    def _left_out(self, left: Sequence[tuple[str, int]]) -> dict[str, Ignored]:
+        """Why each entry left out is (the pattern of an excluded name, as the last listing
+        found it: the filter never changes), by its path relative to the datastore root."""
+        head, accepts, before = self._key_head, self.file_filter.match, self.ignored
+        found: dict[str, Ignored] = {}
+        for name, mode in left:
+            key = head + name
+            if accepts(name) is None:
+                known = before.get(key)
+                if known is None or known.reason != EXCLUDED:
+                    known = Ignored(EXCLUDED, self.file_filter.refusal(name))
+                found[key] = known
+            else:
+                found[key] = Ignored(NOT_REGULAR, file_type(mode))
+        return found
 
     def list_if_changed(self) -> Listing | None:
         """None when the folder is exactly as the previous listing saw it, else ``list()``.
@@ -194,3 +217,18 @@ class LocalLister:
 
     def __repr__(self) -> str:
         return f"LocalLister({self.description!r}, {self.file_filter!r})"
+
+
+_TYPES = (
+    (stat.S_ISDIR, "directory"),
+    (stat.S_ISLNK, "symlink (not to a regular file inside the folder)"),
+    (stat.S_ISFIFO, "fifo"),
+    (stat.S_ISSOCK, "socket"),
+    (stat.S_ISCHR, "character device"),
+    (stat.S_ISBLK, "block device"),
+)
+
+
+def file_type(mode: int) -> str:
+    """What an entry that is not a regular file is, from its ``st_mode``."""
+    return next((name for test, name in _TYPES if test(mode)), "not a regular file")

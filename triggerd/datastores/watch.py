@@ -16,6 +16,8 @@ from watchdog.observers.api import ObservedWatch
 
 from triggerd.observability.logging import get_logger
 
+CONFIG_KEY = "config:"  # the config folder's watch (schedule names cannot hold ':')
+
 
 class _Wake(FileSystemEventHandler):
     def __init__(self, wake: Callable[[], None], accept: Callable[[str], bool] | None) -> None:
@@ -47,27 +49,42 @@ class FolderWatcher:
         wake: Callable[[], None],
         accept: Callable[[str], bool] | None = None,
     ) -> bool:
-        """Watch ``folder`` (not recursively); False, with a warning, if that is not possible.
+        """Watch a datastore schedule's ``folder`` (not recursively); False, with a warning, if
+        that is not possible. ``accept``: only events on paths it accepts wake (default: all)."""
+        return self._watch(schedule, folder, wake, accept, {"schedule": schedule})
 
-        ``accept``: only events on paths it accepts wake (default: every event)."""
+    def watch_config(
+        self, folder: Path, wake: Callable[[], None], accept: Callable[[str], bool]
+    ) -> bool:
+        """Watch the config folder: events on the files ``accept`` takes call ``wake``."""
+        return self._watch(CONFIG_KEY, folder, wake, accept, {"watching": "config"})
+
+    def _watch(
+        self,
+        key: str,
+        folder: Path,
+        wake: Callable[[], None],
+        accept: Callable[[str], bool] | None,
+        about: dict[str, str],
+    ) -> bool:
         try:
             if not self._started:
                 self._observer.start()
                 self._started = True
-            self.unwatch(schedule)
-            self._watches[schedule] = self._observer.schedule(
+            self.unwatch(key)
+            self._watches[key] = self._observer.schedule(
                 _Wake(wake, accept), str(folder), recursive=False
             )
         except (OSError, RuntimeError) as exc:
             self._log.warning(
                 "watch.unavailable",
-                schedule=schedule,
+                **about,
                 folder=str(folder),
                 reason=str(exc) or type(exc).__name__,
                 fallback="polling only",
             )
             return False
-        self._log.info("watch.started", schedule=schedule, folder=str(folder))
+        self._log.info("watch.started", **about, folder=str(folder))
         return True
 
     def unwatch(self, schedule: str) -> None:

@@ -15,6 +15,7 @@ from types import FrameType
 
 from triggerd.clock import utcnow
 from triggerd.config import Config
+from triggerd.config.digest import ConfigFiles
 from triggerd.config.triggers import TimeTrigger
 from triggerd.datastores.watch import FolderWatcher
 from triggerd.engine.batcher import TickBatcher
@@ -22,13 +23,14 @@ from triggerd.engine.clockwatch import ClockStep, ClockWatch
 from triggerd.engine.dispatcher import INTERRUPT_WAIT, Dispatcher
 from triggerd.engine.health import Health
 from triggerd.engine.polls import PollLoop
-from triggerd.engine.reload import config_files_filter, load_settled
+from triggerd.engine.reload import ConfigReport, config_files_filter, load_settled
 from triggerd.engine.resolver import Resolver
 from triggerd.engine.runqueue import StoreQueue
 from triggerd.engine.runtime import Runtime
 from triggerd.engine.scheduler import TimeScheduler
 from triggerd.engine.stopping import StopDeadline
-from triggerd.errors import ConfigError
+from triggerd.engine.worldcheck import warn_about_the_world
+from triggerd.errors import ConfigError, ConfigProblem
 from triggerd.observability.httpserver import HealthServer, parse_address
 from triggerd.observability.logging import get_logger
 from triggerd.observability.metrics import Metrics
@@ -36,7 +38,6 @@ from triggerd.observability.sdnotify import NOTIFY_ENV, Notifier
 from triggerd.settings import Settings
 from triggerd.store import Store, instances, outbox, queries
 
-CONFIG_WATCH = "config:"  # the watch key of the config folder (schedule names cannot hold ':')
 LIVENESS_BEAT = 1.0  # seconds between the scheduler's liveness beats
 RELOAD_RETRY = 5.0  # seconds before a reload the database refused is tried again
 POLLS_STOP_WAIT = 2.0  # seconds a stop waits for polls in flight (then leaves them)
@@ -53,6 +54,7 @@ class Daemon:
         *,
         clock: Callable[[], datetime] = utcnow,
         monotonic: Callable[[], float] = time.monotonic,
+        files: ConfigFiles | None = None,  # the texts ``config`` was loaded from
     ) -> None:
         self.settings = settings
         self.store = store
@@ -75,6 +77,9 @@ class Daemon:
         self.clock_watch = ClockWatch(clock, monotonic=monotonic, on_step=self._clock_stepped)
         started = clock()
         self.instance_id = store.write(instances.register, started, os.getpid())
+        self.report = ConfigReport(store, self.instance_id, clock=clock, metrics=self.metrics)
+        if files is not None:
+            self.report.started(files)
         resolver = Resolver(config)
         self.dispatcher = Dispatcher(
             StoreQueue(store),
@@ -97,7 +102,11 @@ class Daemon:
             resolver=resolver,
         )
         self.batcher = TickBatcher(self.runtime.tick_many)
-        self.scheduler = TimeScheduler(self.batcher.request, before_pass=self.clock_watch.check)
+        self.scheduler = TimeScheduler(
+            self.batcher.request,
+            before_pass=self.clock_watch.check,
+            on_next_fire=self.metrics.next_fire_at,
+        )
         self.polls = PollLoop(monotonic=monotonic)
         self.watcher = FolderWatcher()
         self.health = Health(
@@ -151,6 +160,7 @@ class Daemon:
         self.dispatcher.start()
         self.health.started = True
         self.notifier.ready(self._status())
+        warn_about_the_world(config, self.settings.config)  # config.check_failed warnings
         # What startup built (the config, its schedules, the libraries) lives as long as the
         # daemon: keep it out of the cyclic collector, whose full passes would otherwise walk
         # it all, pausing a planning pass that is due on the minute. (`triggerd run` starts
@@ -246,54 +256,32 @@ class Daemon:
 
     def _watch_config(self) -> None:
         folder, is_config = config_files_filter(self.settings.config)
-        self.watcher.watch(CONFIG_WATCH, folder, self.request_reload, accept=is_config)
+        self.watcher.watch_config(folder, self.request_reload, accept=is_config)
 
     def reload(self) -> bool:
         """Re-read the config; on any problem keep the last good one. True if it changed."""
         try:
-            new = load_settled(self.settings.config)
+            loaded = load_settled(self.settings.config)
         except ConfigError as exc:
-            for problem in exc.problems:
-                self._log.error(
-                    "config.reload_failed",
-                    file=problem.file,
-                    line=problem.line,
-                    key=problem.key,
-                    problem=problem.message,
-                )
-            self.metrics.config_reload(ok=False)
+            self.report.refused(exc.problems)
             return False
+        if self.report.unchanged(loaded.files):
+            return False
+        new = loaded.config
         try:
             change = self.runtime.replace_config(new)
         except Exception as exc:  # the database is away: the old config stays, try again
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            self._log.error(
-                "config.reload_failed",
-                file=str(self.settings.config),
-                line=None,
-                key="",
-                problem=f"the database refused the change ({reason}); trying again shortly",
-            )
-            self.metrics.config_reload(ok=False)
+            problem = f"the database refused the change ({_first_line(exc)}); trying again shortly"
+            self.report.refused([ConfigProblem(str(self.settings.config), "", problem)])
             self._reload_at = self.monotonic() + RELOAD_RETRY
             return False
-        self.metrics.config_reload(ok=True)
+        self.report.applied(loaded.files, change, len(new.schedules))
         self.metrics.set_schedules(len(new.schedules))
-        if not change.any:
-            self._log.debug("config.unchanged")
-            return False
         for name in change.removed + change.changed:
             self.scheduler.remove(name)
             self.polls.remove(name)
             self.watcher.unwatch(name)
         self._schedule(change.added + change.changed)
-        self._log.info(
-            "config.reloaded",
-            added=change.added,
-            removed=change.removed,
-            changed=change.changed,
-            schedules=len(new.schedules),
-        )
         # New time schedules are planned now (a changed one was planned up to now by
         # replace_config, under its old definition: its next slot wakes its new job).
         timed = [n for n in change.added if isinstance(new.schedules[n].trigger, TimeTrigger)]

@@ -171,7 +171,7 @@ class Dispatcher:
         at = next_attempt_at(
             policy,
             attempts=run.attempts,
-            recorded_at=run.started_at or run.created_at,
+            recorded_at=run.first_attempt_started_at() or run.created_at,
             now=now,
             retry_after=exc.retry_after,
         )

@@ -39,6 +39,7 @@ class Refusal:
     runs: list[NewRun] = field(default_factory=list)  # one skipped fire per new refusal
     versions: dict[str, str] = field(default_factory=dict)  # path -> version newly refused
     reasons: dict[str, str] = field(default_factory=dict)  # path (shown) -> why, newly refused
+    present: dict[str, str] = field(default_factory=dict)  # every refused path listed -> why
 
 
 def refuse_unstorable(
@@ -65,7 +66,7 @@ def refuse_unstorable(
         inserts=inserts,
         updates=updates,
     )
-    refusal = Refusal(kept)
+    refusal = Refusal(kept, present=found)
     for path, reason in found.items():
         entry = states[path].last_seen
         assert entry is not None

@@ -3,8 +3,11 @@
 A poll is one non-recursive listing. New or changed files that have settled become pending
 runs in the same transaction that advances the persisted snapshot, so a crash loses nothing
 and fires nothing twice. A poll that finds no change writes nothing (but the poll statistics,
-at most once a minute). A failed listing is logged, retried with backoff, and the old snapshot
-stays the baseline: the schedule never stops by itself.
+at most once a minute) and logs at debug. A poll that did something (a change, a fire, the
+baseline, a failure) is kept in the schedule's poll history, and the files it left out (a
+pattern, not a regular file, a name the store cannot hold) with why, written when that set
+changes. A failed listing is logged, retried with backoff, and the old snapshot stays the
+baseline: the schedule never stops by itself.
 
 A poll goes lease -> list -> settle -> plan (``fileplan.py``, pure) -> record -> apply.
 """
@@ -18,26 +21,31 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from triggerd.config import Config, Schedule
 from triggerd.config.models import LocalDatastore
 from triggerd.config.triggers import DatastoreTrigger
 from triggerd.datastores.factory import build_lister
 from triggerd.datastores.filters import watch_filter
 from triggerd.datastores.listers import Lister
-from triggerd.datastores.names import shown
+from triggerd.datastores.names import MAX_PATH, shown
 from triggerd.datastores.paths import normalise_path_on_datastore
 from triggerd.datastores.settle import SettleResult, Tracked, settle
+from triggerd.datastores.snapshot import UNREPRESENTABLE, Ignored, IgnoredChange, Listing
 from triggerd.engine.fileplan import Refusal, plan_datastore_fires, refuse_unstorable
 from triggerd.engine.lease import PollLease
 from triggerd.errors import LeaseLost, ListingError
 from triggerd.observability.logging import get_logger
 from triggerd.observability.metrics import Metrics
 from triggerd.runs import NewRun, RunStatus
-from triggerd.store import Store, snapshots, states
+from triggerd.store import Store, polls, snapshots, states
+from triggerd.store.polls import PollRecord
 
 FOLLOW_UP = timedelta(seconds=5)  # with a folder watch: poll again this soon while files settle
 STATS_EVERY_S = 60.0  # seconds: poll statistics of unchanged polls are written this often
 FIRST_RETRY = timedelta(seconds=5)
+ERROR_KEPT = 2000  # characters of a failed listing's reason kept in the poll history
 
 
 def retry_delay(failures: int, interval: timedelta) -> timedelta:
@@ -77,6 +85,7 @@ class DatastorePoller:
         self._stats_at: float | None = None  # when the statistics were last written (monotonic)
         self._refused: dict[str, str] = {}  # unstorable path -> the version recorded as refused
         self._unreadable: dict[str, str] = {}  # entry name -> why the lister could not read it
+        self._ignored: dict[str, Ignored] = {}  # shown path -> why it is left out, as stored
         self._first_poll = True
         self._settling: set[str] = set()  # paths with a candidate version still settling
         # The lister's previous listing was settled, committed and applied to ``_tracked``: a
@@ -146,13 +155,13 @@ class DatastorePoller:
         if not self.lease.take():
             self._log.debug("poll.skipped", reason="another daemon holds the lease")
             return None
-        started = time.monotonic()
+        started, started_at = time.monotonic(), self.clock()
         in_step = self._in_step and not self._settling
         self._in_step = False  # until what this poll sees is committed and applied
         try:
             listing = self.lister().list_if_changed() if in_step else self.lister().list()
         except (ListingError, ValueError) as exc:
-            return self._failed(exc)
+            return self._failed(exc, started_at, started)
         self.failures = 0
         now = self.clock()
         tracked = self._load_tracked(now)
@@ -164,14 +173,21 @@ class DatastorePoller:
             self._entries = len(listing)
             self._report_unreadable()
         refusal, fires = self._plan(result, now, baseline)
-        created = self._record(refusal.result, [*fires, *refusal.runs])
+        ignored = self._left_out(listing, refusal)
+        change = IgnoredChange.between(self._ignored, ignored) if ignored is not None else None
+        history = self._history(
+            started_at, started, result, refusal, fires, baseline, ignored, bool(change)
+        )
+        created = self._record(refusal.result, [*fires, *refusal.runs], baseline, history, change)
         if created is None:
             return None  # the lease went to another daemon
         self._apply(refusal.result)
         self._refused.update(refusal.versions)
+        if ignored is not None:
+            self._ignored = ignored
         self._first_poll = False
         self._in_step = True
-        self._report(refusal, fires, baseline, time.monotonic() - started)
+        self._report(refusal, fires, baseline, time.monotonic() - started, quiet=history is None)
         if created:
             self.on_recorded()
         if self.watched and self._settling:
@@ -196,7 +212,7 @@ class DatastorePoller:
         )  # fmt: skip
         return refusal, fires
 
-    def _failed(self, exc: Exception) -> timedelta | None:
+    def _failed(self, exc: Exception, started_at: datetime, started: float) -> timedelta | None:
         if self._closed:  # closed under it (a stop, a reload): not a failure of the datastore
             self._log.debug("poll.abandoned", reason=str(exc))
             return None
@@ -210,6 +226,18 @@ class DatastorePoller:
             failures=self.failures,
             retry_in_s=round(delay.total_seconds(), 1),
         )
+        record = PollRecord(
+            started_at=started_at,
+            duration_ms=round((time.monotonic() - started) * 1000),
+            listed=None,
+            settling=len(self._settling),
+            excluded=len(self._ignored),
+            error=str(exc)[:ERROR_KEPT],
+        )
+        try:
+            self.store.write(polls.append, self.schedule.name, record)
+        except SQLAlchemyError as error:  # the database is down too: the retry still comes
+            self._log.warning("poll.unrecorded", reason=str(error).split("\n", 1)[0])
         return delay
 
     def _load_tracked(self, now: datetime) -> dict[str, Tracked]:
@@ -218,22 +246,76 @@ class DatastorePoller:
             name = self.schedule.name
             state = self.store.write(states.ensure, name, now.replace(microsecond=0))
             self._tracked = self.store.read(snapshots.load, name)
+            self._ignored = self.store.read(polls.load_ignored, name)
             self._settling = {p for p, t in self._tracked.items() if t.candidate is not None}
             self._first_poll = state.last_poll_at is None
         return self._tracked
 
-    def _record(self, result: SettleResult, new_runs: list[NewRun]) -> list[int] | None:
+    def _left_out(self, listing: Listing | None, refusal: Refusal) -> dict[str, Ignored] | None:
+        """What the listing left out, by path as the store holds it (None: nothing listed)."""
+        if listing is None:
+            return None
+        found = {_storable(path): why for path, why in self.lister().ignored.items()}
+        for path, reason in refusal.present.items():
+            found[_storable(path)] = Ignored(UNREPRESENTABLE, reason)
+        return found
+
+    def _history(
+        self,
+        started_at: datetime,
+        started: float,
+        result: SettleResult,
+        refusal: Refusal,
+        fires: list[NewRun],
+        baseline: bool,
+        ignored: dict[str, Ignored] | None,
+        ignored_changed: bool,
+    ) -> PollRecord | None:
+        """The poll's history row; None for a poll that found nothing new (it is not kept)."""
+        kept = refusal.result
+        if not (baseline or fires or refusal.runs or kept.writes or ignored_changed):
+            return None
+        left_out = self._ignored if ignored is None else ignored
+        return PollRecord(
+            started_at=started_at,
+            duration_ms=round((time.monotonic() - started) * 1000),
+            listed=self._entries,
+            new=len(kept.inserts),
+            changed=result.changes - len(result.inserts) - len(result.removals),
+            fired=len(fires),
+            settling=self._settling_after(kept),
+            excluded=len(left_out),
+            baseline=baseline,
+        )
+
+    def _settling_after(self, result: SettleResult) -> int:
+        """How many files will be settling once ``result`` is applied."""
+        after = set(self._settling)
+        for changed in (result.inserts, result.updates):
+            for path, state in changed.items():
+                (after.discard if state.candidate is None else after.add)(path)
+        after.difference_update(result.removals)
+        return len(after)
+
+    def _record(
+        self,
+        result: SettleResult,
+        new_runs: list[NewRun],
+        baseline: bool,
+        history: PollRecord | None,
+        ignored: IgnoredChange | None,
+    ) -> list[int] | None:
         """Commit the poll (nothing at all when nothing changed and no statistics are due);
         the new pending runs' ids, or None when the lease was lost."""
         now = self.clock()
         stats_due = self._stats_at is None or time.monotonic() - self._stats_at >= STATS_EVERY_S
-        if not (result.writes or new_runs or stats_due):
+        if not (result.writes or new_runs or stats_due or history or ignored):
             return []
         try:
             created = self.store.record_poll(
                 self.schedule.name, result, new_runs, now=now, entries=self._entries,
-                stats_only=not (result.writes or new_runs),
-                lease=self.lease.fence,
+                stats_only=not (result.writes or new_runs), lease=self.lease.fence,
+                baseline=baseline, history=history, ignored=ignored or None,
             )  # fmt: skip
         except LeaseLost as exc:
             self._log.warning("poll.lease_lost", reason=str(exc))
@@ -242,7 +324,10 @@ class DatastorePoller:
         self._stats_at = time.monotonic()
         return created
 
-    def _report(self, refusal: Refusal, fires: list[NewRun], baseline: bool, took: float) -> None:
+    def _report(
+        self, refusal: Refusal, fires: list[NewRun], baseline: bool, took: float, *, quiet: bool
+    ) -> None:
+        """Metrics and log lines; ``quiet``: a poll that found nothing new logs at debug."""
         name, result = self.schedule.name, refusal.result
         recorded = [*fires, *refusal.runs]
         if self.metrics:
@@ -250,7 +335,7 @@ class DatastorePoller:
             for new in recorded:
                 outcome = "planned" if new.status == RunStatus.PENDING else "skipped"
                 self.metrics.fire_recorded(name, "datastore", outcome)
-        self._log.info(
+        (self._log.debug if quiet else self._log.info)(
             "poll.completed",
             entries=self._entries,
             changes=result.changes,
@@ -285,3 +370,8 @@ class DatastorePoller:
         for path in result.removals:
             del self._tracked[path]
             self._settling.discard(path)
+
+
+def _storable(path: str) -> str:
+    """A path as ``datastore_ignored`` holds it: shown, when the store cannot hold it as it is."""
+    return path if path.isascii() and len(path) <= MAX_PATH else shown(path)

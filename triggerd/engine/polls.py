@@ -9,7 +9,8 @@ then leaves them (what a poll writes is one transaction, fenced by its lease).
 
 A schedule's polls never overlap. They keep a fixed pace: the next poll is at the next multiple
 of the interval since the schedule was added, unless the poll asks to come back sooner (a
-retry after a failure, files still settling) or a folder watch wakes it.
+retry after a failure, files still settling) or a folder watch wakes it. An early poll less
+than half an interval before a pace point takes that point's place.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class _Entry:
     running: bool = False
     woken: float | None = None  # a wake that came while the poll was running
     removed: bool = False
+    early: bool = False  # ``due`` is off the pace: a retry, a follow-up or a wake
 
 
 class PollLoop:
@@ -89,7 +91,7 @@ class PollLoop:
             if entry.running:
                 entry.woken = soon if entry.woken is None else min(entry.woken, soon)
             elif soon < entry.due:
-                entry.due = soon
+                entry.due, entry.early = soon, True
                 self._push(name, entry)
 
     def _push(self, name: str, entry: _Entry) -> None:
@@ -166,11 +168,17 @@ class PollLoop:
             return
         now = self._monotonic()
         periods = (now - entry.anchor) // entry.interval + 1
-        due = entry.anchor + periods * entry.interval  # the next poll at the schedule's pace
+        pace = entry.anchor + periods * entry.interval  # the next poll at the schedule's pace
+        if entry.early and pace - now < entry.interval / 2:
+            # This poll came early, close before a pace point: it stands for that point. (A
+            # failing listing retries just under the interval; without this the pace poll
+            # followed it seconds later, two polls a period for as long as the failure lasted.)
+            pace += entry.interval
+        due = pace
         if retry_in is not None:
             due = min(due, now + retry_in.total_seconds())
         if entry.woken is not None:
             due = min(due, max(now, entry.woken))
             entry.woken = None
-        entry.due = due
+        entry.due, entry.early = due, due != pace
         self._push(name, entry)

@@ -22,7 +22,7 @@ from triggerd.engine.resolver import Resolver
 from triggerd.engine.timepass import TimePass, truncate
 from triggerd.observability.logging import get_logger
 from triggerd.observability.metrics import Metrics
-from triggerd.store import ScheduleState, Store, leases, outbox, states
+from triggerd.store import ScheduleState, Store, leases, outbox, queries, states
 
 
 class Runtime:
@@ -132,9 +132,10 @@ class Runtime:
     def startup(self) -> None:
         """Hand back runs a dead daemon left in flight, then catch up every time schedule."""
         if self.store.engine.dialect.name == "sqlite":  # one daemon per file: all are orphans
-            for run_id in self.store.write(outbox.recover_orphans, except_owner=self.owner):
-                self._log.warning("run.recovered", run_id=run_id, reason="daemon died mid-run")
+            orphans = self.store.write(outbox.recover_orphans, except_owner=self.owner)
+            self._recovered(orphans, "daemon died mid-run")
         self.take_over_expired()
+        self._seed_metrics()
         known = self._states_at_start(list(self.config.schedules), truncate(self.clock()))
         self.times.seen(known)
         for schedule in self.config.schedules.values():
@@ -153,6 +154,16 @@ class Runtime:
             )
         self.times.tick_many([s.name for s in self.time_schedules()], known=known)
 
+    def _seed_metrics(self) -> None:
+        """The gauges a restart would otherwise empty: each schedule's last success and last
+        failure, from the database in one query; the poll-failure counters at 0."""
+        if self.metrics is None:
+            return
+        last = self.store.read(queries.last_finished)
+        configured = self.config.schedules
+        self.metrics.seed_runs({name: at for name, at in last.items() if name in configured})
+        self.metrics.seed_polls(self.pollers)
+
     def _states_at_start(self, names: list[str], now: datetime) -> dict[str, ScheduleState]:
         """Every schedule's state, read once; those that have none are created (in one
         transaction) and only they are read again (another replica may have made them)."""
@@ -170,11 +181,21 @@ class Runtime:
     def take_over_expired(self) -> list[int]:
         """Runs of a daemon that stopped renewing its claims are run again (at-least-once)."""
         taken = self.store.write(outbox.take_over_expired, self.clock())
-        for run_id in taken:
-            self._log.warning("run.recovered", run_id=run_id, reason="claim expired")
+        self._recovered(taken, "claim expired")
         if taken:
             self._on_recorded()
         return taken
+
+    def _recovered(self, run_ids: list[int], reason: str) -> None:
+        """``run.recovered`` for each run, with its schedule and fire key like every run event."""
+        if not run_ids:
+            return
+        names = self.store.read(queries.schedules_and_keys, run_ids)
+        for run_id in run_ids:
+            schedule, fire_key = names.get(run_id, (None, None))
+            self._log.warning(
+                "run.recovered", run_id=run_id, schedule=schedule, fire_key=fire_key, reason=reason
+            )
 
     def keep_alive(self, in_flight: Collection[int]) -> None:
         """With the heartbeat: renew the claims of the runs in flight and this daemon's leases,

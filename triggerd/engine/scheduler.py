@@ -40,11 +40,18 @@ _Group = tuple[Recurrence, datetime | None]  # what makes two schedules fire at 
 
 class TimeScheduler:
     def __init__(
-        self, on_due: Callable[..., object], *, before_pass: Callable[[], object] = lambda: None
+        self,
+        on_due: Callable[..., object],
+        *,
+        before_pass: Callable[[], object] = lambda: None,
+        on_next_fire: Callable[[list[str], datetime | None], object] = lambda names, when: None,
     ) -> None:
         """``on_due(*names)`` is called with the schedules that came due together;
-        ``before_pass()`` before each look at the jobs (at least every second)."""
+        ``before_pass()`` before each look at the jobs (at least every second);
+        ``on_next_fire(names, when)`` whenever the next slot of schedules is known: when one is
+        added, and after each wake-up (None: the recurrence has no more slots)."""
         self._on_due = on_due
+        self._on_next_fire = on_next_fire
         self._scheduler = _Scheduler(
             before_pass,
             timezone=UTC,
@@ -99,6 +106,9 @@ class TimeScheduler:
             )
         members.add(name)
         self._group_of[name] = group
+        if first is None:
+            first = trigger.recurrence.next_fire_after(datetime.now(UTC), anchor=trigger.anchor)
+        self._on_next_fire([name], first)
 
     def _leave(self, name: str) -> None:
         group = self._group_of.pop(name, None)
@@ -148,6 +158,8 @@ class TimeScheduler:
             self._log.error(
                 "schedule.tick_failed", schedules=len(names), error=str(exc), exc_info=True
             )
+        recurrence, anchor = group
+        self._on_next_fire(names, recurrence.next_fire_after(datetime.now(UTC), anchor=anchor))
 
     @property
     def running(self) -> bool:

@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from triggerd import __version__
 from triggerd.observability.logging import get_logger
 from triggerd.observability.metrics import Metrics
 
@@ -158,8 +159,12 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     timeout = _REQUEST_TIMEOUT_S
-    server_version = "triggerd"
+    server_version = f"triggerd/{__version__}"
     sys_version = ""
+
+    def version_string(self) -> str:
+        """The ``Server`` header: ``triggerd/<version>``, nothing about Python."""
+        return self.server_version
 
     def do_GET(self) -> None:
         self._respond(send_body=True)

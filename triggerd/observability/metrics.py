@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from typing import TypeVar
 
 from prometheus_client import (
@@ -24,6 +25,8 @@ from triggerd import __version__
 
 SUCCESS_STATUSES = frozenset({"succeeded", "submitted"})
 """Run statuses that set ``triggerd_last_success_timestamp_seconds``."""
+FAILURE_STATUSES = frozenset({"failed"})
+"""Run statuses that set ``triggerd_last_failure_timestamp_seconds``."""
 
 # A submission is an HTTP call (well under a second) or a command run to completion (minutes).
 SUBMIT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
@@ -90,6 +93,18 @@ class Metrics:
             ["schedule"],
             registry=r,
         )
+        self.last_failure = Gauge(
+            "triggerd_last_failure_timestamp_seconds",
+            "Unix time of the schedule's last run that failed",
+            ["schedule"],
+            registry=r,
+        )
+        self.next_fire = Gauge(
+            "triggerd_next_fire_timestamp_seconds",
+            "Unix time of the time schedule's next slot",
+            ["schedule"],
+            registry=r,
+        )
         self.retries = Counter(
             "triggerd_run_retries_total",
             "Transient submit failures that scheduled another attempt",
@@ -111,6 +126,12 @@ class Metrics:
         )
         self.poll_failures = Counter(
             "triggerd_poll_failures_total", "Datastore polls that failed", ["schedule"], registry=r
+        )
+        self.last_poll_error = Gauge(
+            "triggerd_last_poll_error_timestamp_seconds",
+            "Unix time of the datastore schedule's last failed poll",
+            ["schedule"],
+            registry=r,
         )
         self.runs_queued = Gauge(
             "triggerd_runs_queued", "Runs not finished yet, by state", ["state"], registry=r
@@ -145,6 +166,31 @@ class Metrics:
         self.run_attempts.observe(attempts)
         if status in SUCCESS_STATUSES:
             self._own(schedule, self.last_success, schedule).set(self._clock())
+        elif status in FAILURE_STATUSES:
+            self._own(schedule, self.last_failure, schedule).set(self._clock())
+
+    def seed_runs(self, last: Mapping[str, tuple[datetime | None, datetime | None]]) -> None:
+        """At start: each schedule's last success and last failure (finish times), as the
+        database holds them, so the gauges and the alerts on them survive a restart."""
+        for schedule, (success, failure) in last.items():
+            if success is not None:
+                self._own(schedule, self.last_success, schedule).set(success.timestamp())
+            if failure is not None:
+                self._own(schedule, self.last_failure, schedule).set(failure.timestamp())
+
+    def seed_polls(self, schedules: Iterable[str]) -> None:
+        """At start: every datastore schedule's poll-failure counter, at 0 until one fails (so
+        that ``increase()`` sees the first failure)."""
+        for schedule in schedules:
+            self._own(schedule, self.poll_failures, schedule)
+
+    def next_fire_at(self, schedules: Iterable[str], when: datetime | None) -> None:
+        """The next slot of these time schedules (None: their recurrence has no more)."""
+        for schedule in schedules:
+            if when is None:
+                self._drop(schedule, self.next_fire, schedule)
+            else:
+                self._own(schedule, self.next_fire, schedule).set(when.timestamp())
 
     def run_retry(self, schedule: str) -> None:
         self._own(schedule, self.retries, schedule).inc()
@@ -155,6 +201,7 @@ class Metrics:
 
     def poll_failed(self, schedule: str) -> None:
         self._own(schedule, self.poll_failures, schedule).inc()
+        self._own(schedule, self.last_poll_error, schedule).set(self._clock())
 
     def set_queue_depth(self, pending: int, running: int) -> None:
         self.runs_queued.labels("pending").set(pending)
@@ -191,3 +238,10 @@ class Metrics:
         with self._lock:
             self._series.setdefault(schedule, set()).add((metric, values))
             return metric.labels(*values)
+
+    def _drop(self, schedule: str, metric: _Labelled, *values: str) -> None:
+        with self._lock:
+            owned = self._series.get(schedule, set())
+            if (metric, values) in owned:
+                owned.discard((metric, values))
+                metric.remove(*values)

@@ -12,6 +12,7 @@ from sqlalchemy import Insert, func, null, select, update
 from sqlalchemy.engine import Connection, Dialect
 
 from triggerd.runs import NewRun, RunRecord
+from triggerd.store.attempts import ATTEMPT, move_attempt
 from triggerd.store.bulk import alike
 from triggerd.store.queries import get_run
 from triggerd.store.sql import insert
@@ -98,10 +99,12 @@ def claim_next(
 ) -> RunRecord | None:
     """Take the oldest due pending run: it becomes ``running`` and its attempts go up.
 
-    Runs of the ``blocked`` schedules (at their overlap limit) wait.
+    Runs of the ``blocked`` schedules (at their overlap limit) wait. An earlier attempt's
+    start, end, exit code and error move into ``history`` in the same UPDATE (a run never
+    attempted has none: its claim is the same two statements as ever).
     """
     query = (
-        select(runs.c.id)
+        select(runs.c.id, *ATTEMPT)
         .where(runs.c.status == "pending")
         .where((runs.c.next_attempt_at.is_(None)) | (runs.c.next_attempt_at <= now))
         .order_by(runs.c.id)
@@ -111,24 +114,28 @@ def claim_next(
     )
     if blocked:
         query = query.where(runs.c.schedule.not_in(list(blocked)))
-    candidate = conn.execute(query).scalar()
+    candidate = conn.execute(query).first()
     if candidate is None:
         return None
     claimed = conn.execute(
         update(runs)
-        .where(runs.c.id == candidate, runs.c.status == "pending")
+        .where(runs.c.id == candidate.id, runs.c.status == "pending")
+        .where(runs.c.attempts == candidate.attempts)
         .values(
-            status="running",
-            claimed_by=owner,
-            started_at=func.coalesce(runs.c.started_at, now),  # the first attempt
-            claim_expires_at=now + ttl,
-            attempts=runs.c.attempts + 1,
-            next_attempt_at=None,
+            {
+                **move_attempt(candidate._mapping, attempt=candidate.attempts),
+                "status": "running",
+                "claimed_by": owner,
+                "started_at": now,
+                "claim_expires_at": now + ttl,
+                "attempts": runs.c.attempts + 1,
+                "next_attempt_at": None,
+            }
         )
     )
     if claimed.rowcount != 1:
         return None
-    return get_run(conn, int(candidate))
+    return get_run(conn, int(candidate.id))
 
 
 def finish(
@@ -165,10 +172,19 @@ def finish(
 
 
 def hand_back(conn: Connection, run_id: int, *, error: str | None = None) -> None:
-    """Hand a run back (shutdown): pending again, the interrupted attempt not counted."""
+    """Hand a run back (shutdown): pending again, the interrupted attempt not counted. It goes
+    into ``history`` at once (its number is the one the next attempt gets again); ``error``
+    stays the run's current one while it waits."""
+    row = conn.execute(
+        select(*ATTEMPT).where(runs.c.id == run_id, runs.c.status == "running")
+    ).first()
+    if row is None:
+        return
+    moved = move_attempt({**row._mapping, "error": error}, attempt=row.attempts)
+    moved["error"] = error
     less = runs.c.attempts - 1
     floor = func.max if conn.dialect.name == "sqlite" else func.greatest
-    _requeue(conn, run_id, error=error, attempts=floor(less, 0))
+    _requeue(conn, run_id, attempts=floor(less, 0), **moved)
 
 
 def schedule_retry(conn: Connection, run_id: int, *, at: datetime, error: str) -> None:
@@ -325,14 +341,17 @@ def add_run(conn: Connection, new: NewRun, now: datetime) -> int:
 
 
 def retry_run(conn: Connection, run_id: int) -> RunRecord:
-    """Re-drive a failed run under the same fire key."""
+    """Re-drive a failed run under the same fire key. Its last attempt goes into ``history``,
+    marked ``retried`` (the retries' ``max_elapsed`` counts again from the next attempt)."""
     run = get_run(conn, run_id)
     if run.status != "failed":
         raise ValueError(f"run {run_id} is {run.status}; only a failed run can be retried")
+    last = {c.name: getattr(run, c.name) for c in ATTEMPT}
+    moved = move_attempt(last, attempt=run.attempts, always=True, retried=True)
     conn.execute(
         update(runs)
         .where(runs.c.id == run_id)
-        .values(status="pending", finished_at=None, next_attempt_at=None, started_at=None)
+        .values({**moved, "status": "pending", "next_attempt_at": None})
     )
     return get_run(conn, run_id)
 

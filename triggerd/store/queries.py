@@ -4,15 +4,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.engine import Connection
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.engine import Connection, Dialect
 
 from triggerd.errors import RunNotFound
 from triggerd.runs import RunRecord
 from triggerd.store.sql import chunks
-from triggerd.store.tables import runs
+from triggerd.store.tables import runs, schedule_state
 
 
 def run_record(row: Any) -> RunRecord:
@@ -33,17 +34,45 @@ def list_runs(
     *,
     schedule: str | None = None,
     statuses: Iterable[str] | None = None,
+    triggers: Iterable[str] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    file: str | None = None,
     limit: int | None = 50,
 ) -> list[RunRecord]:
-    """The newest runs first, of one schedule or with these statuses if asked."""
+    """The newest runs first, filtered if asked: of one schedule, with these statuses or
+    triggers, created at or after ``since`` and before ``until``, for a datastore file whose
+    relative path contains ``file`` (case-sensitive, on every backend)."""
     query = select(runs).order_by(runs.c.id.desc())
     if schedule is not None:
         query = query.where(runs.c.schedule == schedule)
     if statuses:
         query = query.where(runs.c.status.in_(list(statuses)))
+    if triggers:
+        query = query.where(runs.c.trigger.in_(list(triggers)))
+    if since is not None:
+        query = query.where(runs.c.created_at >= since)
+    if until is not None:
+        query = query.where(runs.c.created_at < until)
+    if file is not None:
+        query = query.where(_path_contains(conn.dialect, file))
     if limit is not None:
         query = query.limit(limit)
     return [run_record(row) for row in conn.execute(query)]
+
+
+def _path_contains(dialect: Dialect, text: str) -> ColumnElement[bool]:
+    """The run's ``data_path.relative_path`` contains ``text``. Not LIKE: SQLite's ignores
+    the case of ASCII letters and PostgreSQL's does not, and ``%``/``_`` would need escaping."""
+    path = runs.c.data_path["relative_path"].as_string()
+    position = func.instr(path, text) if dialect.name == "sqlite" else func.strpos(path, text)
+    return position > 0
+
+
+def schedule_names(conn: Connection) -> set[str]:
+    """Every schedule name the database knows: those with a state, and those with runs."""
+    named = select(schedule_state.c.name).union(select(runs.c.schedule).distinct())
+    return set(conn.execute(named).scalars())
 
 
 def last_runs(conn: Connection) -> dict[str, RunRecord]:
@@ -85,3 +114,35 @@ def running_counts(conn: Connection) -> dict[str, int]:
         .group_by(runs.c.schedule)
     ).all()
     return {schedule: int(count) for schedule, count in rows}
+
+
+def last_finished(conn: Connection) -> dict[str, tuple[datetime | None, datetime | None]]:
+    """Each schedule's last success (``succeeded`` or ``submitted``) and last failure: the
+    latest ``finished_at`` of each, in one query (the daemon's gauges, seeded at start)."""
+    rows = conn.execute(
+        select(runs.c.schedule, runs.c.status, func.max(runs.c.finished_at))
+        .where(runs.c.status.in_(["succeeded", "submitted", "failed"]))
+        .group_by(runs.c.schedule, runs.c.status)
+    ).all()
+    last: dict[str, tuple[datetime | None, datetime | None]] = {}
+    for schedule, status, finished in rows:
+        if finished is None:
+            continue
+        success, failure = last.get(schedule, (None, None))
+        if status == "failed":
+            failure = finished
+        elif success is None or finished > success:
+            success = finished
+        last[schedule] = (success, failure)
+    return last
+
+
+def schedules_and_keys(conn: Connection, run_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+    """The schedule and fire key of each of these runs (for the events that name them)."""
+    found: dict[int, tuple[str, str]] = {}
+    for chunk in chunks(run_ids):
+        rows = conn.execute(
+            select(runs.c.id, runs.c.schedule, runs.c.fire_key).where(runs.c.id.in_(chunk))
+        )
+        found.update({int(i): (schedule, key) for i, schedule, key in rows})
+    return found

@@ -1,11 +1,17 @@
-"""The ``datastore_entries`` table: a watched folder's snapshot rows (bulk reads and writes)."""
+"""The ``datastore_entries`` table: a watched folder's snapshot rows (bulk reads and writes).
+
+A row's ``origin`` says why its fired version is there: ``baseline`` (present at the first poll,
+never fired) or ``fired`` (a run was recorded for it); a candidate row that never fired has none.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, select, update
+from sqlalchemy import and_, bindparam, delete, func, select, update
 from sqlalchemy.engine import Connection
 
 from triggerd.datastores.settle import Tracked
@@ -37,9 +43,14 @@ def load(conn: Connection, schedule: str) -> dict[str, Tracked]:
     return tracked
 
 
-def _row(schedule: str, path: str, state: Tracked) -> dict[str, Any]:
+BASELINE = "baseline"
+FIRED = "fired"
+
+
+def _row(schedule: str, path: str, state: Tracked, origin: str | None) -> dict[str, Any]:
     fired, candidate = state.fired, state.candidate
     return {
+        "origin": origin,
         "schedule": schedule,
         "path": path,
         "fired_size": fired.size if fired else None,
@@ -58,15 +69,27 @@ def write(
     inserts: Mapping[str, Tracked],
     updates: Mapping[str, Tracked],
     removals: Sequence[str],
+    fired: Collection[str] = (),
+    baseline: bool = False,
 ) -> None:
-    """Write only what changed: inserts and updates as executemany, deletes in chunks."""
+    """Write only what changed: inserts and updates as executemany, deletes in chunks.
+
+    ``fired``: the paths whose new version fired; ``baseline``: the inserts are the baseline.
+    An update that did not fire keeps its row's ``origin``."""
     # In slices, so that a first poll of 100,000 files never holds every row's parameters at
     # once (the peak memory of the daemon); it is still one transaction.
     for part in chunks(list(inserts.items()), _ROWS_PER_STATEMENT):
-        conn.execute(t.insert(), [_row(schedule, p, s) for p, s in part])
+        conn.execute(
+            t.insert(),
+            [_row(schedule, p, s, _origin(p, s, fired, baseline)) for p, s in part],
+        )
     if updates:
         rows = [
-            {**_row(schedule, p, s), "k_schedule": schedule, "k_path": p}
+            {
+                **_row(schedule, p, s, FIRED if p in fired else None),
+                "k_schedule": schedule,
+                "k_path": p,
+            }
             for p, s in updates.items()
         ]
         stmt = (
@@ -79,6 +102,7 @@ def write(
                 candidate_version=bindparam("candidate_version"),
                 candidate_seen_at=bindparam("candidate_seen_at"),
                 candidate_polls=bindparam("candidate_polls"),
+                origin=func.coalesce(bindparam("origin", type_=t.c.origin.type), t.c.origin),
             )
         )
         conn.execute(
@@ -86,6 +110,63 @@ def write(
         )
     for chunk in chunks(removals):  # paths per DELETE ... IN (...)
         conn.execute(delete(t).where(t.c.schedule == schedule, t.c.path.in_(chunk)))
+
+
+def _origin(path: str, state: Tracked, fired: Collection[str], baseline: bool) -> str | None:
+    if state.fired is None:
+        return None  # a candidate, never fired
+    return BASELINE if baseline else FIRED if path in fired else None
+
+
+@dataclass(frozen=True)
+class Settling:
+    """A file waiting to settle: the size of its newest version, seen first at ``since``."""
+
+    path: str
+    size: int
+    since: datetime | None
+
+
+def settling(conn: Connection, schedule: str, *, limit: int = 100) -> list[Settling]:
+    """The files of a schedule waiting to settle, longest waiting first."""
+    rows = conn.execute(
+        select(t.c.path, t.c.candidate_size, t.c.candidate_seen_at)
+        .where(t.c.schedule == schedule, t.c.candidate_version.is_not(None))
+        .order_by(t.c.candidate_seen_at, t.c.path)
+        .limit(limit)
+    )
+    return [Settling(*row) for row in rows]
+
+
+def count_by_origin(conn: Connection, schedule: str) -> dict[str, int]:
+    """How many files of a schedule wait to settle (``settling``) and how many are at their
+    baseline or fired version (``baseline``, ``fired``; ``unknown`` before migration 0005)."""
+    waiting = t.c.candidate_version.is_not(None)
+    kind = func.coalesce(t.c.origin, "unknown")
+    counts: dict[str, int] = {}
+    rows = conn.execute(
+        select(waiting, kind, func.count()).where(t.c.schedule == schedule).group_by(waiting, kind)
+    )
+    for is_waiting, origin, count in rows:
+        key = "settling" if is_waiting else origin
+        counts[key] = counts.get(key, 0) + int(count)
+    return counts
+
+
+def baseline(conn: Connection, schedule: str, *, limit: int = 100) -> list[tuple[str, int]]:
+    """The files of a schedule at their baseline version (present at the first poll, never
+    fired since and not changing): path and size."""
+    rows = conn.execute(
+        select(t.c.path, t.c.fired_size)
+        .where(
+            t.c.schedule == schedule,
+            t.c.origin == BASELINE,
+            t.c.candidate_version.is_(None),
+        )
+        .order_by(t.c.path)
+        .limit(limit)
+    )
+    return [(path, int(size)) for path, size in rows]
 
 
 def forget(conn: Connection, schedule: str) -> None:

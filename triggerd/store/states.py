@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
@@ -36,6 +36,23 @@ class ScheduleState:
         """A row of the ``schedule_state`` table."""
         mapping = row._mapping
         return cls(**{k: mapping[k] for k in cls.__dataclass_fields__})
+
+    @property
+    def status_source(self) -> Literal["config", "override"]:
+        """Where the status in force comes from: the config's ``status``, or the CLI."""
+        return "config" if self.enabled is None else "override"
+
+    def override_json(self) -> dict[str, Any] | None:
+        """The override as `schedules list --json` shows it (a documented contract); None
+        when the config's ``status`` is in force."""
+        if self.enabled is None:
+            return None
+        return {
+            "enabled": self.enabled,
+            "note": self.override_note,
+            "at": self.override_at.isoformat() if self.override_at else None,
+            "by": self.override_by,
+        }
 
 
 def ensure(conn: Connection, name: str, now: datetime) -> ScheduleState:
@@ -82,13 +99,47 @@ def enabled_overrides(conn: Connection) -> dict[str, bool]:
 
 
 def set_enabled(conn: Connection, name: str, enabled: bool, now: datetime) -> None:
-    """Set the operator's override (`schedules enable|disable`) of a schedule whose state
-    exists (``ensure`` it first)."""
+    """Set the operator's override of a schedule whose state exists (``ensure`` it first),
+    without a note (``set_override`` is what `schedules enable|disable` does)."""
     conn.execute(
         update(schedule_state)
         .where(schedule_state.c.name == name)
         .values(enabled=enabled, updated_at=now)
     )
+
+
+def set_override(
+    conn: Connection, name: str, enabled: bool, *, note: str | None, by: str | None, now: datetime
+) -> ScheduleState:
+    """The operator's override (`schedules enable|disable`): the status in force until
+    ``clear_override``, with who set it, when and why. The state is created first if the
+    schedule has none (``first_seen_at=now``); one transaction in the caller's."""
+    ensure(conn, name, now.replace(microsecond=0))  # an anchor: to the second
+    conn.execute(
+        update(schedule_state)
+        .where(schedule_state.c.name == name)
+        .values(
+            enabled=enabled, override_note=note, override_at=now, override_by=by, updated_at=now
+        )
+    )
+    state = get(conn, name)
+    assert state is not None  # ensured above, in this transaction
+    return state
+
+
+def clear_override(conn: Connection, name: str, now: datetime) -> ScheduleState | None:
+    """Forget the operator's override (`schedules reset`): the config's ``status`` is in
+    force again. Returns the state as it was before (None if the schedule has none)."""
+    before = get(conn, name)
+    if before is not None:
+        conn.execute(
+            update(schedule_state)
+            .where(schedule_state.c.name == name)
+            .values(
+                enabled=None, override_note=None, override_at=None, override_by=None, updated_at=now
+            )
+        )
+    return before
 
 
 def advance_cursors(

@@ -1,7 +1,8 @@
 """The store: connections to read, transactions to write, and the writes that span tables.
 
 Everything else the store does is a function over a Connection in the module of its table
-(``states``, ``outbox``, ``queries``, ``snapshots``, ``leases``, ``instances``, ``meta``);
+(``states``, ``outbox``, ``queries``, ``snapshots``, ``polls``, ``leases``, ``instances``,
+``meta``);
 a caller runs it in ``reading()`` or ``writing()``, or hands it to ``read`` or ``write``::
 
     with store.writing() as conn:
@@ -21,8 +22,9 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
 from triggerd.datastores.settle import SettleResult
+from triggerd.datastores.snapshot import IgnoredChange
 from triggerd.runs import NewRun
-from triggerd.store import outbox, snapshots, states
+from triggerd.store import outbox, polls, snapshots, states
 from triggerd.store.bulk import BulkInsert, alike
 from triggerd.store.leases import check_fence
 from triggerd.store.sql import read_only
@@ -137,8 +139,12 @@ class Store:
         entries: int,
         stats_only: bool = False,
         lease: tuple[str, str, int] | None = None,
+        baseline: bool = False,
+        history: polls.PollRecord | None = None,
+        ignored: IgnoredChange | None = None,
     ) -> list[int]:
-        """Commit a poll in ONE transaction: its runs, the snapshot rows that changed, the stats.
+        """Commit a poll in ONE transaction: its runs, the snapshot rows that changed (``baseline``:
+        the first poll's), what it left out that changed, its ``history`` row, the stats.
 
         With ``lease`` (name, owner, token), only while that lease is still held (else
         LeaseLost). A run whose fire key is already recorded is left alone; returns the new
@@ -156,7 +162,13 @@ class Store:
                     inserts=result.inserts,
                     updates=result.updates,
                     removals=result.removals,
+                    fired={path for path, _ in result.fire} if result.fire else (),
+                    baseline=baseline,
                 )
+            if ignored:
+                polls.write_ignored(conn, schedule, ignored, now)
+            if history is not None:
+                polls.append(conn, schedule, history)
             states.record_poll(conn, schedule, now=now, entries=entries)
         return created
 
@@ -164,4 +176,5 @@ class Store:
         """Forget what a datastore schedule has seen: its next poll is a new baseline."""
         with self.writing() as conn:
             snapshots.forget(conn, schedule)
+            polls.forget_ignored(conn, schedule)
             states.forget_polls(conn, schedule)
