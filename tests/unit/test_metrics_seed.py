@@ -160,7 +160,7 @@ def test_the_next_fire_gauge_is_set_when_a_schedule_is_added_and_after_each_wake
     expected = nightly.next_fire_after(datetime.now(UTC))
     assert expected is not None
     assert value(metrics, gauge, schedule="also-nightly") == expected.timestamp()
-    metrics.next_fire.labels("nightly").set(0)
+    metrics.next_fire.set(["nightly"], 0)
     scheduler._wake((nightly, None))  # as APScheduler calls the group's job
     assert value(metrics, gauge, schedule="nightly") == expected.timestamp()
 
@@ -198,3 +198,15 @@ def test_run_recovered_names_the_schedule_and_the_fire_key(config: Config, store
         if store.engine.dialect.name == "sqlite"
         else ("claim expired"),
     }
+
+
+def test_a_schedule_that_leaves_the_config_loses_its_next_fire_series() -> None:
+    metrics = Metrics(process=False)
+    metrics.next_fire_at(["kept", "gone"], T0)
+    metrics.forget_schedule("gone")
+    gauge = "triggerd_next_fire_timestamp_seconds"
+    assert value(metrics, gauge, schedule="kept") == T0.timestamp()
+    assert value(metrics, gauge, schedule="gone") is None
+    text = metrics.render()[0].decode()
+    assert "# TYPE triggerd_next_fire_timestamp_seconds gauge" in text
+    assert 'triggerd_next_fire_timestamp_seconds{schedule="kept"}' in text
