@@ -7,9 +7,14 @@ The rules (``reference/azureml.md`` §1, design "Time semantics"):
 - Without a pattern (hours, minutes, week days) S fires, then S + k x interval. Minute and Hour
   count on the absolute timeline; Day, Week and Month on the wall clock of the zone. A monthly
   start on a day that a month lacks (31st, 30th, Feb 29th) skips that month.
-- With a pattern (Day and Week only) every hour x minute of the pattern fires on the days
-  S's date + k x N (Day/N) or on the week days of the weeks Monday-of-S + k x N weeks (Week/N).
-  Missing parts come from S. Fires are strictly after S, except that an anchor itself fires.
+- With a pattern (Day, Week and, from Azure ML v2 files, Month) every hour x minute of the
+  pattern fires on the days S's date + k x N (Day/N), on the week days of the weeks
+  Monday-of-S + k x N weeks (Week/N), or in the months of S + k x N months (Month/N) on its
+  ``month_days`` (a day a month lacks is skipped in that month), on every one of its week days,
+  or on S's day. Missing parts come from S. Fires are strictly after S, except that an anchor
+  itself fires.
+- ``end_time`` (naive wall time in the zone, like ``start_time``) ends the series: no fire is
+  after it (one exactly at it fires).
 - A wall time is localized as RFC 5545 does: ``fold=0``. A time in a spring-forward gap takes the
   offset before the gap (02:30 -> 03:30 summer time); a repeated time fires once, the first time.
 
@@ -107,6 +112,8 @@ class Recurrence:
     hours: tuple[int, ...] | None = None
     minutes: tuple[int, ...] | None = None
     week_days: tuple[str, ...] | None = None
+    end_time: datetime | None = None  # naive wall time in time_zone; no fire after it
+    month_days: tuple[int, ...] | None = None  # Month only (Azure ML v2), 1 to 31
 
     @property
     def zone(self) -> ZoneInfo:
@@ -119,7 +126,18 @@ class Recurrence:
 
     @property
     def has_pattern(self) -> bool:
-        return any(part is not None for part in (self.hours, self.minutes, self.week_days))
+        parts = (self.hours, self.minutes, self.week_days, self.month_days)
+        return any(part is not None for part in parts)
+
+    @property
+    def end(self) -> datetime | None:
+        """The instant of ``end_time`` (UTC), or None if the series never ends."""
+        return localize(self.end_time, self.zone) if self.end_time is not None else None
+
+    def ended(self, now: datetime) -> bool:
+        """Whether the series has no fire after ``now`` because ``end_time`` has passed."""
+        end = self.end
+        return end is not None and now >= end
 
     # -- the heart ---------------------------------------------------------------------------
 
@@ -133,18 +151,27 @@ class Recurrence:
         """
         _require_aware("after", after)
         start = self._start(anchor)
+        end = self.end
+        if end is not None and after >= end:
+            return None
         try:
-            if self.has_pattern:
-                return self._next_on_pattern(after, start)
-            if after < start.utc:
-                return start.utc
-            if self.frequency in (Frequency.MINUTE, Frequency.HOUR):
-                return self._next_absolute(after, start)
-            if self.frequency == Frequency.MONTH:
-                return self._next_month(after, start)
-            return self._next_wall_days(after, start)
+            moment = self._next_unbounded(after, start)
         except OverflowError:  # past year 9999
             return None
+        if moment is not None and end is not None and moment > end:
+            return None
+        return moment
+
+    def _next_unbounded(self, after: datetime, start: _Start) -> datetime | None:
+        if self.has_pattern:
+            return self._next_on_pattern(after, start)
+        if after < start.utc:
+            return start.utc
+        if self.frequency in (Frequency.MINUTE, Frequency.HOUR):
+            return self._next_absolute(after, start)
+        if self.frequency == Frequency.MONTH:
+            return self._next_month(after, start)
+        return self._next_wall_days(after, start)
 
     def fire_times(
         self, after: datetime, count: int, *, anchor: datetime | None = None
@@ -231,8 +258,10 @@ class Recurrence:
     # -- pattern: hours x minutes on the days of the pattern ----------------------------------
 
     def _next_on_pattern(self, after: datetime, start: _Start) -> datetime | None:
-        if self.frequency not in (Frequency.DAY, Frequency.WEEK):
-            raise ValueError(f"hours, minutes and week days need Day or Week, not {self.frequency}")
+        if self.frequency not in (Frequency.DAY, Frequency.WEEK, Frequency.MONTH):
+            raise ValueError(
+                f"hours, minutes and week days need Day, Week or Month, not {self.frequency}"
+            )
         if start.is_anchor and after < start.utc:
             return start.utc  # first run immediate; the pattern continues after it
         threshold = max(after, start.utc)
@@ -271,6 +300,9 @@ class Recurrence:
             for i in range(k, k + _MAX_PERIODS):
                 yield start_day + timedelta(days=i * self.interval)
             return
+        if self.frequency == Frequency.MONTH:
+            yield from self._month_pattern_days(start_day, from_day)
+            return
         names = self.week_days if self.week_days is not None else (WEEK_DAYS[start_day.weekday()],)
         offsets = sorted({WEEK_DAYS.index(name) for name in names})
         first_monday = start_day - timedelta(days=start_day.weekday())
@@ -280,6 +312,26 @@ class Recurrence:
             for offset in offsets:
                 yield monday + timedelta(days=offset)
 
+    def _month_pattern_days(self, start_day: date, from_day: date) -> Iterator[date]:
+        """Month/N: the pattern's days of the months of S + k x N months, in order."""
+        first = start_day.year * 12 + start_day.month - 1
+        months_from = from_day.year * 12 + from_day.month - 1
+        k = max(0, (months_from - first) // self.interval - 1)
+        offsets = {WEEK_DAYS.index(name) for name in self.week_days or ()}
+        for i in range(k, k + _MAX_PERIODS):
+            year, month0 = divmod(first + i * self.interval, 12)
+            if year > 9999:
+                return
+            length = calendar.monthrange(year, month0 + 1)[1]
+            if self.week_days is not None:
+                weekday = date(year, month0 + 1, 1).weekday()  # of the 1st
+                days = [d for d in range(1, length + 1) if (weekday + d - 1) % 7 in offsets]
+            else:
+                wanted = self.month_days if self.month_days is not None else (start_day.day,)
+                days = sorted(d for d in set(wanted) if d <= length)  # a lacking day: skipped
+            for day in days:
+                yield date(year, month0 + 1, day)
+
     # -- words -------------------------------------------------------------------------------
 
     def describe(self) -> str:
@@ -287,14 +339,20 @@ class Recurrence:
         unit = _UNIT_NAME[Frequency(self.frequency)]
         parts = [f"every {unit}" if self.interval == 1 else f"every {self.interval} {unit}s"]
         start = self.start_time
+        if self.month_days is not None:
+            parts.append("on day " + ", ".join(str(d) for d in self.month_days))
         if self.week_days is not None:
             parts.append("on " + ", ".join(self.week_days))
         elif self.frequency == Frequency.WEEK and start is not None and self.has_pattern:
             parts.append("on " + WEEK_DAYS[start.weekday()])
+        elif self.frequency == Frequency.MONTH and start is not None and self.has_pattern:
+            parts.append("" if self.month_days is not None else f"on day {start.day}")
         if self.has_pattern:
             parts.append(self._describe_clock())
         if start is not None:
             parts.append(f"from {start.isoformat(sep=' ')}")
+        if self.end_time is not None:
+            parts.append(f"until {self.end_time.isoformat(sep=' ')}")
         return " ".join(part for part in parts if part) + f" ({self.time_zone})"
 
     def _describe_clock(self) -> str:

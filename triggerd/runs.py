@@ -22,13 +22,15 @@ _DIGEST = 32  # hex digits of sha256 that stand for a path in a shortened or ref
 
 
 class RunStatus(StrEnum):
-    """pending -> running -> succeeded | failed (| submitted for remote targets); or skipped."""
+    """pending -> running -> succeeded | failed (| submitted for remote targets, then, when the
+    daemon follows the remote run, succeeded | failed | canceled); or skipped."""
 
     PENDING = "pending"
     RUNNING = "running"
     SUBMITTED = "submitted"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    CANCELED = "canceled"
     SKIPPED = "skipped"
 
 
@@ -109,10 +111,12 @@ class DataPath:
 @dataclass(frozen=True)
 class BoundFile(DataPath):
     """A run's file as its pipeline reaches it: ``location`` is the absolute local path or the
-    blob URL (no SAS: the job authenticates by itself), ``uri`` a ``file://`` URI or that URL."""
+    blob URL (no SAS: the job authenticates by itself), ``uri`` a ``file://`` URI or that URL;
+    ``azureml_datastore`` the name of its container as an Azure ML datastore, when configured."""
 
     location: str
     uri: str
+    azureml_datastore: str | None = None
 
 
 # -- runs --------------------------------------------------------------------------------------
@@ -161,6 +165,20 @@ class RunRecord:
     note: str | None = None  # what became of an earlier attempt's processes
     # The earlier attempts, oldest first: {attempt, started_at, finished_at, exit_code, error}.
     history: list[dict[str, Any]] | None = None
+    # A remote run followed to its end (store/follows.py): its last status as the target
+    # reports it, a link to it, the id the status is read by (Azure ML v2: the job's ARM id),
+    # the next status check (None: not followed, or no more), the deadline, checks made.
+    remote_status: str | None = None
+    remote_url: str | None = None
+    remote_id: str | None = None
+    follow_next_at: datetime | None = None
+    follow_until: datetime | None = None
+    follow_checks: int = 0
+
+    @property
+    def followed(self) -> bool:
+        """A submitted run whose remote run the daemon still follows."""
+        return self.status == RunStatus.SUBMITTED and self.follow_next_at is not None
 
     @classmethod
     def from_row(cls, row: Any) -> RunRecord:
@@ -169,6 +187,7 @@ class RunRecord:
         values["trigger"] = TriggerKind(values["trigger"])
         values["status"] = RunStatus(values["status"])
         values["data_path"] = DataPath.from_json(values["data_path"])
+        values["follow_checks"] = values.get("follow_checks") or 0
         return cls(**values)
 
     def first_attempt_started_at(self) -> datetime | None:
@@ -207,4 +226,7 @@ class RunRecord:
             "exit_code": self.exit_code,
             "external_id": self.external_id,
             "note": self.note,
+            "remote_status": self.remote_status,
+            "remote_url": self.remote_url,
+            "follow_until": iso(self.follow_until) if self.followed else None,
         }

@@ -38,12 +38,16 @@ class Settings(BaseSettings):
         default=timedelta(seconds=30), description="how long SIGTERM waits for runs in flight"
     )
     heartbeat_interval: timedelta = timedelta(seconds=5)
+    follow_interval: timedelta = Field(
+        default=timedelta(seconds=15),
+        description="the first wait between status checks of a followed remote run",
+    )
     http_address: str = Field(
         default="127.0.0.1:9464",
         description="host:port of /healthz, /readyz and /metrics; 'off' disables them",
     )
 
-    @field_validator("shutdown_grace", "heartbeat_interval", mode="before")
+    @field_validator("shutdown_grace", "heartbeat_interval", "follow_interval", mode="before")
     @classmethod
     def _duration(cls, value: object) -> timedelta:
         """Whole seconds (``30``) or a string with a unit (``"30s"``, ``"2m"``)."""

@@ -154,6 +154,9 @@ def test_finishing_records_the_outcome(store: Store) -> None:
         "exit_code": 3,
         "external_id": None,
         "note": None,
+        "remote_status": None,
+        "remote_url": None,
+        "follow_until": None,
     }
     assert run.output == "boom\n"
 

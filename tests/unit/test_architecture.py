@@ -32,7 +32,7 @@ LAYERS: list[tuple[str, ...]] = [
         "triggerd.runs",
         "triggerd.observability",
     ),
-    ("triggerd.recurrence",),
+    ("triggerd.recurrence", "triggerd.timetable", "triggerd.cron"),
     ("triggerd.config", "triggerd.settings"),
     ("triggerd.datastores", "triggerd.submitters"),
     ("triggerd.store",),

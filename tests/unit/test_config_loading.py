@@ -88,7 +88,7 @@ FILE_CASES = {
         [
             ("c.yaml", "schedules[0].pipeline", 4, "missing required key 'pipeline'"),
             # (reported beside the other problems since the trigger is gathered on load)
-            ("c.yaml", "schedules[0]", 4, "a schedule needs a recurrence or a datastore"),
+            ("c.yaml", "schedules[0]", 4, "a schedule needs a recurrence, a cron or a datastore"),
             ("c.yaml", "schedules[0].<<", 5, "'<<' merges a mapping or a list of mappings"),
         ],
     ),
@@ -433,8 +433,8 @@ def test_example_config_of_make_run() -> None:
 
 def test_annotated_examples_load() -> None:
     config = load_config(REPO / "config" / "examples")
-    assert {s.trigger.kind for s in config.schedules.values()} == {"datastore"}
-    assert set(config.datastores) == {"inbox", "workspaceblobstore"}
+    assert {"datastore", "cron"} <= {s.trigger.kind for s in config.schedules.values()}
+    assert set(config.datastores) == {"inbox", "workspaceblobstore", "scoring-uploads"}
 
 
 def test_remote_pipelines_load_with_their_defaults(tmp_path: Path) -> None:

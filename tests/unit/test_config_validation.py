@@ -53,7 +53,7 @@ SCHEDULE_CASES = {
         PARAMS,
         "schedules[0]",
         6,
-        "a schedule needs a recurrence or a datastore",
+        "a schedule needs a recurrence, a cron or a datastore",
     ),
     "data path parameter without datastore": (
         RECURRENCE + "data_path_parameter_name: input\n",
@@ -186,7 +186,7 @@ SCHEDULE_CASES = {
         "schedules[0].recurrence",
         8,
         "must be a mapping with keys frequency, interval, start_time, time_zone, hours, "
-        "minutes, time_of_day, week_days",
+        "minutes, time_of_day, week_days, end_time",
     ),
     "description not a string": (
         RECURRENCE + "description: 5\n",
@@ -276,7 +276,7 @@ PIPELINE_CASES = {
         "kind: comand\nargv: [echo]",
         "pipelines.p.kind",
         4,
-        "unknown pipeline kind 'comand' (supported: command, azureml, http)",
+        "unknown pipeline kind 'comand' (supported: command, azureml, azureml_batch, http)",
     ),
     "azureml without endpoint": (
         "kind: azureml",

@@ -45,6 +45,7 @@ class FakeQueue:
     running: dict[str, int] = field(default_factory=dict)
     waiting: dict[str, list[str]] = field(default_factory=dict)
     told: list[tuple[Any, ...]] = field(default_factory=list)
+    outcomes: list[RunOutcome] = field(default_factory=list)
     done: threading.Event = field(default_factory=threading.Event)
 
     def claim(self, owner: str, now: datetime, *, blocked: Any) -> RunRecord | None:
@@ -63,6 +64,7 @@ class FakeQueue:
 
     def finish(self, run: RunRecord, outcome: RunOutcome, *, now: datetime, owner: str) -> bool:
         self.told.append(("finish", run.id, outcome.status, outcome.error))
+        self.outcomes.append(outcome)
         self.done.set()
         return self.keep_claims
 
@@ -104,13 +106,14 @@ def dispatch_one(
     queue: FakeQueue | None = None,
     retry: RetryPolicy = THREE_ATTEMPTS,
     resolve: Callable[[RunRecord], Dispatch] | None = None,
+    follow: timedelta | None = None,
 ) -> tuple[FakeQueue, list[dict[str, Any]]]:
     queue = queue or FakeQueue([run_record()])
     submitter = Submitting(does)
 
     def resolved(run: RunRecord) -> Dispatch:
         request = RunRequest(run.id, run.schedule, run.fire_key, run.trigger, NOW, {})
-        return Dispatch(request, submitter, retry)
+        return Dispatch(request, submitter, retry, follow)
 
     dispatcher = Dispatcher(
         queue, resolve or resolved, owner="me", concurrency=1, clock=lambda: NOW
@@ -220,3 +223,13 @@ def test_a_skip_schedule_at_its_limit_has_its_waiting_fires_skipped_and_is_not_c
     assert ("finish", 2, "succeeded", None) in queue.told
     assert [r.id for r in queue.runs] == [1]  # blocked, never claimed
     assert [e["fire_key"] for e in logs if e["event"] == "fire.skipped"] == ["busy:1"]
+
+
+@pytest.mark.parametrize("status", ["submitted", "succeeded"])
+def test_a_submitted_run_of_a_followed_pipeline_is_recorded_to_be_followed(status: str) -> None:
+    outcome = RunOutcome(status, external_id="x")  # type: ignore[arg-type]
+    queue, _ = dispatch_one(outcome, follow=timedelta(hours=6))
+    [recorded] = queue.outcomes
+    assert recorded.follow_for == (timedelta(hours=6) if status == "submitted" else None)
+    queue, _ = dispatch_one(RunOutcome("submitted", external_id="x"))
+    assert queue.outcomes[0].follow_for is None  # follow: false

@@ -14,7 +14,15 @@ from pathlib import Path
 import pydantic
 import pytest
 
-from triggerd.config import azureml_yaml, base, models, pipelines, triggers
+from triggerd.config import (
+    azureml_v2,
+    azureml_v2_trigger,
+    azureml_yaml,
+    base,
+    models,
+    pipelines,
+    triggers,
+)
 from triggerd.config.models import Config
 from triggerd.config.recurrence_spec import RECURRENCE_KEYS
 from triggerd.settings import Settings
@@ -60,6 +68,7 @@ RECURRENCE = (
     "minutes",
     "time_of_day",
     "week_days",
+    "end_time",
 )
 
 
@@ -114,6 +123,22 @@ def test_every_recurrence_key_is_in_configuration_md(key: str) -> None:
 @pytest.mark.parametrize("key", sorted(set(azureml_yaml.SDK_KEYS) | set(azureml_yaml.EXTRA_KEYS)))
 def test_every_azureml_schedule_file_key_is_in_configuration_md(key: str) -> None:
     assert documented(key), f"Azure ML schedule-file key `{key}` is missing from configuration.md"
+
+
+V2_KEYS = {
+    *azureml_v2.V2_KEYS,
+    *azureml_v2_trigger.RECURRENCE_KEYS,
+    *azureml_v2_trigger.CRON_KEYS,
+    *azureml_v2_trigger.PATTERN_KEYS,
+    azureml_v2.PIPELINE_TAG,
+}
+
+
+@pytest.mark.parametrize("key", sorted(V2_KEYS))
+def test_every_azureml_v2_file_key_is_in_configuration_md(key: str) -> None:
+    assert documented(key), (
+        f"Azure ML v2 schedule-file key `{key}` is missing from configuration.md"
+    )
 
 
 @pytest.mark.parametrize("field", sorted(Settings.model_fields))

@@ -554,7 +554,7 @@ INVALID = [
     (rec("Day", 1, BERLIN), at("2024-01-01T00:00:00Z"), None, "needs an anchor"),
     (rec("Day", 1, BERLIN), at("2024-01-01T00:00:00Z"), datetime(2024, 1, 1), "anchor must"),
     (rec("Hour", 1, BERLIN, "2024-01-01T00:00:00", hours=(1,)), at("2024-01-01T00:00:00Z"),
-     None, "need Day or Week"),
+     None, "need Day, Week or Month"),
 ]  # fmt: skip
 
 

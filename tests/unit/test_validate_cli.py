@@ -96,7 +96,7 @@ CASES = {
         + "    recurrence: {frequency: Day, interval: 1}\n    datastore: d\n",
         "9: schedules[0].datastore: Can not specify both a Recurrence and a Datastore",
     ),
-    "no trigger": (HEAD, "4: schedules[0]: a schedule needs a recurrence or a datastore"),
+    "no trigger": (HEAD, "4: schedules[0]: a schedule needs a recurrence, a cron or a datastore"),
     "data path parameter": (
         HEAD + "    recurrence: {frequency: Day, interval: 1}\n    data_path_parameter_name: f\n",
         "7: schedules[0].data_path_parameter_name: Data Path parameter name can only be "
@@ -118,7 +118,8 @@ CASES = {
     ),
     "unknown pipeline kind": (
         "pipelines:\n  p: {kind: azure_ml}\n",
-        "2: pipelines.p.kind: unknown pipeline kind 'azure_ml' (supported: command, azureml, http)",
+        "2: pipelines.p.kind: unknown pipeline kind 'azure_ml' "
+        "(supported: command, azureml, azureml_batch, http)",
     ),
     "yaml syntax": (
         "pipelines: {p: [\n",

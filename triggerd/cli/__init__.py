@@ -27,6 +27,7 @@ from triggerd.cli.status import status
 from triggerd.clock import utcnow
 from triggerd.config import load_config, read_config
 from triggerd.config.triggers import TimeTrigger
+from triggerd.cron import CronTimetable
 from triggerd.errors import ConfigError, DatabaseMissing, TriggerdError
 from triggerd.settings import Settings
 from triggerd.store import Store, instances, open_store, states
@@ -131,8 +132,9 @@ def validate(settings: Settings, strict: bool) -> None:
 def next_(settings: Settings, name: str, count: int, after: str | None, as_json: bool) -> None:
     """Upcoming fire times of a time schedule, in its time zone with UTC offsets.
 
-    A schedule with a start_time needs no database. One without counts from when the daemon
-    first saw it, which is read from the database (never created: without one, exit 1).
+    A schedule with a start_time, or a cron schedule, needs no database. A recurrence without
+    one counts from when the daemon first saw it, which is read from the database (never
+    created: without one, exit 1).
     """
     config = cli_config(settings)
     schedule = config.schedule(name)
@@ -140,7 +142,8 @@ def next_(settings: Settings, name: str, count: int, after: str | None, as_json:
         raise click.ClickException(f"schedule {name!r} is a datastore schedule; it has no times")
     every = schedule.trigger.every
     start = parse_time(after) if after else utcnow()
-    anchor = None if every.start_time is not None else _anchor(settings, name)
+    phased = every.start_time is None and not isinstance(every, CronTimetable)
+    anchor = _anchor(settings, name) if phased else None
     zone = every.zone
     times = every.fire_times(start, count, anchor=anchor)
     local = [t.astimezone(zone).isoformat() for t in times]

@@ -8,6 +8,7 @@ files present that did not fire, each with its reason. It reads the database, ne
 
 from __future__ import annotations
 
+import json
 import sys
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,6 +28,7 @@ from triggerd.cli.runs import WHY_WIDTH, shorten
 from triggerd.clock import utcnow
 from triggerd.config import Schedule
 from triggerd.config.triggers import DatastoreTrigger, TimeTrigger
+from triggerd.cron import CronTimetable
 from triggerd.datastores.filters import watch_filter
 from triggerd.humanize import human
 from triggerd.settings import Settings
@@ -93,14 +95,30 @@ def definition(schedule: Schedule) -> dict[str, Any]:
         "overlap": schedule.overlap,
         "max_concurrent_runs": schedule.max_concurrent_runs,
         "source": schedule.source,
+        # An Azure ML v2 file's own keys (create_job: kept and shown, never run), else null.
+        "azureml_v2": schedule.azureml_v2.model_dump() if schedule.azureml_v2 else None,
     }
 
 
 def trigger_json(schedule: Schedule) -> dict[str, Any]:
     """A trigger's fields, defaults filled in; durations in seconds."""
     trigger = schedule.trigger
+    if isinstance(trigger, TimeTrigger) and isinstance(trigger.every, CronTimetable):
+        cron, policy = trigger.every, trigger.policy
+        return {
+            "kind": trigger.kind,
+            "expression": cron.expression,
+            "time_zone": cron.time_zone,
+            "start_time": cron.start_time.isoformat() if cron.start_time else None,
+            "end_time": cron.end_time.isoformat() if cron.end_time else None,
+            "description": cron.describe(),
+            "catchup": policy.mode,
+            "misfire_grace_time_s": policy.grace.total_seconds(),
+            "max_catchup_runs": policy.max_runs,
+        }
     if isinstance(trigger, TimeTrigger):
-        every, policy = trigger.every, trigger.policy
+        every, policy = trigger.recurrence, trigger.policy
+        assert every is not None  # a time trigger has a recurrence or a cron
         return {
             "kind": trigger.kind,
             "frequency": str(every.frequency),
@@ -110,6 +128,8 @@ def trigger_json(schedule: Schedule) -> dict[str, Any]:
             "hours": list(every.hours) if every.hours is not None else None,
             "minutes": list(every.minutes) if every.minutes is not None else None,
             "week_days": list(every.week_days) if every.week_days is not None else None,
+            "month_days": list(every.month_days) if every.month_days is not None else None,
+            "end_time": every.end_time.isoformat() if every.end_time else None,
             "description": every.describe(),
             "catchup": policy.mode,
             "misfire_grace_time_s": policy.grace.total_seconds(),
@@ -179,6 +199,7 @@ def show(view: dict[str, Any]) -> None:
         ("Description", definition_["description"] or "-"),
         ("Pipeline", definition_["pipeline"]),
         ("Parameters", _parameters(definition_["pipeline_parameters"])),
+        *_azureml_v2_lines(definition_["azureml_v2"]),
         *trigger_lines(trigger),
         ("First seen", when(_moment(view["first_seen_at"]))),
     ]
@@ -196,6 +217,15 @@ def show(view: dict[str, Any]) -> None:
     _section("Recent runs", [_run_row(r) for r in view["runs"]], RUN_HEADERS, "none")
 
 
+def _azureml_v2_lines(details: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """What an Azure ML v2 file would run in Azure ML (triggerd runs the pipeline instead)."""
+    if details is None:
+        return []
+    job = details["create_job"]
+    shown = job if isinstance(job, str) else json.dumps(job, separators=(", ", ": "))
+    return [("Azure ML job", f"{shown} (create_job: kept, not run by triggerd)")]
+
+
 def status_line(status: dict[str, Any]) -> str:
     """``Disabled (override by alice at ...: "disk full"; config: Active)``."""
     override = status["override"]
@@ -208,10 +238,11 @@ def status_line(status: dict[str, Any]) -> str:
 
 
 def trigger_lines(trigger: dict[str, Any]) -> list[tuple[str, str]]:
-    if trigger["kind"] == "recurrence":
+    if trigger["kind"] in ("recurrence", "cron"):
         grace = human(_seconds(trigger["misfire_grace_time_s"]))
+        words = trigger["description"]  # a cron's begins with "cron"
         return [
-            ("Trigger", f"recurrence {trigger['description']}"),
+            ("Trigger", words if trigger["kind"] == "cron" else f"recurrence {words}"),
             (
                 "Catch-up",
                 f"{trigger['catchup']}, grace {grace}, at most {trigger['max_catchup_runs']} runs",

@@ -43,6 +43,8 @@ def _describe(
     if isinstance(schedule.trigger, TimeTrigger) and status == "Active":
         anchor = state.first_seen_at if state else utcnow().replace(microsecond=0)
         next_fire = schedule.trigger.next_fire(utcnow(), anchor)
+    # Its end_time has passed: it fires nothing more (whatever its status).
+    ended = isinstance(schedule.trigger, TimeTrigger) and schedule.trigger.every.ended(utcnow())
     return {
         "name": schedule.name,
         "pipeline": schedule.pipeline,
@@ -51,6 +53,7 @@ def _describe(
         "status_source": state.status_source if state else "config",
         "override": state.override_json() if state else None,
         "next_fire": iso(next_fire),
+        "ended": ended,
         "last_poll": iso(state.last_poll_at) if state else None,
         "entries": state.entries if state else None,
         "last_run": (
@@ -89,7 +92,7 @@ def list_(settings: Settings, as_json: bool) -> None:
             i["name"],
             i["pipeline"],
             i["trigger"],
-            status_text(config.schedules[i["name"]], known.get(i["name"])),
+            _ended_text(status_text(config.schedules[i["name"]], known.get(i["name"])), i),
             i["next_fire"] or "-",
             when(state.last_poll_at if (state := known.get(i["name"])) else None),
             "-" if i["entries"] is None else str(i["entries"]),
@@ -99,6 +102,14 @@ def list_(settings: Settings, as_json: bool) -> None:
     ]
     headers = ["NAME", "PIPELINE", "TRIGGER", "STATUS", "NEXT FIRE", "LAST POLL", "FILES"]
     table(rows, [*headers, "LAST RUN"])
+
+
+def _ended_text(status: str, item: dict[str, Any]) -> str:
+    """``Active (ended)``: an active schedule whose end_time has passed (a disabled one fires
+    nothing anyway: its status says so)."""
+    if not item["ended"] or not status.startswith("Active"):
+        return status
+    return status[:-1] + ", ended)" if status.endswith(")") else f"{status} (ended)"
 
 
 def _set_enabled(settings: Settings, name: str, enabled: bool, note: str | None) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from triggerd.config.azureml_v2 import file_path, is_v2_file, read_v2_schedule
 from triggerd.config.azureml_yaml import read_schedule_block
 from triggerd.config.base import SecretSource
 from triggerd.config.digest import ConfigFiles, absolute
@@ -20,14 +21,14 @@ from triggerd.config.models import (
     Datastore,
     LocalDatastore,
     Schedule,
+    unreadable_datastore,
 )
 from triggerd.config.pipelines import (
     HTTP_BODY_NAMES,
     PIPELINE_KINDS,
+    PIPELINE_MODELS,
     PLANNED_PIPELINE_KINDS,
-    AzureMLPipeline,
     BearerAuth,
-    CommandPipeline,
     HttpPipeline,
     Pipeline,
     RetryPolicy,
@@ -48,13 +49,8 @@ _ADAPTERS: dict[str, TypeAdapter[Any]] = {
 _KNOWN_KEYS = {
     "datastores": {*LocalDatastore.model_fields, *AzureBlobDatastore.model_fields}
     | set(SecretSource.model_fields),
-    "pipelines": {
-        *CommandPipeline.model_fields,
-        *AzureMLPipeline.model_fields,
-        *HttpPipeline.model_fields,
-        *BearerAuth.model_fields,
-        *RetryPolicy.model_fields,
-    },
+    "pipelines": {key for model in PIPELINE_MODELS for key in model.model_fields}
+    | {*BearerAuth.model_fields, *RetryPolicy.model_fields},
     "schedules": set(SCHEDULE_KEYS),
 }
 
@@ -230,6 +226,9 @@ def _load_file_text(
                 source.problem((key,), unknown_key(key, ["Schedule"]))
         _load_azure_schedule(source, Path(file).stem)
         return
+    if is_v2_file(root.value):
+        _load_v2_schedule(source)
+        return
     for key in root.value:
         if key not in SECTIONS:
             source.problem((key,), unknown_key(key, [*SECTIONS, "Schedule"]))
@@ -303,9 +302,10 @@ def _load_schedule_list(source: FileSource) -> None:
             source.problem(key, "must be a mapping (a schedule with a name)")
             continue
         data = item.plain()
-        if "source" in data:
-            source.problem((*key, "source"), unknown_key("source", SCHEDULE_KEYS))
-            del data["source"]
+        for own in ("source", "azureml_v2"):  # set by triggerd, never by a file
+            if own in data:
+                source.problem((*key, own), unknown_key(own, SCHEDULE_KEYS))
+                del data[own]
         source.define("schedules", key, {**data, "source": source.file}, data.get("name"))
 
 
@@ -320,6 +320,16 @@ def _load_azure_schedule(source: FileSource, stem: str) -> None:
         source.problem((*key, *path), message)
     data = {**block.data, "source": source.file}
     source.define("schedules", key, data, data.get("name"), block.file_path)
+
+
+def _load_v2_schedule(source: FileSource) -> None:
+    """An Azure ML v2 schedule file (``config/azureml_v2.py``): one schedule."""
+    block = read_v2_schedule(source.root.plain())
+    for path, message in block.problems:
+        source.problem(path, message)
+    before, data = len(source.problems), {**block.data, "source": source.file}
+    source.define("schedules", (), data, data.get("name"), file_path)
+    source.problems[before:] = block.unrepeated(source.problems[before:])
 
 
 def _check_names(definitions: list[Definition], problems: list[ConfigProblem]) -> None:
@@ -345,7 +355,8 @@ def _check_references(definitions: list[Definition]) -> None:
     """Unknown pipelines and datastores (of every schedule, valid or not), and placeholders a
     valid schedule does not supply."""
     defined = {s: {d.name for d in definitions if d.section == s} for s in SECTIONS}
-    pipelines = _valid_definitions(definitions)["pipelines"]
+    valid = _valid_definitions(definitions)
+    pipelines = valid["pipelines"]
     for definition in definitions:
         if definition.section != "schedules":
             continue
@@ -357,6 +368,9 @@ def _check_references(definitions: list[Definition]) -> None:
         schedule = definition.model
         if isinstance(schedule, Schedule):
             _check_placeholders(definition, schedule, pipelines.get(schedule.pipeline))
+            problem = unreadable_datastore(schedule, pipelines, valid["datastores"])
+            if problem:
+                definition.problem(("datastore",), problem)
 
 
 def _check_placeholders(definition: Definition, schedule: Schedule, pipeline: Any) -> None:

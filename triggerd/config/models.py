@@ -8,6 +8,8 @@ Relative paths resolve against the directory of the file that defines them (vali
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -20,12 +22,14 @@ from pydantic import (
     model_validator,
 )
 
+from triggerd.config.azureml_v2 import AzureMLV2Details
 from triggerd.config.base import ConfigModel, SecretSource, relative_to_file
 from triggerd.config.pipelines import (
+    AzureMLBatchPipeline,
     Pipeline,
 )
 from triggerd.config.problems import Invalid, name_problem, show
-from triggerd.config.triggers import DATASTORE_KEYS, TIME_KEYS, Trigger, gather
+from triggerd.config.triggers import DATASTORE_KEYS, TIME_KEYS, DatastoreTrigger, Trigger, gather
 from triggerd.errors import ScheduleNotFound
 
 # --- datastores ---------------------------------------------------------------------------
@@ -59,11 +63,17 @@ Credential = Annotated[
 ]
 
 
+_AML_DATASTORE = re.compile(r"[A-Za-z0-9_]+")  # Azure ML: alphanumerics and underscores
+
+
 class AzureBlobDatastore(ConfigModel):
     """A blob container, reached by a connection string from env or by account URL + credential."""
 
     kind: Literal["azure_blob"]
     container: str
+    # The name this container has as a datastore of the Azure ML workspace: an azureml_batch
+    # pipeline then gets its files as azureml://datastores/<name>/paths/<path>, not blob URLs.
+    azureml_datastore: str | None = None
     connection_string_env: str | None = None
     account_url: str | None = None
     credential: Credential | None = None
@@ -74,6 +84,13 @@ class AzureBlobDatastore(ConfigModel):
             raise Invalid(
                 "give exactly one of connection_string_env (the name of an environment variable "
                 "holding the connection string) or account_url"
+            )
+        if self.azureml_datastore is not None and not _AML_DATASTORE.fullmatch(
+            self.azureml_datastore
+        ):
+            raise Invalid(
+                "must be the name of an Azure ML datastore: letters, digits and '_'",
+                "azureml_datastore",
             )
         if self.credential is not None and self.account_url is None:
             raise Invalid(
@@ -129,6 +146,8 @@ class Schedule(ConfigModel):
     max_concurrent_runs: Annotated[int, Field(strict=True, ge=1)] = 1
     trigger: Trigger
     source: str = ""
+    # What an Azure ML v2 schedule file says besides (config/azureml_v2.py): shown, never run.
+    azureml_v2: AzureMLV2Details | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -153,8 +172,26 @@ class Schedule(ConfigModel):
         return "Active" if override else "Disabled"
 
 
+def unreadable_datastore(
+    schedule: Schedule, pipelines: Mapping[str, Any], datastores: Mapping[str, Any]
+) -> str | None:
+    """Why ``schedule``'s pipeline cannot read the files of its datastore (None if it can): a
+    batch endpoint runs in Azure, so a local folder cannot feed it."""
+    watch = schedule.trigger
+    pipeline = pipelines.get(schedule.pipeline)
+    if not isinstance(watch, DatastoreTrigger) or not isinstance(pipeline, AzureMLBatchPipeline):
+        return None
+    if not isinstance(datastores.get(watch.datastore), LocalDatastore):
+        return None
+    return (
+        f"datastore '{watch.datastore}' is a local folder, which the azureml_batch pipeline "
+        f"'{schedule.pipeline}' cannot read (a batch endpoint reads its inputs from Azure "
+        "storage): use an azure_blob datastore"
+    )
+
+
 SCHEDULE_KEYS = (
-    *(name for name in Schedule.model_fields if name not in ("source", "trigger")),
+    *(n for n in Schedule.model_fields if n not in ("source", "trigger", "azureml_v2")),
     *TIME_KEYS,
     *DATASTORE_KEYS,
 )

@@ -1,5 +1,6 @@
 """Pipelines: where a run goes. ``command`` (a local program), ``azureml`` (a published pipeline
-or pipeline endpoint over REST) and ``http`` (any endpoint), each with its retry policy."""
+or pipeline endpoint over REST), ``azureml_batch`` (an Azure ML v2 batch endpoint) and ``http``
+(any endpoint), each with its retry policy."""
 
 from __future__ import annotations
 
@@ -137,7 +138,15 @@ class NoAuth(ConfigModel):
 Auth = Annotated[AzureAuth | BearerAuth | NoAuth, Field(discriminator="kind")]
 
 
-class AzureMLPipeline(ConfigModel):
+class FollowedPipeline(ConfigModel):
+    """What the Azure ML kinds share: whether the daemon follows a submitted run to its end
+    (``follow``), and for how long at most (``follow_timeout``)."""
+
+    follow: Annotated[bool, Field(strict=True)] = True
+    follow_timeout: Duration = timedelta(hours=24)
+
+
+class AzureMLPipeline(FollowedPipeline):
     """An Azure ML published pipeline or pipeline endpoint, submitted through its REST API."""
 
     kind: Literal["azureml"]
@@ -183,6 +192,60 @@ class AzureMLPipeline(ConfigModel):
     @property
     def is_pipeline_endpoint(self) -> bool:
         return "/PipelineEndpointSubmit/" in urlsplit(self.endpoint).path
+
+    @property
+    def placeholders(self) -> frozenset[str]:
+        return frozenset()
+
+
+_BATCH_SHAPE = (
+    "must be a batch endpoint's invocation URL, ending with /jobs "
+    "(https://NAME.REGION.inference.ml.azure.com/jobs)"
+)
+_DEPLOYMENT_NAME = re.compile(r"[!-~]+")  # one word of printable ASCII: a header value
+
+
+class AzureMLBatchPipeline(FollowedPipeline):
+    """An Azure ML v2 batch endpoint (a pipeline component deployment): one job per run, through
+    the endpoint's invocation URL."""
+
+    kind: Literal["azureml_batch"]
+    endpoint: str
+    deployment: str | None = None
+    experiment_name: str | None = None
+    auth: Auth = Field(default_factory=lambda: AzureAuth(kind="azure"))
+    timeout: Duration = timedelta(seconds=30)
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+
+    placeholder_site: ClassVar[str] = ""
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint_shape(cls, value: str) -> str:
+        _check_url(value, loopback_http=True)
+        parts = urlsplit(value)
+        if parts.query:
+            raise Invalid("must not have a query string: " + _BATCH_SHAPE.removeprefix("must be "))
+        if not parts.path.endswith("/jobs"):
+            raise Invalid(_BATCH_SHAPE)
+        return value
+
+    @field_validator("deployment")
+    @classmethod
+    def _deployment_name(cls, value: str | None) -> str | None:
+        if value is not None and not _DEPLOYMENT_NAME.fullmatch(value):
+            raise Invalid(
+                "must be the name of a deployment of the endpoint, one word of printable ASCII "
+                "(it is sent as the azureml-model-deployment header)"
+            )
+        return value
+
+    @field_validator("experiment_name")
+    @classmethod
+    def _experiment_name(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise Invalid("must not be empty (leave it out to use the schedule's)")
+        return value
 
     @property
     def placeholders(self) -> frozenset[str]:
@@ -300,7 +363,11 @@ class HttpPipeline(ConfigModel):
 
 
 # To add a kind: define its model with ``kind: Literal["..."]`` and add it here with ``|``.
-Pipeline = Annotated[CommandPipeline | AzureMLPipeline | HttpPipeline, Field(discriminator="kind")]
-PIPELINE_KINDS = ("command", "azureml", "http")
+Pipeline = Annotated[
+    CommandPipeline | AzureMLPipeline | AzureMLBatchPipeline | HttpPipeline,
+    Field(discriminator="kind"),
+]
+PIPELINE_MODELS = (CommandPipeline, AzureMLPipeline, AzureMLBatchPipeline, HttpPipeline)
+PIPELINE_KINDS = ("command", "azureml", "azureml_batch", "http")
 PLANNED_PIPELINE_KINDS: tuple[str, ...] = ()
-RemotePipeline = AzureMLPipeline | HttpPipeline
+RemotePipeline = AzureMLPipeline | AzureMLBatchPipeline | HttpPipeline

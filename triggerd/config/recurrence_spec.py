@@ -8,7 +8,8 @@ frequency is Week or Day." cannot be judged; hours not allowed for the frequency
 checked for their range). Where the SDK is silent (floats it truncates, booleans, duplicates, a
 malformed ``start_time``, an interval past what the calendar can hold) triggerd fails at the
 same step with its own message. Absent keys, ``~`` and the string ``"None"`` all mean "not
-given", as in published samples.
+given", as in published samples. ``end_time`` is triggerd's own key (v1 has none): wall time in
+``time_zone`` like ``start_time``, the last moment the schedule may fire.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ RECURRENCE_KEYS = (
     "minutes",
     "time_of_day",
     "week_days",
+    "end_time",  # triggerd's: v1 recurrences have none
 )
 _FREQUENCIES = tuple(f.value for f in Frequency)
 # [0-9], not \d: \d also matches other scripts' digits ("١٨:٣٠"), which the SDK refuses.
@@ -70,6 +72,13 @@ START_TIME_RANGE = (
     "start_time is too close to the end of the calendar: in its time_zone it falls outside "
     "the years 1 to 9999 in UTC"
 )
+END_TZINFO = "Can not specify tzinfo for end_time, use time_zone instead."
+END_BEFORE_START = "end_time is before start_time: the schedule would never fire"
+
+
+def _for_key(message: str, key: str) -> str:
+    """A start_time message said of another key (``end_time``)."""
+    return message.replace("start_time", key)
 
 
 def parse_recurrence(value: Any) -> Recurrence | None:
@@ -118,6 +127,7 @@ class _Checks:
                 hours = _Part("time_of_day", [clock[0]] if clock else None, given=True)
                 minutes = _Part("time_of_day", [clock[1]] if clock else None, given=True)
         start_time = self.attempt(_start_time, raw.get("start_time"))
+        end_time = self.attempt(_start_time, raw.get("end_time"), "end_time")
 
         # validate(), steps 1 to 9.
         frequency = raw.get("frequency")
@@ -134,9 +144,12 @@ class _Checks:
             self.found.append(Invalid(SDK_WEEK_DAYS_FREQUENCY, "week_days"))
         else:
             week_days = self.attempt(_week_days, raw.get("week_days"))
-        time_zone = self.attempt(_time_zone, raw.get("time_zone"))
-        if start_time is not None and time_zone is not None:
-            self.attempt(_fits_calendar, start_time, time_zone)
+        time_zone = self.attempt(time_zone_of, raw.get("time_zone"))
+        for key, moment in (("start_time", start_time), ("end_time", end_time)):
+            if moment is not None and time_zone is not None:
+                self.attempt(fits_calendar, moment, time_zone, key)
+        if start_time is not None and end_time is not None and end_time < start_time:
+            self.found.append(Invalid(END_BEFORE_START, "end_time"))
         if self.found or frequency is None or interval is None or time_zone is None:
             return None
         return Recurrence(
@@ -147,6 +160,7 @@ class _Checks:
             hours=hour_values,
             minutes=minute_values,
             week_days=week_days,
+            end_time=end_time,
         )
 
     def _allowed(self, frequency: str, hours: _Part, minutes: _Part) -> None:
@@ -186,35 +200,48 @@ def _time_of_day(value: Any) -> tuple[int, int]:
     return hour, minute
 
 
-def _start_time(value: Any) -> datetime | None:
+def _start_time(value: Any, key: str = "start_time") -> datetime | None:
+    """A naive wall time (``start_time``, or ``end_time`` with its own messages)."""
     if value is None:
         return None
+    tzinfo = SDK_TZINFO if key == "start_time" else END_TZINFO
     if isinstance(value, datetime):
         if value.tzinfo is not None:
-            raise Invalid(SDK_TZINFO, "start_time")
+            raise Invalid(tzinfo, key)
         return value
     if isinstance(value, str):
-        try:
-            aware = datetime.fromisoformat(value).tzinfo is not None
-        except ValueError:
-            aware = False
-        if aware:
-            raise Invalid(SDK_TZINFO, "start_time")
-        match = _START_TIME.fullmatch(value)
-        if match is not None:
-            try:
-                year, month, day, hour, minute, second = (int(p or 0) for p in match.groups())
-                return datetime(year, month, day, hour, minute, second)  # noqa: DTZ001
-            except ValueError:
-                raise Invalid(START_TIME_NOT_REAL, "start_time") from None
-    raise Invalid(START_TIME_FORMAT, "start_time")
+        if with_offset(value) is not None:
+            raise Invalid(tzinfo, key)
+        return parse_naive(value, key)
+    raise Invalid(_for_key(START_TIME_FORMAT, key), key)
 
 
-def _fits_calendar(start_time: datetime, time_zone: str) -> None:
+def with_offset(value: str) -> datetime | None:
+    """The aware datetime ``value`` spells with an offset, or None if it has none."""
     try:
-        localize(start_time, resolve_zone(time_zone))
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def parse_naive(value: str, key: str) -> datetime:
+    """``YYYY-MM-DDThh:mm[:ss]`` without an offset, or Invalid naming ``key``."""
+    match = _START_TIME.fullmatch(value)
+    if match is None:
+        raise Invalid(_for_key(START_TIME_FORMAT, key), key)
+    try:
+        year, month, day, hour, minute, second = (int(p or 0) for p in match.groups())
+        return datetime(year, month, day, hour, minute, second)  # noqa: DTZ001
+    except ValueError:
+        raise Invalid(_for_key(START_TIME_NOT_REAL, key), key) from None
+
+
+def fits_calendar(moment: datetime, time_zone: str, key: str = "start_time") -> None:
+    try:
+        localize(moment, resolve_zone(time_zone))
     except OverflowError:
-        raise Invalid(START_TIME_RANGE, "start_time") from None
+        raise Invalid(_for_key(START_TIME_RANGE, key), key) from None
 
 
 def _interval(value: Any, frequency: str | None) -> int:
@@ -293,7 +320,8 @@ def time_zone_problem(value: str) -> str:
     return f"{message}: {suggestion}" if suggestion else message
 
 
-def _time_zone(value: Any) -> str:
+def time_zone_of(value: Any) -> str:
+    """The zone ``value`` names (UTC when not given), or Invalid naming ``time_zone``."""
     if value is None:
         return "UTC"
     if not isinstance(value, str):

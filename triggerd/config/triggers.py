@@ -1,11 +1,13 @@
 """What makes a schedule fire: its trigger, one type per kind.
 
-A config file keeps Azure ML's flat keys (``recurrence``, ``catchup`` ... beside
+A config file keeps Azure ML's flat keys (``recurrence`` or ``cron``, ``catchup`` ... beside
 ``datastore``, ``polling_interval`` ...); the schedule model gathers them, on load, into one
-``trigger``: a ``TimeTrigger`` (a recurrence and its catch-up policy) or a ``DatastoreTrigger``
-(a folder to watch and how its files settle). Code asks the trigger — its type, its policy,
-its next fire — and never which flat keys a schedule had. A new kind (a cron expression, an
-event-fed datastore) is one more class here and one more branch in ``gather``.
+``trigger``: a ``TimeTrigger`` (a timetable — a recurrence or a cron expression — and its
+catch-up policy) or a ``DatastoreTrigger`` (a folder to watch and how its files settle). Code
+asks the trigger — its type, its policy, its next fire — and never which flat keys a schedule
+had. A new kind of trigger (an event-fed datastore) is one more class here and one more branch
+in ``gather``; a new calendar for time schedules is one more ``Timetable`` (``timetable.py``)
+and one more key, as ``cron`` was: everything after loading asks only ``every``.
 """
 
 from __future__ import annotations
@@ -18,16 +20,20 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, PlainValidator, field_validator, model_validator
 
 from triggerd.config.base import ConfigModel
+from triggerd.config.cron_spec import parse_cron
 from triggerd.config.durations import Minutes, Seconds
 from triggerd.config.problems import Invalid
 from triggerd.config.recurrence_spec import parse_recurrence
+from triggerd.cron import CronTimetable
 from triggerd.recurrence import Recurrence
 from triggerd.runs import TriggerKind
+from triggerd.timetable import Timetable
 
 CatchupMode = Literal["none", "latest", "all"]
 MAX_GRACE_DEFAULT = timedelta(days=1)
 
-TIME_KEYS = ("recurrence", "catchup", "misfire_grace_time", "max_catchup_runs")
+TIME_KEYS = ("recurrence", "cron", "catchup", "misfire_grace_time", "max_catchup_runs")
+CALENDAR_KEYS = ("recurrence", "cron")  # a time schedule has exactly one
 DATASTORE_KEYS = (
     "datastore",
     "path_on_datastore",
@@ -39,7 +45,11 @@ DATASTORE_KEYS = (
     "on_existing",
 )
 DATASTORE_ONLY_KEYS = ("settle", "include", "exclude", "on_existing")
-_NEITHER = "a schedule needs a recurrence or a datastore"
+_NEITHER = "a schedule needs a recurrence, a cron or a datastore"
+_TWO_CALENDARS = "a schedule has one of recurrence, cron and datastore: remove recurrence or cron"
+_CRON_AND_DATASTORE = (
+    "a schedule has one of recurrence, cron and datastore: remove cron or datastore"
+)
 # Keys of one kind a schedule of the other kind may carry: checked, then ignored.
 _TIME_ONLY: tuple[str, ...] = ("catchup", "misfire_grace_time", "max_catchup_runs")
 _DATASTORE_IGNORED: tuple[str, ...] = ("polling_interval",)
@@ -54,9 +64,9 @@ class CatchupPolicy:
     max_runs: int = 10
 
     @classmethod
-    def default_grace(cls, recurrence: Recurrence) -> timedelta:
-        """One period of the recurrence, at most a day."""
-        return min(recurrence.period, MAX_GRACE_DEFAULT)
+    def default_grace(cls, timetable: Timetable) -> timedelta:
+        """One period of the timetable (a cron's shortest spacing), at most a day."""
+        return min(timetable.period, MAX_GRACE_DEFAULT)
 
 
 class _OtherKindsKeys(ConfigModel):
@@ -85,21 +95,33 @@ class _Trigger(ConfigModel):
 
 
 class TimeTrigger(_Trigger):
-    """Fires at the instants of a recurrence; slots missed while down by the catch-up policy."""
+    """Fires at the instants of a timetable, a recurrence or a cron expression (one of them);
+    slots missed while down by the catch-up policy."""
 
     keep_none_string: ClassVar[frozenset[str]] = frozenset({"catchup"})
-    kind: Literal["recurrence"] = "recurrence"  # what `schedules list --json` calls it
+    # What `schedules list --json` calls it: its timetable's key.
+    kind: Literal["recurrence", "cron"] = "recurrence"
     runs: ClassVar[TriggerKind] = TriggerKind.TIME  # what its runs are called
 
     recurrence: Annotated[Recurrence | None, PlainValidator(parse_recurrence)] = None
+    cron: Annotated[CronTimetable | None, PlainValidator(parse_cron)] = None
     catchup: CatchupMode = "latest"
     misfire_grace_time: Seconds = None
     max_catchup_runs: Annotated[int, Field(strict=True, ge=1)] = 10
 
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_of_calendar(cls, data: Any) -> Any:
+        """``TimeTrigger(cron=...)`` is a cron trigger without saying so."""
+        if isinstance(data, dict) and "kind" not in data and data.get("cron") is not None:
+            return {**data, "kind": "cron"}
+        return data
+
     @property
-    def every(self) -> Recurrence:
-        assert self.recurrence is not None  # gathered only with one; see _refuse
-        return self.recurrence
+    def every(self) -> Timetable:
+        timetable = self.cron if self.kind == "cron" else self.recurrence
+        assert timetable is not None  # gathered only with one; see _refuse
+        return timetable
 
     @property
     def zone(self) -> ZoneInfo:
@@ -170,9 +192,15 @@ def gather(data: dict[str, Any]) -> dict[str, Any]:
         if "recurrence" in mine:
             refused["datastore"] = "Can not specify both a Recurrence and a Datastore"
             del mine["recurrence"]
+        if "cron" in mine:
+            refused["cron"] = _CRON_AND_DATASTORE
+            del mine["cron"]
     else:
-        kind, other = "recurrence", _DATASTORE_IGNORED
-        if "recurrence" not in mine:
+        kind, other = "cron" if "recurrence" not in mine else "recurrence", _DATASTORE_IGNORED
+        if "recurrence" in mine and "cron" in mine:
+            refused["cron"] = _TWO_CALENDARS
+            del mine["cron"]
+        if not any(key in mine for key in CALENDAR_KEYS):
             refused[""] = _NEITHER
         else:
             first = next((k for k in _MISPLACED if k in mine), None)

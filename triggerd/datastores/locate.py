@@ -25,6 +25,7 @@ class Locator:
     datastore: str
     base: str
     local: bool
+    azureml_datastore: str | None = None
 
     def bind(self, relative_path: str) -> BoundFile:
         """The file ``relative_path`` (relative to the datastore root) as a pipeline reaches it.
@@ -38,7 +39,7 @@ class Locator:
             path = Path(self.base).joinpath(*parts)
             return BoundFile(self.datastore, relative_path, str(path), path.as_uri())
         url = f"{self.base}/{quote(relative_path, safe='~/')}"
-        return BoundFile(self.datastore, relative_path, url, url)
+        return BoundFile(self.datastore, relative_path, url, url, self.azureml_datastore)
 
     def bind_path(self, data_path: DataPath) -> BoundFile:
         return self.bind(data_path.relative_path)
@@ -54,4 +55,5 @@ def locator(name: str, datastore: LocalDatastore | AzureBlobDatastore) -> Locato
 
     account = account_url_of(datastore).split("?", 1)[0].split("#", 1)[0].rstrip("/")
     container = quote(datastore.container.encode("utf-8"))
-    return Locator(name, f"{without_userinfo(account)}/{container}", local=False)
+    base = f"{without_userinfo(account)}/{container}"
+    return Locator(name, base, local=False, azureml_datastore=datastore.azureml_datastore)

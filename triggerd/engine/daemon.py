@@ -21,6 +21,7 @@ from triggerd.datastores.watch import FolderWatcher
 from triggerd.engine.batcher import TickBatcher
 from triggerd.engine.clockwatch import ClockStep, ClockWatch
 from triggerd.engine.dispatcher import INTERRUPT_WAIT, Dispatcher
+from triggerd.engine.follower import Follower
 from triggerd.engine.health import Health
 from triggerd.engine.polls import PollLoop
 from triggerd.engine.reload import ConfigReport, config_files_filter, load_settled
@@ -82,7 +83,7 @@ class Daemon:
             self.report.started(files)
         resolver = Resolver(config)
         self.dispatcher = Dispatcher(
-            StoreQueue(store),
+            StoreQueue(store, first_check=settings.follow_interval),
             resolver.resolve,
             owner=self.instance_id,
             concurrency=settings.concurrency,
@@ -100,6 +101,14 @@ class Daemon:
             metrics=self.metrics,
             check_clock=self.clock_watch.check,
             resolver=resolver,
+        )
+        self.follower = Follower(  # remote runs followed to their end
+            store,
+            lambda: self.runtime.config,
+            owner=self.instance_id,
+            clock=clock,
+            interval=settings.follow_interval,
+            metrics=self.metrics,
         )
         self.batcher = TickBatcher(self.runtime.tick_many)
         self.scheduler = TimeScheduler(
@@ -158,6 +167,7 @@ class Daemon:
         self.polls.start()
         self._watch_config()
         self.dispatcher.start()
+        self.follower.start()
         self.health.started = True
         self.notifier.ready(self._status())
         warn_about_the_world(config, self.settings.config)  # config.check_failed warnings
@@ -360,6 +370,7 @@ class Daemon:
         self.dispatcher.stop(
             max(timedelta(0), self.settings.shutdown_grace - timedelta(seconds=spent))
         )
+        self.follower.stop()
         self.runtime.close()
         with contextlib.suppress(Exception):  # the database may be gone: the heartbeat ages
             self.store.write(instances.stop, self.instance_id, self.clock())

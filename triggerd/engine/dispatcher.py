@@ -7,6 +7,7 @@ within the grace period, then interrupts the rest and hands them back as pending
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -147,6 +148,8 @@ class Dispatcher:
             log.info("run.started", attempt=run.attempts, trigger=run.trigger)
             began = time.monotonic()
             outcome = dispatch.submitter.submit(request, self._cancel)
+            if outcome.status == "submitted" and dispatch.follow is not None:
+                outcome = dataclasses.replace(outcome, follow_for=dispatch.follow)
             self._finish(run, outcome, log, took=time.monotonic() - began)
         except SubmitInterrupted as exc:
             reason = str(exc)

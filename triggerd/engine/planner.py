@@ -1,7 +1,8 @@
-"""Planning time fires: which slots of a recurrence fire now, and why the others do not. Pure.
+"""Planning time fires: which slots of a timetable fire now, and why the others do not. Pure.
 
-A *slot* is an instant at which a recurrence is due. Planning looks at the slots after the
-schedule's cursor (the latest slot already decided) up to ``now`` and decides each one:
+A *slot* is an instant at which a timetable (a recurrence or a cron expression) is due.
+Planning looks at the slots after the schedule's cursor (the latest slot already decided) up to
+``now`` and decides each one:
 
 - a slot that came while the daemon was running fires (late by scheduler load or not: a fire is
   keyed by its slot, so lateness delays it but never drops it) — unless it is
@@ -25,7 +26,7 @@ from datetime import datetime, timedelta
 
 from triggerd.config.triggers import CatchupPolicy
 from triggerd.humanize import human
-from triggerd.recurrence import Recurrence
+from triggerd.timetable import Timetable
 
 # Slots older than this (or the grace time, if longer) are not examined one by one after a
 # long downtime: they could only ever be "missed", and listing a month of minutes is noise.
@@ -55,7 +56,7 @@ class TimePlan:
 
 
 def plan_time_fires(
-    recurrence: Recurrence,
+    recurrence: Timetable,
     *,
     first_seen: datetime,
     cursor: datetime | None,

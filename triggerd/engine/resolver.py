@@ -9,9 +9,10 @@ its file cannot be located — raises ``Unresolvable`` with the reason the run f
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from triggerd.config import Config, Schedule
-from triggerd.config.pipelines import RetryPolicy
+from triggerd.config.pipelines import FollowedPipeline, RetryPolicy
 from triggerd.config.triggers import DatastoreTrigger
 from triggerd.datastores.locate import Locator, locator
 from triggerd.engine.retries import NO_RETRY
@@ -31,6 +32,7 @@ class Dispatch:
     request: RunRequest
     submitter: Submitter
     retry: RetryPolicy = NO_RETRY
+    follow: timedelta | None = None  # follow a submitted run for at most this long (or not)
 
 
 class Resolver:
@@ -71,7 +73,10 @@ class Resolver:
             description=schedule.description,
             continue_on_step_failure=schedule.continue_on_step_failure,
         )
-        return Dispatch(request, submitter, pipeline.retry)
+        follow = None
+        if isinstance(pipeline, FollowedPipeline) and pipeline.follow:
+            follow = pipeline.follow_timeout
+        return Dispatch(request, submitter, pipeline.retry, follow)
 
     def _file(
         self, schedule: Schedule, watch: DatastoreTrigger | None, data_path: DataPath | None

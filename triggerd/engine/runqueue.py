@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Collection
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from triggerd.runs import RunRecord
 from triggerd.store import Store, meta, outbox, queries
+from triggerd.store.follows import start_values
 from triggerd.submitters import RunOutcome
+
+FIRST_CHECK = timedelta(seconds=15)  # TRIGGERD_FOLLOW_INTERVAL's default
 
 
 class RunQueue(Protocol):
@@ -54,8 +57,21 @@ class RunQueue(Protocol):
 class StoreQueue:
     """``RunQueue`` over the store: each call is one transaction."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, first_check: timedelta = FIRST_CHECK) -> None:
+        """``first_check``: how long after its submission a followed run is first checked."""
         self._store = store
+        self._first_check = first_check
+
+    def _follow(self, outcome: RunOutcome, now: datetime) -> dict[str, Any] | None:
+        if outcome.status != "submitted":
+            return None
+        return start_values(
+            now=now,
+            first_check=self._first_check,
+            follow_for=outcome.follow_for,
+            remote_id=outcome.remote_id,
+            remote_url=outcome.remote_url,
+        )
 
     def claim(self, owner: str, now: datetime, *, blocked: Collection[str]) -> RunRecord | None:
         return self._store.write(outbox.claim_next, owner, now, blocked=blocked)
@@ -77,6 +93,7 @@ class StoreQueue:
             output=outcome.output or None,
             external_id=outcome.external_id,
             owner=owner,
+            follow=self._follow(outcome, now),
         )
 
     def hand_back(self, run_id: int, *, error: str) -> None:

@@ -1,12 +1,14 @@
-"""APScheduler wiring: one job per distinct recurrence, whose trigger is the Azure ML recurrence.
+"""APScheduler wiring: one job per distinct timetable (an Azure ML recurrence or a cron expression).
 
 The job only *wakes* planning; what fires is decided by the planner against the store, so a
 job that runs late (a busy process, a suspended machine) still records its slot under the
 slot's own fire key, and a slot is never dropped by APScheduler's misfire handling.
 
 Schedules with the same recurrence (and the same start, or the same first-seen anchor when they
-have no ``start_time``) share one job: a thousand schedules due on the same minute are one
-wake-up naming all of them, not a thousand jobs for APScheduler to run one by one.
+have no ``start_time``), or with the same cron expression, zone and bounds (a cron expression
+has no phase: the anchor does not matter), share one job: a thousand schedules due on the same
+minute are one wake-up naming all of them, not a thousand jobs for APScheduler to run one by
+one.
 
 A wall-clock step never silences it: the loop looks at the jobs at least every second, a step
 forward wakes every recurrence job once, and the planner's cursor keeps a step back from firing
@@ -31,11 +33,12 @@ from apscheduler.triggers.base import BaseTrigger
 from triggerd.engine.clockwatch import ClockStep
 from triggerd.observability.logging import get_logger
 from triggerd.recurrence import Recurrence
+from triggerd.timetable import Timetable
 
 BEAT_JOB = "triggerd:beat"  # cannot clash: schedule names have no ':'
 LOOK_EVERY = 1.0  # seconds: the longest the scheduler sleeps without looking at the clock
 
-_Group = tuple[Recurrence, datetime | None]  # what makes two schedules fire at the same instants
+_Group = tuple[Timetable, datetime | None]  # what makes two schedules fire at the same instants
 
 
 class TimeScheduler:
@@ -73,16 +76,17 @@ class TimeScheduler:
     def add(
         self,
         name: str,
-        recurrence: Recurrence,
+        recurrence: Timetable,
         anchor: datetime,
         *,
         first_fire: datetime | None = None,
     ) -> None:
-        """Wake ``name`` at its recurrence's instants (``anchor``: when it was first seen).
+        """Wake ``name`` at its timetable's instants (``anchor``: when it was first seen).
 
         ``first_fire``, when the caller already knows it, spares computing it again."""
         # The anchor is only the start of a recurrence without start_time.
-        group = (recurrence, anchor if recurrence.start_time is None else None)
+        phased = isinstance(recurrence, Recurrence) and recurrence.start_time is None
+        group = (recurrence, anchor if phased else None)
         with self._lock:
             self._leave(name)
             self._join(name, group, RecurrenceTrigger(recurrence, anchor), first_fire)
@@ -214,12 +218,12 @@ class _Every(BaseTrigger):  # type: ignore[misc]
 
 
 class RecurrenceTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler 3 is untyped
-    """An APScheduler 3 trigger that fires a ``Recurrence`` (all the time math is there, in
-    ``triggerd/recurrence.py``, which knows nothing of APScheduler)."""
+    """An APScheduler 3 trigger that fires a ``Timetable`` (all the time math is there, in
+    ``triggerd/recurrence.py`` and ``triggerd/cron.py``, which know nothing of APScheduler)."""
 
     __slots__ = ("anchor", "recurrence")
 
-    def __init__(self, recurrence: Recurrence, anchor: datetime | None) -> None:
+    def __init__(self, recurrence: Timetable, anchor: datetime | None) -> None:
         self.recurrence = recurrence
         self.anchor = anchor
 
@@ -230,7 +234,8 @@ class RecurrenceTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler 3 is 
         return self.recurrence.next_fire_after(after, anchor=self.anchor)
 
     def __str__(self) -> str:
-        return f"recurrence[{self.recurrence.describe()}]"
+        kind = "recurrence" if isinstance(self.recurrence, Recurrence) else "timetable"
+        return f"{kind}[{self.recurrence.describe()}]"
 
     def __repr__(self) -> str:
         anchor = self.anchor.isoformat() if self.anchor else None

@@ -160,6 +160,17 @@ class Metrics:
             ["schedule"],
             registry=r,
         )
+        self.runs_followed = Gauge(
+            "triggerd_runs_followed",
+            "Submitted remote runs the daemon follows, not ended yet (the whole database)",
+            registry=r,
+        )
+        self.follow_failures = Counter(
+            "triggerd_follow_failures_total",
+            "Status checks of followed remote runs that failed (tried again later)",
+            ["schedule"],
+            registry=r,
+        )
         self.runs_queued = Gauge(
             "triggerd_runs_queued", "Runs not finished yet, by state", ["state"], registry=r
         )
@@ -228,6 +239,12 @@ class Metrics:
     def poll_failed(self, schedule: str) -> None:
         self._own(schedule, self.poll_failures, schedule).inc()
         self._own(schedule, self.last_poll_error, schedule).set(self._clock())
+
+    def set_followed(self, count: int) -> None:
+        self.runs_followed.set(count)
+
+    def follow_failed(self, schedule: str) -> None:
+        self._own(schedule, self.follow_failures, schedule).inc()
 
     def set_queue_depth(self, pending: int, running: int) -> None:
         self.runs_queued.labels("pending").set(pending)

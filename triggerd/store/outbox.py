@@ -149,9 +149,11 @@ def finish(
     output: str | None = None,
     external_id: str | None = None,
     owner: str | None = None,
+    follow: dict[str, Any] | None = None,
 ) -> bool:
     """Record how a run ended; with ``owner``, only while that daemon still holds the claim
-    (False when another replica took the run over meanwhile)."""
+    (False when another replica took the run over meanwhile). ``follow``: the columns that
+    start following a submitted run (``follows.start_values``)."""
     query = update(runs).where(runs.c.id == run_id)
     if owner is not None:
         query = query.where(runs.c.claimed_by == owner, runs.c.status == "running")
@@ -166,6 +168,7 @@ def finish(
             claimed_by=None,
             claim_expires_at=None,
             process=null(),  # the attempt's group was stopped by its submitter
+            **(follow or {}),
         )
     )
     return result.rowcount == 1

@@ -107,10 +107,12 @@ def statuses(conn: Connection, fire_keys: Sequence[str]) -> dict[str, str]:
 
 
 def running_counts(conn: Connection) -> dict[str, int]:
-    """Runs in flight per schedule (for the overlap limits)."""
+    """Runs in flight per schedule (for the overlap limits): those running, and the submitted
+    ones whose remote run the daemon still follows (it has not ended)."""
+    followed = (runs.c.status == "submitted") & runs.c.follow_next_at.is_not(None)
     rows = conn.execute(
         select(runs.c.schedule, func.count())
-        .where(runs.c.status == "running")
+        .where((runs.c.status == "running") | followed)
         .group_by(runs.c.schedule)
     ).all()
     return {schedule: int(count) for schedule, count in rows}

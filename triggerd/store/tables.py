@@ -79,7 +79,8 @@ runs = Table(
     Column("trigger", String(16), nullable=False),  # time | datastore | manual
     Column("fire_key", String(1000), nullable=False, unique=True),
     Column("scheduled_for", UTCDateTime(), nullable=True),
-    # pending -> running -> succeeded | failed (| submitted for remote targets); skipped
+    # pending -> running -> succeeded | failed (| submitted for remote targets, then
+    # succeeded | failed | canceled when followed); skipped
     Column("status", String(16), nullable=False),
     Column("reason", Text(), nullable=True),  # why a fire was skipped
     Column("parameters", JSON(), nullable=False),
@@ -108,6 +109,16 @@ runs = Table(
     # The earlier attempts of the run, oldest first: [{attempt, started_at, finished_at,
     # exit_code, error}]; the columns above describe the current (or last) attempt only.
     Column("history", JSON(), nullable=True),
+    # A remote run followed to its end (store/follows.py; migration 0006). While a `submitted`
+    # run is followed, ``follow_next_at`` is its next status check and ``follow_until`` the
+    # deadline (follow_timeout); both NULL when it is not followed (any more). A check is
+    # claimed with ``claimed_by``/``claim_expires_at``, as an attempt is.
+    Column("remote_status", String(64), nullable=True),  # as the target says it: Running, ...
+    Column("remote_url", Text(), nullable=True),  # a link to the run in Azure ML studio
+    Column("remote_id", Text(), nullable=True),  # what the status is read by (v2: an ARM id)
+    Column("follow_next_at", UTCDateTime(), nullable=True),
+    Column("follow_until", UTCDateTime(), nullable=True),
+    Column("follow_checks", Integer(), nullable=True),
     Index("ix_runs_status_id", "status", "id"),
 )
 

@@ -8,7 +8,7 @@ from triggerd.submitters.base import RunOutcome, RunRequest, Submitter
 
 if TYPE_CHECKING:
     from triggerd.config import Pipeline
-    from triggerd.config.pipelines import BearerAuth, HttpPipeline
+    from triggerd.config.pipelines import Auth, BearerAuth, HttpPipeline
     from triggerd.submitters.httpcommon import Secret
 
 __all__ = ["RunOutcome", "RunRequest", "Submitter", "build_submitter"]
@@ -17,7 +17,12 @@ __all__ = ["RunOutcome", "RunRequest", "Submitter", "build_submitter"]
 def build_submitter(pipeline: Pipeline) -> Submitter:
     """The submitter for ``pipeline``. Remote submitters hold connections: call their
     ``close()`` (if the submitter has one) when done with them."""
-    from triggerd.config.pipelines import AzureMLPipeline, CommandPipeline, HttpPipeline
+    from triggerd.config.pipelines import (
+        AzureMLBatchPipeline,
+        AzureMLPipeline,
+        CommandPipeline,
+        HttpPipeline,
+    )
 
     if isinstance(pipeline, CommandPipeline):
         from triggerd.submitters.command import CommandSubmitter
@@ -27,15 +32,22 @@ def build_submitter(pipeline: Pipeline) -> Submitter:
         )
     if isinstance(pipeline, AzureMLPipeline):
         from triggerd.submitters.azureml import AzureMLSubmitter
-        from triggerd.submitters.httpcommon import AzureADToken
 
-        auth: Secret | None = None
-        if pipeline.auth.kind == "azure":
-            auth = AzureADToken()
-        elif pipeline.auth.kind == "bearer":
-            auth = _bearer(pipeline.auth)
         return AzureMLSubmitter(
-            pipeline.endpoint, version=pipeline.version, auth=auth, timeout=pipeline.timeout
+            pipeline.endpoint,
+            version=pipeline.version,
+            auth=_auth(pipeline.auth),
+            timeout=pipeline.timeout,
+        )
+    if isinstance(pipeline, AzureMLBatchPipeline):
+        from triggerd.submitters.azureml_batch import ML_SCOPE, AzureMLBatchSubmitter
+
+        return AzureMLBatchSubmitter(
+            pipeline.endpoint,
+            deployment=pipeline.deployment,
+            experiment_name=pipeline.experiment_name,
+            auth=_auth(pipeline.auth, ML_SCOPE),
+            timeout=pipeline.timeout,
         )
     if isinstance(pipeline, HttpPipeline):
         from triggerd.submitters.http import HttpSubmitter
@@ -48,6 +60,18 @@ def build_submitter(pipeline: Pipeline) -> Submitter:
             timeout=pipeline.timeout,
         )
     raise NotImplementedError(f"no submitter for pipeline kind {pipeline.kind!r}")
+
+
+def _auth(auth: Auth, scope: str | None = None) -> Secret | None:
+    """The token source of an Azure ML pipeline's ``auth``: an Azure AD token for ``scope``
+    (Azure Resource Manager by default), a bearer token, or None."""
+    from triggerd.submitters.httpcommon import AzureADToken
+
+    if auth.kind == "azure":
+        return AzureADToken() if scope is None else AzureADToken(scope=scope)
+    if auth.kind == "bearer":
+        return _bearer(auth)
+    return None
 
 
 def _bearer(auth: BearerAuth) -> Secret:

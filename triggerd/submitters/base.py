@@ -63,6 +63,12 @@ class RunOutcome:
     external_id: str | None = None
     error: str | None = None
     output: str = ""
+    # A submitted remote run: what its status is read by, when that is more than external_id
+    # (Azure ML v2: the batch job's ARM id, the invocation answer's "id"), and a link to it.
+    remote_id: str | None = None
+    remote_url: str | None = None
+    # Set by the dispatcher, not the submitter: follow the remote run for at most this long.
+    follow_for: timedelta | None = None
 
 
 class Submitter(Protocol):

@@ -1,4 +1,5 @@
-"""What the ``azureml`` and ``http`` submitters share: one HTTP exchange and what its answer means.
+"""What the remote submitters (``azureml``, ``azureml_batch``, ``http``) share: one HTTP exchange
+and what its answer means.
 
 :class:`HttpSender` sends one JSON request (one attempt) and turns the answer into a
 :class:`Reply` (2xx) or a :class:`~triggerd.errors.SubmitError`:
@@ -169,7 +170,8 @@ class _TokenCredential(Protocol):
 
 
 class AzureADToken:
-    """An Azure AD token for Azure Resource Manager from DefaultAzureCredential.
+    """An Azure AD token from DefaultAzureCredential, for ``scope``: Azure Resource Manager
+    unless given another (``https://ml.azure.com/.default`` for batch endpoints).
 
     The credential is created on first use, once per submitter, and caches its tokens. Failing
     to get a token is transient (a managed identity endpoint that is not up yet, an expired
