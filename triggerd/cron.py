@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 
 from cronsim import CronSim, CronSimError
 
-from triggerd.recurrence import localize
+from triggerd.recurrence import localize, successive
 from triggerd.timezones import resolve_zone
 
 FIELDS = ("MINUTES", "HOURS", "DAYS", "MONTHS", "DAYS-OF-WEEK")
@@ -225,13 +225,7 @@ class CronTimetable:
         self, after: datetime, count: int, *, anchor: datetime | None = None
     ) -> list[datetime]:
         """The next ``count`` slots strictly after ``after`` (fewer if the series ends)."""
-        times: list[datetime] = []
-        current: datetime | None = after
-        while len(times) < count and current is not None:
-            current = self.next_fire_after(current, anchor=anchor)
-            if current is not None:
-                times.append(current)
-        return times
+        return successive(self.next_fire_after, after, count, anchor)
 
     def fire_times_between(
         self, start: datetime, end: datetime, *, anchor: datetime | None = None

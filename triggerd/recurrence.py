@@ -26,7 +26,7 @@ Everything is returned as aware datetimes in UTC. Nothing here knows APScheduler
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -80,6 +80,23 @@ def max_interval(frequency: Frequency) -> int:
 # Bounds on every search loop: after this many periods (or candidate days) there is no next fire.
 _MAX_PERIODS = 2_000
 _MAX_ITEMS = 100_000
+
+
+def successive(
+    next_after: Callable[..., datetime | None],
+    after: datetime,
+    count: int,
+    anchor: datetime | None,
+) -> list[datetime]:
+    """The next ``count`` instants strictly after ``after`` that ``next_after`` (a timetable's
+    ``next_fire_after``) gives one by one; fewer if it ends."""
+    times: list[datetime] = []
+    current: datetime | None = after
+    while len(times) < count and current is not None:
+        current = next_after(current, anchor=anchor)
+        if current is not None:
+            times.append(current)
+    return times
 
 
 def localize(wall: datetime, zone: ZoneInfo) -> datetime:
@@ -177,13 +194,7 @@ class Recurrence:
         self, after: datetime, count: int, *, anchor: datetime | None = None
     ) -> list[datetime]:
         """The next ``count`` fire instants strictly after ``after`` (fewer if the series ends)."""
-        times: list[datetime] = []
-        current: datetime | None = after
-        while len(times) < count and current is not None:
-            current = self.next_fire_after(current, anchor=anchor)
-            if current is not None:
-                times.append(current)
-        return times
+        return successive(self.next_fire_after, after, count, anchor)
 
     def fire_times_between(
         self, start: datetime, end: datetime, *, anchor: datetime | None = None

@@ -17,7 +17,7 @@ from triggerd.config.loader import load_config_from_texts
 from triggerd.engine.follower import MAX_INTERVAL, Follower, next_check_in
 from triggerd.observability.metrics import Metrics
 from triggerd.runs import NewRun, RunStatus, TriggerKind
-from triggerd.store import Store, follows, outbox, queries, states
+from triggerd.store import Store, follows, open_store, outbox, queries, states
 
 T0 = datetime(2026, 3, 29, 1, 30, tzinfo=UTC)  # the night Berlin's clocks go forward
 FIRST = timedelta(seconds=15)
@@ -311,3 +311,32 @@ def test_retry_after_wins_when_it_asks_for_longer() -> None:
     assert next_check_in(FIRST, 3, retry_after=timedelta(seconds=1), rand=lambda: 1.0) == (
         timedelta(seconds=120)
     )
+
+
+def test_the_followers_look_every_second_does_not_walk_the_history(tmp_path: Path) -> None:
+    """Finished `http` runs stay `submitted` for ever; the follower's look (every second) and
+    the overlap count must be answered by the index of the followed runs, not the status one
+    (SQLite's plan; PostgreSQL chooses by its statistics)."""
+    from sqlalchemy import event
+
+    store = open_store(f"sqlite:///{tmp_path / 'plan.db'}")
+    try:
+        statements: list[tuple[str, object]] = []
+
+        def seen(conn: object, cursor: object, sql: str, params: object, *rest: object) -> None:
+            statements.append((sql, params))
+
+        event.listen(store.engine, "before_cursor_execute", seen)
+        store.read(follows.due_summary)
+        store.write(follows.claim_due, "d1", T0)
+        store.read(queries.running_counts)
+        event.remove(store.engine, "before_cursor_execute", seen)
+        looks = [(s, p) for s, p in statements if "follow_next_at" in s and s.startswith("SELECT")]
+        assert len(looks) >= 3
+        with store.engine.connect() as conn:
+            for sql, params in looks:
+                plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params).all()  # type: ignore[arg-type]
+                text = " ".join(str(row[-1]) for row in plan)
+                assert "ix_runs_followed" in text, (sql, text)
+    finally:
+        store.close()

@@ -139,11 +139,21 @@ Auth = Annotated[AzureAuth | BearerAuth | NoAuth, Field(discriminator="kind")]
 
 
 class FollowedPipeline(ConfigModel):
-    """What the Azure ML kinds share: whether the daemon follows a submitted run to its end
-    (``follow``), and for how long at most (``follow_timeout``)."""
+    """What the Azure ML kinds share: the auth (an Azure AD token by default), the request's
+    timeout and retries, no placeholders, and whether the daemon follows a submitted run to its
+    end (``follow``) and for how long at most (``follow_timeout``)."""
 
+    auth: Auth = Field(default_factory=lambda: AzureAuth(kind="azure"))
+    timeout: Duration = timedelta(seconds=30)
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
     follow: Annotated[bool, Field(strict=True)] = True
     follow_timeout: Duration = timedelta(hours=24)
+
+    placeholder_site: ClassVar[str] = ""
+
+    @property
+    def placeholders(self) -> frozenset[str]:
+        return frozenset()
 
 
 class AzureMLPipeline(FollowedPipeline):
@@ -152,11 +162,6 @@ class AzureMLPipeline(FollowedPipeline):
     kind: Literal["azureml"]
     endpoint: str
     version: str | None = None
-    auth: Auth = Field(default_factory=lambda: AzureAuth(kind="azure"))
-    timeout: Duration = timedelta(seconds=30)
-    retry: RetryPolicy = Field(default_factory=RetryPolicy)
-
-    placeholder_site: ClassVar[str] = ""
 
     @field_validator("endpoint")
     @classmethod
@@ -193,10 +198,6 @@ class AzureMLPipeline(FollowedPipeline):
     def is_pipeline_endpoint(self) -> bool:
         return "/PipelineEndpointSubmit/" in urlsplit(self.endpoint).path
 
-    @property
-    def placeholders(self) -> frozenset[str]:
-        return frozenset()
-
 
 _BATCH_SHAPE = (
     "must be a batch endpoint's invocation URL, ending with /jobs "
@@ -213,11 +214,6 @@ class AzureMLBatchPipeline(FollowedPipeline):
     endpoint: str
     deployment: str | None = None
     experiment_name: str | None = None
-    auth: Auth = Field(default_factory=lambda: AzureAuth(kind="azure"))
-    timeout: Duration = timedelta(seconds=30)
-    retry: RetryPolicy = Field(default_factory=RetryPolicy)
-
-    placeholder_site: ClassVar[str] = ""
 
     @field_validator("endpoint")
     @classmethod
@@ -246,10 +242,6 @@ class AzureMLBatchPipeline(FollowedPipeline):
         if value is not None and not value.strip():
             raise Invalid("must not be empty (leave it out to use the schedule's)")
         return value
-
-    @property
-    def placeholders(self) -> frozenset[str]:
-        return frozenset()
 
 
 # Names an ``http`` body template may use besides the schedule's parameters.

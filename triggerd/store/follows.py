@@ -46,7 +46,10 @@ def start_values(
 
 
 def _followed() -> Any:
-    return (runs.c.status == SUBMITTED) & runs.c.follow_next_at.is_not(None)
+    """The runs followed now. ``follow_next_at`` is set only on a `submitted` run and cleared
+    when following ends, so it alone says it, and the partial index ``ix_runs_followed`` answers
+    (asking for the status too makes SQLite walk every `submitted` run of the history)."""
+    return runs.c.follow_next_at.is_not(None)
 
 
 def claim_due(
@@ -70,7 +73,7 @@ def claim_due(
         return []
     conn.execute(
         update(runs)
-        .where(runs.c.id.in_(ids), due)
+        .where(runs.c.id.in_(ids), due, runs.c.status == SUBMITTED)
         .values(claimed_by=owner, claim_expires_at=now + ttl)
     )
     rows = conn.execute(

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    text,
 )
 
 
@@ -120,6 +121,14 @@ runs = Table(
     Column("follow_until", UTCDateTime(), nullable=True),
     Column("follow_checks", Integer(), nullable=True),
     Index("ix_runs_status_id", "status", "id"),
+    # Only the followed runs: the follower looks every second, and finished `http` runs stay
+    # `submitted` for ever, so a look through the status index would grow with the history.
+    Index(
+        "ix_runs_followed",
+        "follow_next_at",
+        sqlite_where=text("follow_next_at IS NOT NULL"),
+        postgresql_where=text("follow_next_at IS NOT NULL"),
+    ),
 )
 
 daemon_instances = Table(

@@ -16,11 +16,11 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
-from triggerd.errors import PermanentSubmitError, SubmitInterrupted
-from triggerd.observability.logging import get_logger
+from triggerd.errors import PermanentSubmitError
 from triggerd.redact import scrub
 from triggerd.submitters.base import RunOutcome, RunRequest
 from triggerd.submitters.httpcommon import HttpSender, Secret, idempotency_key
+from triggerd.submitters.remote import RemoteSubmitter
 
 __all__ = ["AzureMLSubmitter", "azureml_body", "parameter_text"]
 
@@ -61,7 +61,7 @@ def azureml_body(request: RunRequest) -> dict[str, Any]:
     return body
 
 
-class AzureMLSubmitter:
+class AzureMLSubmitter(RemoteSubmitter):
     """Submits runs to one Azure ML pipeline REST endpoint.
 
     ``auth`` gives the bearer token at every attempt (None: no Authorization header).
@@ -81,17 +81,10 @@ class AzureMLSubmitter:
         self._sender = HttpSender(timeout)
 
     def submit(self, request: RunRequest, cancel: threading.Event) -> RunOutcome:
-        log = get_logger(
-            schedule=request.schedule, fire_key=request.fire_key, run_id=request.run_id
-        )
-        if cancel.is_set():
-            raise SubmitInterrupted("interrupted before sending: daemon shutting down")
+        log = self._begin(request, cancel)
         headers = {"Idempotency-Key": idempotency_key(request.fire_key)}
         secrets: list[str] = []
-        if self._auth is not None:
-            token = self._auth.read()
-            headers["Authorization"] = f"Bearer {token}"
-            secrets.append(token)
+        self._authorize(headers, secrets)
         reply = self._sender.send(
             "POST",
             self._url,
@@ -112,16 +105,3 @@ class AzureMLSubmitter:
                 f"(is this an Azure ML pipeline endpoint?): {scrub(start, secrets)}"
             )
         return RunOutcome(status="submitted", external_id=run_id)
-
-    def close(self) -> None:
-        """Release the connections and the Azure credential."""
-        self._sender.close()
-        close = getattr(self._auth, "close", None)
-        if callable(close):
-            close()
-
-    def __enter__(self) -> AzureMLSubmitter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -31,13 +31,13 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
-from triggerd.errors import PermanentSubmitError, SubmitInterrupted
-from triggerd.observability.logging import get_logger
+from triggerd.errors import PermanentSubmitError
 from triggerd.redact import scrub
 from triggerd.runs import BoundFile
 from triggerd.submitters.azureml import parameter_text
 from triggerd.submitters.base import RunOutcome, RunRequest
 from triggerd.submitters.httpcommon import HttpSender, Reply, Secret, idempotency_key
+from triggerd.submitters.remote import RemoteSubmitter
 
 __all__ = ["ML_SCOPE", "AzureMLBatchSubmitter", "batch_body", "file_uri", "job_name"]
 
@@ -94,7 +94,7 @@ def job_name(answer: Any) -> str | None:
     return None
 
 
-class AzureMLBatchSubmitter:
+class AzureMLBatchSubmitter(RemoteSubmitter):
     """Invokes one Azure ML batch endpoint; ``auth`` gives the bearer token at every attempt
     (None: no Authorization header)."""
 
@@ -114,20 +114,13 @@ class AzureMLBatchSubmitter:
         self._sender = HttpSender(timeout)
 
     def submit(self, request: RunRequest, cancel: threading.Event) -> RunOutcome:
-        log = get_logger(
-            schedule=request.schedule, fire_key=request.fire_key, run_id=request.run_id
-        )
-        if cancel.is_set():
-            raise SubmitInterrupted("interrupted before sending: daemon shutting down")
+        log = self._begin(request, cancel)
         body = batch_body(request, self._experiment_name)
         headers = {"Idempotency-Key": idempotency_key(request.fire_key)}
         if self._deployment is not None:
             headers[DEPLOYMENT_HEADER] = self._deployment
         secrets: list[str] = []
-        if self._auth is not None:
-            token = self._auth.read()
-            headers["Authorization"] = f"Bearer {token}"
-            secrets.append(token)
+        self._authorize(headers, secrets)
         reply = self._sender.send(
             "POST",
             self._url,
@@ -145,19 +138,6 @@ class AzureMLBatchSubmitter:
             external_id=_job_name_of(reply, answer, secrets),
             remote_id=scrub(job_id, secrets) if isinstance(job_id, str) and job_id else None,
         )
-
-    def close(self) -> None:
-        """Release the connections and the Azure credential."""
-        self._sender.close()
-        close = getattr(self._auth, "close", None)
-        if callable(close):
-            close()
-
-    def __enter__(self) -> AzureMLBatchSubmitter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _job_name_of(reply: Reply, answer: Any, secrets: list[str]) -> str:

@@ -27,8 +27,7 @@ from collections.abc import Mapping
 from datetime import UTC, timedelta
 from typing import Any, Literal
 
-from triggerd.errors import PermanentSubmitError, SubmitInterrupted
-from triggerd.observability.logging import get_logger
+from triggerd.errors import PermanentSubmitError
 from triggerd.redact import scrub
 from triggerd.submitters.base import RunOutcome, RunRequest
 from triggerd.submitters.command import UnknownPlaceholder, render_argv
@@ -39,6 +38,7 @@ from triggerd.submitters.httpcommon import (
     idempotency_key,
     is_sensitive_header,
 )
+from triggerd.submitters.remote import RemoteSubmitter
 
 __all__ = ["HttpSubmitter", "default_body", "render_template", "template_values"]
 
@@ -114,7 +114,7 @@ def render_template(template: Any, values: Mapping[str, Any]) -> Any:
     return template
 
 
-class HttpSubmitter:
+class HttpSubmitter(RemoteSubmitter):
     """Sends each run to ``url`` with ``method``; header values may be secrets read per attempt."""
 
     def __init__(
@@ -133,11 +133,7 @@ class HttpSubmitter:
         self._sender = HttpSender(timeout)
 
     def submit(self, request: RunRequest, cancel: threading.Event) -> RunOutcome:
-        log = get_logger(
-            schedule=request.schedule, fire_key=request.fire_key, run_id=request.run_id
-        )
-        if cancel.is_set():
-            raise SubmitInterrupted("interrupted before sending: daemon shutting down")
+        log = self._begin(request, cancel)
         if self._template is None:
             body = default_body(request)
         else:
@@ -167,16 +163,6 @@ class HttpSubmitter:
             attempt=request.attempt,
         )
         return RunOutcome(status="submitted", external_id=_external_id(reply))
-
-    def close(self) -> None:
-        """Release the connections."""
-        self._sender.close()
-
-    def __enter__(self) -> HttpSubmitter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _external_id(reply: Reply) -> str | None:

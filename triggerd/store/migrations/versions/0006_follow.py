@@ -27,9 +27,18 @@ def upgrade() -> None:
         batch.add_column(sa.Column("follow_next_at", UTCDateTime(), nullable=True))
         batch.add_column(sa.Column("follow_until", UTCDateTime(), nullable=True))
         batch.add_column(sa.Column("follow_checks", sa.Integer(), nullable=True))
+    followed = sa.text("follow_next_at IS NOT NULL")
+    op.create_index(
+        "ix_runs_followed",
+        "runs",
+        ["follow_next_at"],
+        sqlite_where=followed,
+        postgresql_where=followed,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_runs_followed", table_name="runs")
     with op.batch_alter_table("runs") as batch:
         for column in (
             "follow_checks",
