@@ -37,8 +37,7 @@ from zoneinfo import ZoneInfo
 
 from cronsim import CronSim, CronSimError
 
-from triggerd.recurrence import localize, successive
-from triggerd.timezones import resolve_zone
+from triggerd.recurrence import WallClock, localize, successive
 
 FIELDS = ("MINUTES", "HOURS", "DAYS", "MONTHS", "DAYS-OF-WEEK")
 _RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
@@ -156,7 +155,7 @@ def _value(index: int, text: str) -> int:
 
 
 @dataclass(frozen=True)
-class CronTimetable:
+class CronTimetable(WallClock):
     """A validated cron expression in a zone, optionally bounded by start and end wall times.
 
     Two timetables with the same expression (spaces aside), zone and bounds are equal and hash
@@ -179,10 +178,6 @@ class CronTimetable:
                 raise ValueError(f"{key} must be naive wall time in time_zone")
 
     @property
-    def zone(self) -> ZoneInfo:
-        return resolve_zone(self.time_zone)
-
-    @property
     def period(self) -> timedelta:
         """The shortest spacing of two slots on the wall clock, at most a day (a longer one
         would not change the default misfire grace, which it is the basis of)."""
@@ -192,16 +187,6 @@ class CronTimetable:
     def start(self) -> datetime | None:
         """The instant of ``start_time`` (UTC), or None."""
         return localize(self.start_time, self.zone) if self.start_time is not None else None
-
-    @property
-    def end(self) -> datetime | None:
-        """The instant of ``end_time`` (UTC), or None if the series never ends."""
-        return localize(self.end_time, self.zone) if self.end_time is not None else None
-
-    def ended(self, now: datetime) -> bool:
-        """Whether there is no slot after ``now`` because ``end_time`` has passed."""
-        end = self.end
-        return end is not None and now >= end
 
     # -- the heart ---------------------------------------------------------------------------
 

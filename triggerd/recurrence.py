@@ -118,8 +118,30 @@ class _Start:
     is_anchor: bool
 
 
+class WallClock:
+    """What a timetable of wall times in a zone, with an optional end, answers alike (a
+    ``Recurrence``, a ``cron.CronTimetable``): its zone, the end instant, whether it has ended."""
+
+    time_zone: str
+    end_time: datetime | None  # naive wall time in ``zone``
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return resolve_zone(self.time_zone)
+
+    @property
+    def end(self) -> datetime | None:
+        """The instant of ``end_time`` (UTC), or None if the series never ends."""
+        return localize(self.end_time, self.zone) if self.end_time is not None else None
+
+    def ended(self, now: datetime) -> bool:
+        """Whether the series has no fire after ``now`` because ``end_time`` has passed."""
+        end = self.end
+        return end is not None and now >= end
+
+
 @dataclass(frozen=True)
-class Recurrence:
+class Recurrence(WallClock):
     """A validated recurrence. ``start_time`` is naive wall time in ``time_zone``."""
 
     frequency: Frequency
@@ -133,10 +155,6 @@ class Recurrence:
     month_days: tuple[int, ...] | None = None  # Month only (Azure ML v2), 1 to 31
 
     @property
-    def zone(self) -> ZoneInfo:
-        return resolve_zone(self.time_zone)
-
-    @property
     def period(self) -> timedelta:
         """Interval x unit (a month counts as 31 days): the basis of the default misfire grace."""
         return _UNIT[Frequency(self.frequency)] * self.interval
@@ -145,16 +163,6 @@ class Recurrence:
     def has_pattern(self) -> bool:
         parts = (self.hours, self.minutes, self.week_days, self.month_days)
         return any(part is not None for part in parts)
-
-    @property
-    def end(self) -> datetime | None:
-        """The instant of ``end_time`` (UTC), or None if the series never ends."""
-        return localize(self.end_time, self.zone) if self.end_time is not None else None
-
-    def ended(self, now: datetime) -> bool:
-        """Whether the series has no fire after ``now`` because ``end_time`` has passed."""
-        end = self.end
-        return end is not None and now >= end
 
     # -- the heart ---------------------------------------------------------------------------
 
