@@ -97,17 +97,8 @@ def record_check(
 ) -> bool:
     """A check that did not end the run: what it saw (None keeps what was known) and the next
     one; the claim is let go. False when ``owner`` no longer held the check."""
-    values: dict[str, Any] = {
-        "follow_next_at": next_at,
-        "follow_checks": func.coalesce(runs.c.follow_checks, 0) + 1,
-        "claimed_by": None,
-        "claim_expires_at": None,
-    }
-    if remote_status is not None:
-        values["remote_status"] = remote_status
-    if remote_url is not None:
-        values["remote_url"] = remote_url
-    return conn.execute(update(runs).where(_mine(run_id, owner)).values(values)).rowcount == 1
+    values = {"follow_next_at": next_at}
+    return _record_check(conn, run_id, owner, values, remote_status, remote_url)
 
 
 def end_follow(
@@ -129,6 +120,23 @@ def end_follow(
         "error": error,
         "follow_next_at": None,
         "follow_until": None,
+    }
+    return _record_check(conn, run_id, owner, values, remote_status, remote_url)
+
+
+def _record_check(
+    conn: Connection,
+    run_id: int,
+    owner: str,
+    values: dict[str, Any],
+    remote_status: str | None,
+    remote_url: str | None,
+) -> bool:
+    """What every check records on the run it held: ``values``, one more check, the claim let
+    go, and what the remote side said (None keeps what was known). False when ``owner`` no
+    longer held the check."""
+    values = {
+        **values,
         "follow_checks": func.coalesce(runs.c.follow_checks, 0) + 1,
         "claimed_by": None,
         "claim_expires_at": None,
