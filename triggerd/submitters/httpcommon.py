@@ -233,6 +233,29 @@ class Reply:
             return None
 
 
+class LazyClient:
+    """One ``httpx.Client`` (redirects not followed), made at first use and shared by threads;
+    ``close`` releases its connections (a later use makes a new one)."""
+
+    def __init__(self, timeout: timedelta) -> None:
+        self._timeout = timeout
+        self._client: httpx.Client | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> httpx.Client:
+        with self._lock:
+            if self._client is None:
+                seconds = self._timeout.total_seconds()
+                self._client = httpx.Client(timeout=seconds, follow_redirects=False)
+            return self._client
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+
 class HttpSender:
     """Sends one JSON request per call on a shared, lazily created ``httpx.Client``.
 
@@ -246,22 +269,13 @@ class HttpSender:
             raise ValueError(f"timeout must be positive, got {timeout}")
         self._timeout = timeout
         self._clock = clock or (lambda: datetime.now(UTC))
-        self._client: httpx.Client | None = None
-        self._lock = threading.Lock()
+        self._clients = LazyClient(timeout)
 
     def _http(self) -> httpx.Client:
-        with self._lock:
-            if self._client is None:
-                self._client = httpx.Client(
-                    timeout=self._timeout.total_seconds(), follow_redirects=False
-                )
-            return self._client
+        return self._clients.get()
 
     def close(self) -> None:
-        with self._lock:
-            client, self._client = self._client, None
-        if client is not None:
-            client.close()
+        self._clients.close()
 
     def send(
         self,

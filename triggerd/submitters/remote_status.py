@@ -27,7 +27,6 @@ NotResponding, Paused, Unknown, or one Azure ML adds later) means "not ended yet
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -38,7 +37,7 @@ import httpx
 from triggerd.errors import SubmitError
 from triggerd.redact import safe_url, scrub
 from triggerd.runs import RunRecord, RunStatus
-from triggerd.submitters.httpcommon import Secret, error_message, parse_retry_after
+from triggerd.submitters.httpcommon import LazyClient, Secret, error_message, parse_retry_after
 
 if TYPE_CHECKING:
     from triggerd.config import Pipeline
@@ -156,9 +155,7 @@ class RunHistoryStatus:
 
     def __init__(self, auth: Secret | None, *, timeout: timedelta) -> None:
         self._auth = auth
-        self._timeout = timeout
-        self._client: httpx.Client | None = None
-        self._lock = threading.Lock()
+        self._clients = LazyClient(timeout)
 
     def run_ref(self, run: RunRecord) -> tuple[str, str]:
         raise NotImplementedError
@@ -175,7 +172,7 @@ class RunHistoryStatus:
             headers["Authorization"] = f"Bearer {token}"
             secrets.append(token)
         try:
-            response = self._http().get(url, headers=headers)
+            response = self._clients.get().get(url, headers=headers)
         except httpx.HTTPError as exc:
             reason = " ".join((str(exc) or type(exc).__name__).split())[:300]
             raise StatusError(scrub(f"GET {safe_url(url)} failed: {reason}", secrets)) from None
@@ -192,18 +189,8 @@ class RunHistoryStatus:
         error = scrub(state.error, secrets) if state.error else None
         return RemoteState(state.status, state.final, error, state.url, wait)
 
-    def _http(self) -> httpx.Client:
-        with self._lock:
-            if self._client is None:
-                seconds = self._timeout.total_seconds()
-                self._client = httpx.Client(timeout=seconds, follow_redirects=False)
-            return self._client
-
     def close(self) -> None:
-        with self._lock:
-            client, self._client = self._client, None
-        if client is not None:
-            client.close()
+        self._clients.close()
         close = getattr(self._auth, "close", None)
         if callable(close):
             close()
