@@ -28,6 +28,7 @@ from triggerd.config.recurrence_spec import (
     SDK_HOURS_RANGE,
     SDK_INTERVAL,
     SDK_MINUTES_RANGE,
+    Checks,
     fits_calendar,
     time_zone_of,
 )
@@ -103,17 +104,12 @@ def parse_v2_recurrence(trigger: dict[str, Any]) -> Recurrence:
     return recurrence
 
 
-class _V2Checks:
-    def __init__(self, raw: dict[str, Any]) -> None:
-        self.raw = raw
-        self.found: list[Invalid] = unknown_keys(raw, RECURRENCE_KEYS)
+class _V2Checks(Checks):
+    """The checks of one v2 recurrence, in azure-ai-ml's order (``attempt`` as for v1)."""
 
-    def attempt(self, check: Any, *args: Any) -> Any:
-        try:
-            return check(*args)
-        except Invalid as exc:
-            self.found.extend(exc.each())
-            return None
+    def __init__(self, raw: dict[str, Any]) -> None:
+        super().__init__(raw)
+        self.found.extend(unknown_keys(raw, RECURRENCE_KEYS))
 
     def run(self) -> Recurrence | None:
         raw = self.raw

@@ -87,7 +87,7 @@ def parse_recurrence(value: Any) -> Recurrence | None:
         return value
     if not isinstance(value, dict):
         raise Invalid("must be a mapping with keys " + ", ".join(RECURRENCE_KEYS))
-    checks = _Checks({key: None if value.get(key) == "None" else value.get(key) for key in value})
+    checks = Checks({key: None if value.get(key) == "None" else value.get(key) for key in value})
     for key in value:
         if key not in RECURRENCE_KEYS:
             checks.found.append(Invalid(unknown_key(key, RECURRENCE_KEYS), key))
@@ -97,7 +97,7 @@ def parse_recurrence(value: Any) -> Recurrence | None:
     return recurrence
 
 
-class _Checks:
+class Checks:
     """The checks of one recurrence, in the SDK's order; ``found`` collects the failures."""
 
     def __init__(self, raw: dict[str, Any]) -> None:
