@@ -50,6 +50,10 @@ class ListingError(TriggerdError):
     """A poll could not list its folder. The message never contains a key, token or secret."""
 
 
+class QueueError(TriggerdError):
+    """An event queue could not be read or written. The message never contains a key or SAS."""
+
+
 class LeaseLost(TriggerdError):
     """Another daemon holds the lease now: what was about to be written is not written."""
 

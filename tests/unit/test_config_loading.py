@@ -434,7 +434,7 @@ def test_example_config_of_make_run() -> None:
 def test_annotated_examples_load() -> None:
     config = load_config(REPO / "config" / "examples")
     assert {"datastore", "cron"} <= {s.trigger.kind for s in config.schedules.values()}
-    assert set(config.datastores) == {"inbox", "workspaceblobstore", "scoring-uploads"}
+    assert set(config.datastores) == {"inbox", "workspaceblobstore", "scoring-uploads", "landing"}
 
 
 def test_remote_pipelines_load_with_their_defaults(tmp_path: Path) -> None:

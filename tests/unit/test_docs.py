@@ -19,6 +19,8 @@ from triggerd.config import (
     azureml_v2_trigger,
     azureml_yaml,
     base,
+    blob_events,
+    credentials,
     models,
     pipelines,
     triggers,
@@ -75,7 +77,7 @@ RECURRENCE = (
 def config_models() -> dict[str, type[pydantic.BaseModel]]:
     """Every config model defined in the config modules (a new one is checked too)."""
     found: dict[str, type[pydantic.BaseModel]] = {"Config": Config}
-    for module in (base, models, pipelines, triggers):
+    for module in (base, blob_events, credentials, models, pipelines, triggers):
         for name, value in vars(module).items():
             if (
                 inspect.isclass(value)

@@ -26,7 +26,9 @@ from triggerd.cli.schedules import schedules
 from triggerd.cli.status import status
 from triggerd.clock import utcnow
 from triggerd.config import load_config, read_config
+from triggerd.config.notices import notices
 from triggerd.config.triggers import TimeTrigger
+from triggerd.config.where import Places
 from triggerd.cron import CronTimetable
 from triggerd.errors import ConfigError, DatabaseMissing, TriggerdError
 from triggerd.settings import Settings
@@ -106,6 +108,8 @@ def validate(settings: Settings, strict: bool) -> None:
         for problem in exc.problems:
             click.echo(str(problem), err=True)
         sys.exit(1)
+    for notice in notices(config, Places(settings.config)):
+        click.echo(f"warning: {notice}", err=True)
     if strict:
         from triggerd.engine.worldcheck import check_world
 

@@ -18,6 +18,7 @@ import click
 from triggerd.cli.common import (
     cli_config,
     common_options,
+    events_view,
     iso,
     open_cli_store,
     print_json,
@@ -27,6 +28,7 @@ from triggerd.cli.common import (
 from triggerd.cli.runs import WHY_WIDTH, shorten
 from triggerd.clock import utcnow
 from triggerd.config import Schedule
+from triggerd.config.blob_events import BlobEvents
 from triggerd.config.triggers import DatastoreTrigger, TimeTrigger
 from triggerd.cron import CronTimetable
 from triggerd.datastores.filters import watch_filter
@@ -50,17 +52,21 @@ def describe(settings: Settings, name: str, as_json: bool) -> None:
 
     Reads the database, never creates it: without one, exit 1 (it says where it looked).
     """
-    schedule = cli_config(settings).schedule(name)  # raises ScheduleNotFound
+    config = cli_config(settings)
+    schedule = config.schedule(name)  # raises ScheduleNotFound
     with open_cli_store(settings) as store:
-        view = gather(store, schedule, utcnow())
+        view = gather(store, schedule, utcnow(), events=config.events_of(schedule))
     if as_json:
         print_json(view)
     else:
         show(view)
 
 
-def gather(store: Store, schedule: Schedule, now: datetime) -> dict[str, Any]:
-    """The ``describe --json`` object (a documented contract)."""
+def gather(
+    store: Store, schedule: Schedule, now: datetime, *, events: BlobEvents | None = None
+) -> dict[str, Any]:
+    """The ``describe --json`` object (a documented contract); ``events``: the blob events
+    feeding the schedule's datastore."""
     name, trigger = schedule.name, schedule.trigger
     state = store.read(states.get, name)
     status = schedule.effective_status(state.enabled if state else None)
@@ -82,6 +88,7 @@ def gather(store: Store, schedule: Schedule, now: datetime) -> dict[str, Any]:
     ]
     if isinstance(trigger, DatastoreTrigger):
         view.update(what_polls_saw(store, name, state))
+        view["events"] = events_view(events, state)
     return view
 
 
@@ -207,6 +214,10 @@ def show(view: dict[str, Any]) -> None:
         entries = view["entries"]
         files = "" if entries is None else f" ({entries} files)"
         lines.append(("Last poll", when(_moment(view["last_poll"])) + files))
+    if view.get("events"):
+        lines.append(("Events", events_line(view["events"])))
+        unused = "not used (fed by events)"
+        lines = [(k, unused if k == "Polled every" else v) for k, v in lines]
     width = max(len(key) for key, _ in lines) + 2
     for key, value in lines:
         click.echo(f"{key + ':':<{width}}{value}")
@@ -224,6 +235,19 @@ def _azureml_v2_lines(details: dict[str, Any] | None) -> list[tuple[str, str]]:
     job = details["create_job"]
     shown = job if isinstance(job, str) else json.dumps(job, separators=(", ", ": "))
     return [("Azure ML job", f"{shown} (create_job: kept, not run by triggerd)")]
+
+
+def events_line(events: dict[str, Any]) -> str:
+    """``on (queue landing-events), last event 2026-12-01 11:23:05Z; listing reconciles every
+    1h, last 2026-12-01 10:50:00Z``."""
+    every = human(_seconds(events["reconcile_interval_s"]))
+    last_event = when(_moment(events["last_event_at"])) if events["last_event_at"] else "none yet"
+    reconciled = events["last_reconcile_at"]
+    last = when(_moment(reconciled)) if reconciled else "not yet"
+    return (
+        f"on (queue {events['queue']}), last event {last_event}; "
+        f"listing reconciles every {every}, last {last}"
+    )
 
 
 def status_line(status: dict[str, Any]) -> str:

@@ -10,6 +10,7 @@ import click
 from triggerd.cli.common import (
     cli_config,
     common_options,
+    events_view,
     iso,
     open_cli_store,
     parse_time,
@@ -35,7 +36,7 @@ def schedules() -> None:
 
 
 def _describe(
-    schedule: Schedule, state: ScheduleState | None, last: RunRecord | None
+    config: Config, schedule: Schedule, state: ScheduleState | None, last: RunRecord | None
 ) -> dict[str, Any]:
     override = state.enabled if state else None
     next_fire = None
@@ -56,6 +57,7 @@ def _describe(
         "ended": ended,
         "last_poll": iso(state.last_poll_at) if state else None,
         "entries": state.entries if state else None,
+        "events": events_view(config.events_of(schedule), state),
         "last_run": (
             {
                 "id": last.id,
@@ -83,7 +85,9 @@ def list_(settings: Settings, as_json: bool) -> None:
     config = cli_config(settings)
     with open_cli_store(settings) as store:
         known, last_runs = store.read(states.get_all), store.read(queries.last_runs)
-    items = [_describe(s, known.get(n), last_runs.get(n)) for n, s in config.schedules.items()]
+    items = [
+        _describe(config, s, known.get(n), last_runs.get(n)) for n, s in config.schedules.items()
+    ]
     if as_json:
         print_json(items)
         return

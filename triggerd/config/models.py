@@ -23,7 +23,14 @@ from pydantic import (
 )
 
 from triggerd.config.azureml_v2 import AzureMLV2Details
-from triggerd.config.base import ConfigModel, SecretSource, relative_to_file
+from triggerd.config.base import ConfigModel, relative_to_file
+from triggerd.config.blob_events import BlobEvents
+from triggerd.config.credentials import (
+    AccountKeyCredential,
+    Credential,
+    DefaultCredential,
+    SasTokenCredential,
+)
 from triggerd.config.pipelines import (
     AzureMLBatchPipeline,
     Pipeline,
@@ -44,25 +51,6 @@ class LocalDatastore(ConfigModel):
     _resolve_path = field_validator("path")(relative_to_file)
 
 
-class DefaultCredential(ConfigModel):
-    """Azure's DefaultAzureCredential (managed identity, environment, Azure CLI login...)."""
-
-    kind: Literal["default"]
-
-
-class SasTokenCredential(SecretSource):
-    kind: Literal["sas_token"]
-
-
-class AccountKeyCredential(SecretSource):
-    kind: Literal["account_key"]
-
-
-Credential = Annotated[
-    DefaultCredential | SasTokenCredential | AccountKeyCredential, Field(discriminator="kind")
-]
-
-
 _AML_DATASTORE = re.compile(r"[A-Za-z0-9_]+")  # Azure ML: alphanumerics and underscores
 
 
@@ -77,6 +65,9 @@ class AzureBlobDatastore(ConfigModel):
     connection_string_env: str | None = None
     account_url: str | None = None
     credential: Credential | None = None
+    # Event Grid blob events from a Storage queue (config/blob_events.py): fires at the cost of
+    # the changes, not of the container's size; the listing then only reconciles.
+    events: BlobEvents | None = None
 
     @model_validator(mode="after")
     def _one_way_in(self) -> AzureBlobDatastore:
@@ -101,6 +92,9 @@ class AzureBlobDatastore(ConfigModel):
 
 
 Datastore = Annotated[LocalDatastore | AzureBlobDatastore, Field(discriminator="kind")]
+
+
+__all__ = ["AccountKeyCredential", "Credential", "DefaultCredential", "SasTokenCredential"]
 
 
 # --- schedules ----------------------------------------------------------------------------
@@ -211,3 +205,10 @@ class Config(BaseModel):
             return self.schedules[name]
         except KeyError:
             raise ScheduleNotFound(name) from None
+
+    def events_of(self, schedule: Schedule) -> BlobEvents | None:
+        """The blob events feeding a datastore schedule (None: its folder is only listed)."""
+        if not isinstance(schedule.trigger, DatastoreTrigger):
+            return None
+        datastore = self.datastores.get(schedule.trigger.datastore)
+        return datastore.events if isinstance(datastore, AzureBlobDatastore) else None

@@ -13,16 +13,9 @@ key-like fields first.
 
 from __future__ import annotations
 
-import contextlib
-import ipaddress
-import os
-import re
-from collections.abc import Iterator, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from collections.abc import Sequence
+from typing import Any
 
-from azure.core.credentials import AzureNamedKeyCredential, AzureSasCredential
 from azure.core.exceptions import (
     AzureError,
     ClientAuthenticationError,
@@ -33,16 +26,24 @@ from azure.core.exceptions import (
 )
 from azure.storage.blob import BlobPrefix, BlobServiceClient, ContainerClient, LinearRetry
 
-from triggerd.config.base import SecretSource
-from triggerd.config.models import AccountKeyCredential, AzureBlobDatastore, SasTokenCredential
+from triggerd.config.models import AzureBlobDatastore
+from triggerd.datastores.azure_common import (
+    account_name,
+    close_credential,
+    connection_string,
+    credential,
+    first_line,
+    network_reason,
+    service_reason,
+    without_query,
+)
 from triggerd.datastores.filters import FileFilter
 from triggerd.datastores.paths import normalise_path_on_datastore
 from triggerd.datastores.snapshot import EXCLUDED, NOT_REGULAR, Entry, Ignored, Listing
 from triggerd.errors import ListingError
-from triggerd.redact import scrub, without_userinfo
+from triggerd.redact import scrub
 
-if TYPE_CHECKING:
-    from azure.core.credentials import TokenCredential
+__all__ = ["AzureBlobLister", "account_name", "account_url_of", "container_client"]
 
 # A poll runs again at its next interval and the scheduler backs off on failure, so the SDK's
 # own retries stay short: 2 retries, ~2 s apart (the SDK default: 3 retries, ~15 s apart), and
@@ -141,14 +142,14 @@ class AzureBlobLister:
             isinstance(exc, HttpResponseError) and exc.status_code in (401, 403)
         ):
             return (
-                f"authentication failed or access denied ({where}): {_service_reason(exc)}; "
+                f"authentication failed or access denied ({where}): {service_reason(exc)}; "
                 "check the credential and that it may list the container"
             )
         if isinstance(exc, HttpResponseError) and exc.status_code is not None:
-            return f"listing failed ({where}): {_service_reason(exc)}"
+            return f"listing failed ({where}): {service_reason(exc)}"
         if isinstance(exc, ServiceRequestError | ServiceResponseError):
-            return f"cannot reach the storage account ({where}): {_network_reason(exc)}"
-        reason = scrub(_first_line(exc), every_query=True)
+            return f"cannot reach the storage account ({where}): {network_reason(exc)}"
+        reason = scrub(first_line(exc), every_query=True)
         return f"listing failed ({where}): {type(exc).__name__}: {reason}"
 
     def close(self) -> None:
@@ -162,17 +163,15 @@ class AzureBlobLister:
 def describe(container: ContainerClient, path_on_datastore: str | None) -> str:
     """``azure_blob https://acct.blob.core.windows.net/raw/incoming/`` — never with a SAS."""
     prefix = normalise_path_on_datastore(path_on_datastore)
-    url = _without_query(container.url)
+    url = without_query(container.url)
     return f"azure_blob {url}/{prefix}/" if prefix else f"azure_blob {url}/"
 
 
 def close_container(container: ContainerClient) -> None:
     """Close the client's connections and a token credential it holds (one we created)."""
-    credential = getattr(container, "credential", None)
+    held = getattr(container, "credential", None)
     container.close()
-    close = getattr(credential, "close", None)
-    if close is not None and hasattr(credential, "get_token"):
-        close()
+    close_credential(held)
 
 
 # --- clients --------------------------------------------------------------------------------
@@ -192,22 +191,20 @@ def container_client(
         retry = LinearRetry(backoff=0, random_jitter_range=0, retry_total=0)
         options.update(connection_timeout=timeout, read_timeout=timeout, retry_policy=retry)
     if datastore.connection_string_env is not None:
-        with _connection_string(datastore.connection_string_env) as connection_string:
-            return ContainerClient.from_connection_string(
-                connection_string, datastore.container, **options
-            )
+        with connection_string(datastore.connection_string_env) as secret:
+            return ContainerClient.from_connection_string(secret, datastore.container, **options)
     assert datastore.account_url is not None  # the model requires one way in
     account_url = datastore.account_url
-    credential = _credential(datastore.credential, account_url)
+    way_in = credential(datastore.credential, account_url)
     try:
-        return ContainerClient(account_url, datastore.container, credential=credential, **options)
+        return ContainerClient(account_url, datastore.container, credential=way_in, **options)
     except ValueError as exc:
-        close = getattr(credential, "close", None)
+        close = getattr(way_in, "close", None)
         if close is not None:
             close()
         reason = scrub(str(exc), every_query=True)
         raise ListingError(
-            f"cannot use account_url {_without_query(account_url)}: {reason}"
+            f"cannot use account_url {without_query(account_url)}: {reason}"
         ) from None
 
 
@@ -218,121 +215,7 @@ def account_url_of(datastore: AzureBlobDatastore) -> str:
         assert datastore.account_url is not None  # the model requires one way in
         return datastore.account_url
     with (
-        _connection_string(datastore.connection_string_env) as connection_string,
-        BlobServiceClient.from_connection_string(connection_string) as service,
+        connection_string(datastore.connection_string_env) as secret,
+        BlobServiceClient.from_connection_string(secret) as service,
     ):
         return str(service.primary_endpoint)
-
-
-@contextlib.contextmanager
-def _connection_string(variable: str) -> Iterator[str]:
-    """The connection string in ``variable``; ListingError (naming the variable, never the
-    value) when it is missing, or when what is done with it finds it malformed."""
-    connection_string = os.environ.get(variable, "").strip()
-    if not connection_string:
-        raise ListingError(
-            f"environment variable {variable} (connection_string_env of the datastore) "
-            "is not set or empty"
-        )
-    try:
-        yield connection_string
-    except ValueError:
-        raise ListingError(
-            f"the connection string in environment variable {variable} is malformed"
-        ) from None
-
-
-def _credential(
-    config: Any, account_url: str
-) -> AzureNamedKeyCredential | AzureSasCredential | TokenCredential:
-    if isinstance(config, SasTokenCredential):
-        return AzureSasCredential(_read_secret(config, "SAS token").lstrip("?"))
-    if isinstance(config, AccountKeyCredential):
-        key = _read_secret(config, "account key")
-        return AzureNamedKeyCredential(account_name(account_url), key)
-    # None or {kind: default}: managed identity, environment, Azure CLI login...
-    from azure.identity import DefaultAzureCredential
-
-    return DefaultAzureCredential()
-
-
-def _read_secret(source: SecretSource, what: str) -> str:
-    if source.env is not None:
-        value = os.environ.get(source.env, "").strip()
-        if not value:
-            raise ListingError(f"environment variable {source.env} ({what}) is not set or empty")
-        return value
-    assert source.file is not None  # the model requires exactly one source
-    path = Path(source.file)
-    try:
-        value = path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ListingError(
-            f"cannot read the {what} file {path}: {exc.strerror or type(exc).__name__}"
-        ) from None
-    if not value:
-        raise ListingError(f"the {what} file {path} is empty")
-    return value
-
-
-def account_name(account_url: str) -> str:
-    """The storage account of an account URL.
-
-    ``https://acct.blob.core.windows.net`` -> ``acct``; an emulator URL with an IP address or
-    ``localhost`` host (``http://127.0.0.1:10000/devstoreaccount1``) -> the first path segment.
-    """
-    parts = urlsplit(account_url)
-    host = parts.hostname or ""
-    if host == "localhost" or _is_ip(host):
-        segment = parts.path.strip("/").split("/", 1)[0]
-        if segment:
-            return segment
-    name = host.split(".", 1)[0]
-    if not name:
-        raise ListingError(
-            f"cannot tell the storage account from account_url {_without_query(account_url)}"
-        )
-    return name
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
-# --- safe reasons ---------------------------------------------------------------------------
-
-_ERRNO = re.compile(r"\[Errno -?\d+\] [^'\"\)]*")
-
-
-def _without_query(url: str) -> str:
-    """A blob or account URL without its query string (a SAS) or user info."""
-    return without_userinfo(url.split("?", 1)[0])
-
-
-def _first_line(exc: BaseException) -> str:
-    message = getattr(exc, "message", None) or str(exc)
-    return str(message).strip().split("\n", 1)[0][:300]
-
-
-def _service_reason(exc: HttpResponseError) -> str:
-    """``403 AuthenticationFailed``: status and error code, never the service's free text."""
-    error_code = getattr(exc, "error_code", None)  # set by azure-storage-blob
-    if exc.status_code is not None and error_code:
-        return f"{exc.status_code} {error_code}"
-    status = f"{exc.status_code} " if exc.status_code is not None else ""
-    return f"{status}{scrub(_first_line(exc), every_query=True)}"
-
-
-def _network_reason(exc: AzureError) -> str:
-    """``[Errno 111] Connection refused`` or ``timed out``, not the request URL."""
-    text = _first_line(exc)
-    found = _ERRNO.search(text)
-    if found:
-        return found.group(0).strip()
-    if "timed out" in text.lower():
-        return "timed out"
-    return f"{type(exc).__name__}: {scrub(text, every_query=True)}"

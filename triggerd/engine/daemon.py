@@ -125,6 +125,7 @@ class Daemon:
             loops={"dispatcher": self.dispatcher, "poll": self.polls},
             schedules=lambda: len(self.runtime.config.schedules),
             monotonic=monotonic,
+            notes=self.runtime.feeds.problems,
         )
 
     def request_stop(self, signum: int, _frame: FrameType | None = None) -> None:
@@ -165,6 +166,7 @@ class Daemon:
         self.batcher.start()
         self.scheduler.start()
         self.polls.start()
+        self.runtime.feeds.start()
         self._watch_config()
         self.dispatcher.start()
         self.follower.start()
@@ -258,7 +260,7 @@ class Daemon:
             poller = self.runtime.pollers.get(name)
             if poller is None:
                 continue
-            self.polls.add(name, poller.watch.polling_interval, poller.poll)
+            self.polls.add(name, poller.interval, poller.poll)
             folder = poller.local_folder()
             if folder is not None:
                 wake = functools.partial(self.polls.wake, name)

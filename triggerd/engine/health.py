@@ -37,15 +37,19 @@ class Health:
         loops: dict[str, _Loop],
         schedules: Callable[[], int],
         monotonic: Callable[[], float] = time.monotonic,
+        notes: Callable[[], list[str]] = list,
     ) -> None:
         """``scheduler`` and ``running()``: APScheduler's loop and whether it runs; ``loops``:
-        the other loops by name; ``schedules()``: how many schedules are loaded."""
+        the other loops by name; ``schedules()``: how many schedules are loaded; ``notes()``:
+        what is failing that a restart would not mend (an event queue out of reach), said in
+        the ready text while the daemon stays ready."""
         self._store = store
         self._scheduler = scheduler
         self._running = running
         self._loops = loops
         self._schedules = schedules
         self._monotonic = monotonic
+        self._notes = notes
         self._database_file = DatabaseFile.of(store.engine)
         self._beat_at = monotonic()
         self.started = False  # set once the start-up catch-up is done
@@ -81,7 +85,7 @@ class Health:
             return False, f"database unreachable: {unreachable}"
         if self.write_failure is not None:
             return False, f"database writes failing: {self.write_failure}"
-        return True, f"{self._schedules()} schedules loaded"
+        return True, "; ".join([f"{self._schedules()} schedules loaded", *self._notes()])
 
     def _ping(self) -> str | None:
         """Why the database does not answer; asked at most every ``PING_EVERY`` seconds, so a

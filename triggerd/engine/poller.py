@@ -24,7 +24,7 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 
 from triggerd.config import Config, Schedule
-from triggerd.config.models import LocalDatastore
+from triggerd.config.models import AzureBlobDatastore, LocalDatastore
 from triggerd.config.triggers import DatastoreTrigger
 from triggerd.datastores.factory import build_lister
 from triggerd.datastores.filters import watch_filter
@@ -72,6 +72,11 @@ class DatastorePoller:
         self.schedule = schedule
         self.watch = schedule.trigger
         self.datastore = config.datastores[self.watch.datastore]
+        # Fed by blob events: this poller's listing only reconciles, every reconcile_interval,
+        # and the events write the snapshot too, so each listing starts from the stored one.
+        events = self.datastore.events if isinstance(self.datastore, AzureBlobDatastore) else None
+        self.event_fed = events is not None
+        self.interval = events.reconcile_interval if events else self.watch.polling_interval
         self.store = store
         self.clock = clock
         self.is_enabled = is_enabled
@@ -156,6 +161,8 @@ class DatastorePoller:
             self._log.debug("poll.skipped", reason="another daemon holds the lease")
             return None
         started, started_at = time.monotonic(), self.clock()
+        if self.event_fed:
+            self._stale()  # what the events recorded since the last listing is in the store
         in_step = self._in_step and not self._settling
         self._in_step = False  # until what this poll sees is committed and applied
         try:
@@ -191,7 +198,7 @@ class DatastorePoller:
         if created:
             self.on_recorded()
         if self.watched and self._settling:
-            return min(FOLLOW_UP, self.watch.polling_interval)
+            return min(FOLLOW_UP, self.interval)
         return None
 
     def _plan(
@@ -217,7 +224,7 @@ class DatastorePoller:
             self._log.debug("poll.abandoned", reason=str(exc))
             return None
         self.failures += 1
-        delay = retry_delay(self.failures, self.watch.polling_interval)
+        delay = retry_delay(self.failures, self.interval)
         if self.metrics:
             self.metrics.poll_failed(self.schedule.name)
         self._log.warning(

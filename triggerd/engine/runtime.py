@@ -1,9 +1,9 @@
 """The runtime: the config in force, and what the daemon keeps per schedule beside it.
 
-It holds the time pass (``timepass.py``), a poller per datastore schedule (``poller.py``) and
+It holds the time pass (``timepass.py``), a poller per datastore schedule (``poller.py``), the
+blob-event feeds (``eventfeeds.py``: their threads start only when the daemon starts them) and
 the resolver the dispatcher submits through (``resolver.py``), and switches them all to a new
-config on reload. It knows nothing of threads or signals: tests drive it with an injected
-clock.
+config on reload. It knows nothing of signals: tests drive it with an injected clock.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from datetime import datetime
 from triggerd.config import Config, Schedule
 from triggerd.config.triggers import DatastoreTrigger, TimeTrigger
 from triggerd.engine.clockwatch import ClockStep
+from triggerd.engine.eventfeeds import EventFeeds
 from triggerd.engine.lease import LEASE_TTL
 from triggerd.engine.poller import DatastorePoller
 from triggerd.engine.reload import ConfigChange, watched
@@ -64,6 +65,10 @@ class Runtime:
             for s in config.schedules.values()
             if isinstance(s.trigger, DatastoreTrigger)
         }
+        self.feeds = EventFeeds(
+            store, clock=clock, is_enabled=self.is_enabled, on_recorded=on_recorded, metrics=metrics
+        )
+        self.feeds.use(config)
 
     @property
     def running_since(self) -> datetime:
@@ -109,6 +114,7 @@ class Runtime:
                     self.store.reset_snapshot(name)  # after its old poller stopped
                 self.pollers[name] = self._poller(schedule, new)
         self.config = new
+        self.feeds.use(new)
         self.resolver.use(new)
         return change
 
@@ -212,7 +218,9 @@ class Runtime:
         self.take_over_expired()
 
     def close(self) -> None:
-        """Release leases, listers and the connections and credentials of remote submitters."""
+        """Stop the event feeds; release leases, listers and the connections and credentials of
+        remote submitters."""
+        self.feeds.stop()
         for poller in self.pollers.values():
             try:
                 poller.release_lease()

@@ -12,7 +12,8 @@ What is checked (everything the config defines, used by a schedule or not):
 - a ``local`` datastore's folder, and each datastore schedule's ``path_on_datastore`` in it:
   it exists and can be listed (one ``scandir`` that reads its first entries, per folder);
 - an ``azure_blob`` datastore: its connection string or credential is there, and the container
-  can be listed (one request for one blob, no retries, ``timeout`` seconds at most);
+  can be listed (one request for one blob, no retries, ``timeout`` seconds at most); with
+  ``events:``, its queue can be read (one peek);
 - a ``command`` pipeline: its ``cwd`` is a folder; ``argv[0]`` is found as the submitter starts
   it (a name on the ``PATH`` the command gets, a path relative to its ``cwd``) and is an
   executable file (an ``argv[0]`` with a ``{placeholder}`` is not checked);
@@ -39,7 +40,7 @@ from triggerd.config.pipelines import BearerAuth, CommandPipeline, HttpPipeline
 from triggerd.config.triggers import DatastoreTrigger
 from triggerd.config.where import KeyPath, Places
 from triggerd.datastores.paths import normalise_path_on_datastore
-from triggerd.errors import ConfigProblem, ListingError
+from triggerd.errors import ConfigProblem, ListingError, QueueError
 from triggerd.observability.logging import get_logger
 
 BLOB_TIMEOUT = 10.0  # seconds a container check may take
@@ -157,7 +158,32 @@ def _blob_problems(
             reason = answers.get(name, f"no answer within {timeout:g} s")
             if reason is not None:
                 found[name].append((("container",), f"cannot list the container: {reason}"))
+        queued = [n for n in batch if datastores[n].events is not None]
+        answers = _at_once({n: _queue_check(datastores[n], timeout) for n in queued}, timeout)
+        for name in queued:
+            reason = answers.get(name, f"no answer within {timeout:g} s")
+            if reason is not None:
+                found[name].append((("events", "queue"), f"cannot read the queue: {reason}"))
     return found
+
+
+def _queue_check(datastore: AzureBlobDatastore, timeout: float) -> Callable[[], str | None]:
+    def check() -> str | None:
+        from triggerd.datastores.event_queue import EventQueue  # the SDK only when configured
+
+        try:
+            queue = EventQueue.for_datastore(datastore, timeout=timeout)
+        except QueueError as exc:
+            return str(exc)
+        try:
+            queue.probe()
+        except QueueError as exc:
+            return str(exc)
+        finally:
+            queue.close()
+        return None
+
+    return check
 
 
 def _container_check(datastore: AzureBlobDatastore, timeout: float) -> Callable[[], str | None]:

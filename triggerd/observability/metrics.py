@@ -24,6 +24,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
 from triggerd import __version__
+from triggerd.observability.eventmetrics import EventMetrics
 
 SUCCESS_STATUSES = frozenset({"succeeded", "submitted"})
 """Run statuses that set ``triggerd_last_success_timestamp_seconds``."""
@@ -186,6 +187,7 @@ class Metrics:
             ["direction"],
             registry=r,
         )
+        self.events = EventMetrics(r)  # blob events from Storage queues
         # Series that should read 0 before anything happens, so rate() and alerts see them.
         for state in ("pending", "running"):
             self.runs_queued.labels(state).set(0)

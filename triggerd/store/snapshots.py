@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 
 from triggerd.datastores.settle import Tracked
 from triggerd.datastores.snapshot import Entry
-from triggerd.store.sql import chunks
+from triggerd.store.sql import chunks, insert
 from triggerd.store.tables import datastore_entries as t
 
 _ROWS_PER_STATEMENT = 5_000  # rows per executemany INSERT
@@ -78,9 +78,12 @@ def write(
     An update that did not fire keeps its row's ``origin``."""
     # In slices, so that a first poll of 100,000 files never holds every row's parameters at
     # once (the peak memory of the daemon); it is still one transaction.
+    # A row may exist already when a blob event recorded it while the listing ran (events
+    # write the snapshot without the poll's lease): the event's row, which says it fired, stays.
+    insert_new = insert(conn.dialect, t).on_conflict_do_nothing(index_elements=["schedule", "path"])
     for part in chunks(list(inserts.items()), _ROWS_PER_STATEMENT):
         conn.execute(
-            t.insert(),
+            insert_new,
             [_row(schedule, p, s, _origin(p, s, fired, baseline)) for p, s in part],
         )
     if updates:

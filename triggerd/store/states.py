@@ -30,6 +30,7 @@ class ScheduleState:
     override_note: str | None = None
     override_at: datetime | None = None
     override_by: str | None = None
+    last_event_at: datetime | None = None  # a blob event last reached the folder (0007)
 
     @classmethod
     def from_row(cls, row: Any) -> ScheduleState:

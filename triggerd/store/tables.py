@@ -70,6 +70,8 @@ schedule_state = Table(
     Column("override_note", Text(), nullable=True),
     Column("override_at", UTCDateTime(), nullable=True),
     Column("override_by", String(200), nullable=True),
+    # When a blob event (a queue message) last reached this datastore schedule's folder.
+    Column("last_event_at", UTCDateTime(), nullable=True),
 )
 
 runs = Table(
