@@ -88,6 +88,51 @@ def test_health_says_starting_then_which_loop_went_silent(made: tuple[Daemon, Cl
         daemon.scheduler.shutdown()
 
 
+def test_a_failing_event_queue_is_said_by_readyz_and_leaves_the_daemon_ready(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A queue out of reach is not mended by a restart: ready, and the text says what fails."""
+    monkeypatch.setenv(
+        "TEST_QUEUE_CONN",
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;"
+        "BlobEndpoint=http://127.0.0.1:9/devstoreaccount1;"
+        "QueueEndpoint=http://127.0.0.1:9/devstoreaccount1;",
+    )
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        CONFIG
+        + """
+  - name: landing
+    pipeline: job
+    datastore: blobs
+datastores:
+  blobs:
+    kind: azure_blob
+    container: landing
+    connection_string_env: TEST_QUEUE_CONN
+    events: {queue: landing-events}
+""",
+        encoding="utf-8",
+    )
+    clocks = Clocks()
+    settings = Settings(config=path, state_dir=tmp_path / "state", http_address="off")
+    daemon = Daemon(
+        load_config(path), store, settings, clock=clocks.now, monotonic=clocks.monotonic
+    )
+    try:
+        daemon.health.started = True
+        assert daemon.health.ready() == (True, "2 schedules loaded")
+        store.write(states.ensure, "landing", clocks.now())
+        store.write(states.record_poll, "landing", now=clocks.now(), entries=0)  # its baseline
+        ((_, feed),) = daemon.runtime.feeds._feeds.values()
+        feed.turn()  # the queue does not answer
+        ok, text = daemon.health.ready()
+        assert ok and text.startswith("2 schedules loaded; events queue landing-events failing: ")
+        assert "cannot reach the storage account" in text
+    finally:
+        daemon.runtime.close()
+
+
 def test_heartbeat_writes_failing_make_it_not_ready_until_one_succeeds(
     made: tuple[Daemon, Clocks], store: Store
 ) -> None:
