@@ -28,6 +28,7 @@ from triggerd.datastores.snapshot import Entry
 from triggerd.engine.eventfeed import QueueFeed
 from triggerd.engine.eventfeeds import EventFeeds
 from triggerd.engine.poller import DatastorePoller
+from triggerd.engine.worldcheck import check_world
 from triggerd.observability.metrics import Metrics
 from triggerd.store import Store, queries, snapshots, states
 
@@ -327,3 +328,20 @@ def test_a_listing_that_raced_an_event_keeps_the_row_saying_it_fired(world: Worl
     tracked = world.store.read(snapshots.load, "orders")["orders/a.csv"]
     assert tracked.fired == Entry(4, etag) and tracked.candidate is None
     assert len(world.runs()) == 1
+
+
+def test_validate_strict_reads_the_queue_and_names_the_key_when_it_cannot(
+    server: AzuriteServer, store: Store, tmp_path: Path
+) -> None:
+    world = World(server, store, tmp_path)
+    try:
+        assert check_world(world.config, tmp_path / "c.yaml", blob_timeout=5) == []
+        world.queue.delete_queue()
+        (problem,) = check_world(world.config, tmp_path / "c.yaml", blob_timeout=5)
+        assert problem.key == "datastores.landing.events.queue"
+        assert problem.line == 7
+        assert "cannot read the queue" in problem.message and "not found" in problem.message
+        assert azurite.ACCOUNT_KEY not in str(problem)
+        world.queue.create_queue()
+    finally:
+        world.close()

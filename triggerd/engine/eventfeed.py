@@ -100,7 +100,14 @@ class QueueFeed:
 
     def stop(self, wait: float) -> None:
         """No more turns; the turn in flight finishes (its messages are safe either way)."""
+        self.stopping()
+        self.join(wait)
+
+    def stopping(self) -> None:
+        """Start no more turns (``join`` waits for the one in flight)."""
         self._stop.set()
+
+    def join(self, wait: float) -> None:
         if self._thread.is_alive():
             self._thread.join(timeout=wait)
         if self._queue is not None:

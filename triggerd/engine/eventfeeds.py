@@ -12,6 +12,7 @@ on; any other is stopped and started anew.
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -147,9 +148,14 @@ class EventFeeds:
             feed.start()
 
     def stop(self, wait: float = STOP_WAIT) -> None:
+        """Every feed stops at once; each turn in flight is waited for, ``wait`` in all."""
         self._started = False
-        for _, feed in self._feeds.values():
-            feed.stop(wait)
+        feeds = [feed for _, feed in self._feeds.values()]
+        for feed in feeds:
+            feed.stopping()
+        deadline = time.monotonic() + wait
+        for feed in feeds:
+            feed.join(max(0.0, deadline - time.monotonic()))
 
     def problems(self) -> list[str]:
         """Why queues cannot be read now, one line each (for ``/readyz``'s text)."""
