@@ -58,7 +58,7 @@ class World:
 
     def __init__(self, server: AzuriteServer, store: Store, tmp_path: Path, **events: Any) -> None:
         os.environ[ENV] = server.connection_string
-        name = f"c{uuid.uuid4().hex[:12]}"
+        self.name = name = f"c{uuid.uuid4().hex[:12]}"
         self.container = ContainerClient.from_connection_string(server.connection_string, name)
         self.container.create_container()
         self.queue = QueueClient.from_connection_string(server.connection_string, f"{name}-q")
@@ -105,12 +105,15 @@ schedules:
         ((_, self.feed),) = self.feeds._feeds.values()
 
     def poller(self, name: str) -> DatastorePoller:
+        return self.poller_for(self.config, name)
+
+    def poller_for(self, config: Config, name: str) -> DatastorePoller:
         return DatastorePoller(
-            self.config.schedules[name],
-            self.config,
+            config.schedules[name],
+            config,
             self.store,
             clock=self.clock,
-            is_enabled=lambda: self.enabled[name],
+            is_enabled=lambda: self.enabled.get(name, True),
         )
 
     def baseline(self) -> None:
@@ -344,4 +347,44 @@ def test_validate_strict_reads_the_queue_and_names_the_key_when_it_cannot(
         assert azurite.ACCOUNT_KEY not in str(problem)
         world.queue.create_queue()
     finally:
+        world.close()
+
+
+def test_two_containers_on_one_queue_share_its_consumer_however_the_config_names_it(
+    server: AzuriteServer, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two datastores on one queue must not delete each other's messages as other_container."""
+    world = World(server, store, tmp_path)
+    other = ContainerClient.from_connection_string(server.connection_string, f"{world.name}-b")
+    other.create_container()
+    monkeypatch.setenv(f"{ENV}_B", server.connection_string)
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(
+            "pipelines:",
+            f"""  second:
+    kind: azure_blob
+    container: {world.name}-b
+    connection_string_env: {ENV}_B
+    events: {{queue: {world.name}-q}}
+pipelines:""",
+        )
+        + "  - {name: second, pipeline: job, datastore: second}\n",
+        encoding="utf-8",
+    )
+    feeds = EventFeeds(store, clock=world.clock, is_enabled=lambda s: True)
+    feeds.use(load_config(config))
+    try:
+        ((_, feed),) = feeds._feeds.values()
+        assert sorted(feed.schedules) == ["orders", "second", "top"]
+        world.baseline()
+        world.poller_for(load_config(config), "second").poll()
+        world.upload("orders/a.csv")
+        other.upload_blob("b.txt", b"b")
+        eventgrid.send(world.queue, eventgrid.blob_created(other, "b.txt"))
+        assert feed.turn() == 0
+        assert len(world.runs("orders")) == 1 and len(world.runs("second")) == 1
+    finally:
+        feeds.stop(1.0)
+        other.delete_container()
         world.close()

@@ -193,6 +193,29 @@ def _client(
         ) from None
 
 
+def queue_address(datastore: AzureBlobDatastore) -> str | None:
+    """The URL of the datastore's event queue, told offline (no request, no credential made);
+    None when it cannot be (a secret missing: the feed says why when it starts)."""
+    events = datastore.events
+    assert events is not None
+    variable = events.connection_string_env
+    if variable is None and events.account_url is None:
+        variable = datastore.connection_string_env
+    try:
+        if variable is not None:
+            with (
+                connection_string(variable, error=QueueError) as secret,
+                QueueClient.from_connection_string(secret, events.queue) as client,
+            ):
+                return without_query(client.url)
+        if events.account_url is not None:
+            return f"{without_query(events.account_url).rstrip('/')}/{events.queue}"
+        assert datastore.account_url is not None  # the model requires one way in
+        return f"{queue_url_of(datastore.account_url).rstrip('/')}/{events.queue}"
+    except (QueueError, ValueError):
+        return None
+
+
 def queue_url_of(blob_account_url: str) -> str:
     """``https://acct.blob.core.windows.net`` -> ``https://acct.queue.core.windows.net``."""
     parts = urlsplit(blob_account_url)

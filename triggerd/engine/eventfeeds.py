@@ -3,9 +3,9 @@ schedule that watches a folder of a container whose ``events:`` name that queue.
 
 Datastores that share a queue (two folders of one container, or two containers of one account
 with one Event Grid subscription) share its feed: one consumer decides each message for all of
-them, and never deletes a message another datastore still needed. A queue is known by its name
-and by how its account is reached (the connection string's variable, or the account URL), as
-the config writes them. On reload a feed whose queue, settings and schedules are unchanged goes
+them, and never deletes a message another datastore still needed. A queue is known by its URL,
+told offline from the config (or, while a secret it needs is missing, by how the config reaches
+its account). On reload a feed whose queue, settings and schedules are unchanged goes
 on; any other is stopped and started anew.
 """
 
@@ -22,7 +22,7 @@ from triggerd.config.blob_events import BlobEvents
 from triggerd.config.models import AzureBlobDatastore
 from triggerd.config.triggers import DatastoreTrigger
 from triggerd.datastores.azure_blob import account_name, account_url_of
-from triggerd.datastores.event_queue import EventQueue
+from triggerd.datastores.event_queue import EventQueue, queue_address
 from triggerd.datastores.filters import watch_filter
 from triggerd.datastores.paths import normalise_path_on_datastore
 from triggerd.datastores.settle import SettleResult
@@ -46,7 +46,11 @@ class _Wanted:
 
 
 def queue_key(datastore: AzureBlobDatastore, events: BlobEvents) -> str:
-    """``env:LANDING_CONN/landing-events``: the queue's account as the config reaches it."""
+    """The queue's URL (``http://127.0.0.1:10001/devstoreaccount1/landing-events``), or, when a
+    secret it needs is missing, how the config reaches it (``env:LANDING_CONN/landing-events``)."""
+    address = queue_address(datastore)
+    if address is not None:
+        return address.lower()
     if events.connection_string_env is not None:
         way_in = f"env:{events.connection_string_env}"
     elif events.account_url is not None:
