@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from triggerd.config import load_config_from_texts
+from triggerd.config.models import AzureBlobDatastore
 from triggerd.datastores.blob_events import BlobEvent, MalformedMessage, parse_message
+from triggerd.datastores.event_queue import queue_url_of
 from triggerd.datastores.filters import FileFilter
 from triggerd.engine.eventroute import Watched, route
+from triggerd.errors import ConfigError, QueueError
 
 TOPIC = (
     "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/"
@@ -192,3 +196,76 @@ def test_one_queue_feeds_every_schedule_on_a_folder_of_the_container() -> None:
     assert route(blob("x.csv"), [a, top]) == ([top], None)
     # The reason is the closest miss: the excluded name, not the other folder.
     assert route(blob("incoming/x.csv"), [other, b]) == ([], "excluded")
+
+
+# --- the events: section ----------------------------------------------------------------------
+
+BLOB_DATASTORE = """\
+datastores:
+  landing:
+    kind: azure_blob
+    container: landing
+    account_url: https://acct.blob.core.windows.net
+    events: {events}
+"""
+
+
+def events_problems(events: str) -> list[str]:
+    try:
+        load_config_from_texts({"/etc/triggerd/d.yaml": BLOB_DATASTORE.format(events=events)})
+    except ConfigError as exc:
+        return [str(problem) for problem in exc.problems]
+    return []
+
+
+def test_the_defaults_of_an_events_section() -> None:
+    config = load_config_from_texts(
+        {"/etc/triggerd/d.yaml": BLOB_DATASTORE.format(events="{queue: landing-events}")}
+    )
+    datastore = config.datastores["landing"]
+    assert isinstance(datastore, AzureBlobDatastore) and datastore.events is not None
+    events = datastore.events
+    assert (events.reconcile_interval, events.visibility_timeout) == (
+        timedelta(hours=1),
+        timedelta(seconds=60),
+    )
+    assert (events.max_dequeue_count, events.batch_size) == (5, 32)
+    assert events.poison_queue == "landing-events-poison"
+
+
+@pytest.mark.parametrize(
+    ("events", "problem"),
+    [
+        ("{queue: Landing}", "events.queue: must be an Azure Storage queue name"),
+        ("{queue: a--b}", "events.queue: must be an Azure Storage queue name"),
+        ("{queue: " + "a" * 57 + "}", "events.queue: must be an Azure Storage queue name"),
+        ("{}", "events.queue: "),
+        ("{queue: q-1, visibility_timeout: 0s}", "events.visibility_timeout: must be greater"),
+        ("{queue: q-1, visibility_timeout: 8d}", "events.visibility_timeout: must be between"),
+        ("{queue: q-1, max_dequeue_count: 0}", "events.max_dequeue_count: "),
+        ("{queue: q-1, batch_size: 33}", "events.batch_size: "),
+        ("{queue: q-1, reconcile_interval: soon}", "events.reconcile_interval: is not a duration"),
+        ("{queue: q-1, polling: 1}", "events.polling: "),
+        (
+            "{queue: q-1, connection_string_env: X, account_url: 'https://a.queue.core.windows.net'}",
+            "events: give at most one of connection_string_env or account_url",
+        ),
+        ("{queue: q-1, credential: {kind: default}}", "events.credential: credential is only"),
+    ],
+)
+def test_a_bad_events_section_names_the_file_and_the_key(events: str, problem: str) -> None:
+    (found,) = events_problems(events)
+    assert found.startswith("/etc/triggerd/d.yaml:6: datastores.landing."), found
+    assert problem in found, found
+
+
+def test_the_queue_endpoint_is_the_blob_endpoint_of_the_account_read_as_queue() -> None:
+    assert (
+        queue_url_of("https://acct.blob.core.windows.net") == "https://acct.queue.core.windows.net"
+    )
+    assert queue_url_of("https://acct.blob.core.chinacloudapi.cn/") == (
+        "https://acct.queue.core.chinacloudapi.cn/"
+    )
+    for emulator in ("http://127.0.0.1:10000/devstoreaccount1", "http://localhost:10000/x"):
+        with pytest.raises(QueueError, match=r"give events\.account_url"):
+            queue_url_of(emulator)
