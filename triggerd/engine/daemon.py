@@ -127,6 +127,7 @@ class Daemon:
             monotonic=monotonic,
             notes=self.runtime.feeds.problems,
         )
+        self.runtime.feeds.store_ok = lambda: self.health.write_failure is None
 
     def request_stop(self, signum: int, _frame: FrameType | None = None) -> None:
         """SIGTERM/SIGINT: stop. Whatever the threads and the database are doing, the process

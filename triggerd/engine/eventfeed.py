@@ -12,8 +12,10 @@ Until every schedule the queue feeds has had its first listing (its baseline, on
 replica holds its lease), nothing is received: an event for a blob the baseline will hold must
 not fire. A queue that cannot be reached is retried with backoff (1 s doubling to a minute),
 shown in the metrics and in ``/readyz``'s text; it never touches the schedules' reconciling
-listings, which run in the poll loop. A database that refuses the batch leaves its messages to
-come back after the visibility timeout, and the feed backs off the same way.
+listings, which run in the poll loop. A database that refuses the batch (a full disk) leaves its
+messages to come back after the visibility timeout, and the feed receives nothing more until
+the database takes writes again (the daemon's heartbeat says so): every receive counts as a
+delivery, and an outage must not push good messages over ``max_dequeue_count``.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from triggerd.store.eventfires import EventFire, EventsRecorded
 
 EMPTY_WAIT = 1.0  # seconds: an empty queue is asked again this soon
 BASELINE_WAIT = 1.0  # seconds: how often a feed waiting for first listings looks again
+STORE_WAIT = 1.0  # seconds: how often a feed whose batch the database refused looks again
 FIRST_RETRY = 1.0  # seconds: the first retry after a failure; doubles up to MAX_RETRY
 MAX_RETRY = 60.0
 
@@ -65,9 +68,11 @@ class QueueFeed:
         plan: Plan,
         on_recorded: Callable[[], None] = lambda: None,
         metrics: Metrics | None = None,
+        store_ok: Callable[[], bool] = lambda: True,
     ) -> None:
         """``key`` identifies the queue (its account and name); ``plan(target, path, entry,
-        now)`` makes the run an event fires (pending, or skipped while disabled)."""
+        now)`` makes the run an event fires (pending, or skipped while disabled);
+        ``store_ok()``: whether the database takes writes again (the daemon's heartbeat)."""
         self.key = key
         self.events = events
         self.watched = list(watched)
@@ -80,6 +85,8 @@ class QueueFeed:
         self._on_recorded = on_recorded
         self._all_metrics = metrics
         self._metrics = metrics.events if metrics else None
+        self._store_ok = store_ok
+        self._unrecorded = False  # the last batch could not be recorded
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"events-{self.name}", daemon=True)
         self._baselined: set[str] = set()
@@ -135,6 +142,11 @@ class QueueFeed:
 
     def turn(self) -> float:
         """One receive and what follows; how long to wait before the next."""
+        if self._unrecorded and not self._store_ok():
+            # Each receive counts as a delivery: receiving while the database refuses every
+            # batch would send good messages to the poison queue. Wait for it to take writes.
+            return STORE_WAIT
+        self._unrecorded = False
         waiting = self._waiting()
         if waiting:
             if not self._waiting_logged:
@@ -159,6 +171,7 @@ class QueueFeed:
             reason = str(exc).split("\n", 1)[0]
             self._log.warning("events.unrecorded", reason=reason, messages=len(batch))
             self.failures += 1
+            self._unrecorded = True
             return retry_delay(self.failures)
         return 0.0
 

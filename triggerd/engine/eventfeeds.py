@@ -116,6 +116,8 @@ class EventFeeds:
         self._config = Config()
         self._feeds: dict[str, tuple[_Wanted, QueueFeed]] = {}
         self._started = False
+        # Whether the database takes writes (the daemon sets it to its heartbeat's word).
+        self.store_ok: Callable[[], bool] = lambda: True
 
     def use(self, config: Config) -> None:
         """Run the feeds ``config`` asks for (started at once when the feeds are running)."""
@@ -141,6 +143,7 @@ class EventFeeds:
                 plan=self._plan,
                 on_recorded=self._on_recorded,
                 metrics=self._metrics,
+                store_ok=lambda: self.store_ok(),
             )
             self._feeds[key] = (want, feed)
             if self._started:
