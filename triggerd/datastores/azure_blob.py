@@ -16,14 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from azure.core.exceptions import (
-    AzureError,
-    ClientAuthenticationError,
-    HttpResponseError,
-    ResourceNotFoundError,
-    ServiceRequestError,
-    ServiceResponseError,
-)
+from azure.core.exceptions import AzureError
 from azure.storage.blob import BlobPrefix, BlobServiceClient, ContainerClient, LinearRetry
 
 from triggerd.config.models import AzureBlobDatastore
@@ -32,9 +25,7 @@ from triggerd.datastores.azure_common import (
     close_credential,
     connection_string,
     credential,
-    first_line,
-    network_reason,
-    service_reason,
+    storage_reason,
     without_query,
 )
 from triggerd.datastores.filters import FileFilter
@@ -136,21 +127,13 @@ class AzureBlobLister:
 
     def _reason(self, exc: AzureError) -> str:
         where = self.description
-        if isinstance(exc, ResourceNotFoundError):
-            return f"container {self.container.container_name!r} not found ({where})"
-        if isinstance(exc, ClientAuthenticationError) or (
-            isinstance(exc, HttpResponseError) and exc.status_code in (401, 403)
-        ):
-            return (
-                f"authentication failed or access denied ({where}): {service_reason(exc)}; "
-                "check the credential and that it may list the container"
-            )
-        if isinstance(exc, HttpResponseError) and exc.status_code is not None:
-            return f"listing failed ({where}): {service_reason(exc)}"
-        if isinstance(exc, ServiceRequestError | ServiceResponseError):
-            return f"cannot reach the storage account ({where}): {network_reason(exc)}"
-        reason = scrub(first_line(exc), every_query=True)
-        return f"listing failed ({where}): {type(exc).__name__}: {reason}"
+        return storage_reason(
+            exc,
+            where,
+            doing="listing",
+            not_found=f"container {self.container.container_name!r} not found ({where})",
+            access_hint="check the credential and that it may list the container",
+        )
 
     def close(self) -> None:
         self._previous = None

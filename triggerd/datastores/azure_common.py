@@ -20,7 +20,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from azure.core.credentials import AzureNamedKeyCredential, AzureSasCredential
-from azure.core.exceptions import AzureError, HttpResponseError
+from azure.core.exceptions import (
+    AzureError,
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
 
 from triggerd.config.base import SecretSource
 from triggerd.config.credentials import AccountKeyCredential, SasTokenCredential
@@ -155,3 +162,26 @@ def network_reason(exc: AzureError) -> str:
     if "timed out" in text.lower():
         return "timed out"
     return f"{type(exc).__name__}: {scrub(text, every_query=True)}"
+
+
+def storage_reason(
+    exc: AzureError, where: str, *, doing: str, not_found: str, access_hint: str
+) -> str:
+    """Why a storage request failed, safe to log: ``not_found`` for a missing resource, the
+    status and error code for what the service refused, the network error for what it never
+    heard. ``doing``: ``listing``, ``receiving``, ...; ``where``: the resource, without a SAS."""
+    if isinstance(exc, ResourceNotFoundError):
+        return not_found
+    if isinstance(exc, ClientAuthenticationError) or (
+        isinstance(exc, HttpResponseError) and exc.status_code in (401, 403)
+    ):
+        return (
+            f"authentication failed or access denied ({where}): {service_reason(exc)}; "
+            f"{access_hint}"
+        )
+    if isinstance(exc, HttpResponseError) and exc.status_code is not None:
+        return f"{doing} failed ({where}): {service_reason(exc)}"
+    if isinstance(exc, ServiceRequestError | ServiceResponseError):
+        return f"cannot reach the storage account ({where}): {network_reason(exc)}"
+    reason = scrub(first_line(exc), every_query=True)
+    return f"{doing} failed ({where}): {type(exc).__name__}: {reason}"

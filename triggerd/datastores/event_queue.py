@@ -21,12 +21,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from azure.core.exceptions import (
     AzureError,
-    ClientAuthenticationError,
-    HttpResponseError,
     ResourceExistsError,
     ResourceNotFoundError,
-    ServiceRequestError,
-    ServiceResponseError,
 )
 from azure.storage.queue import LinearRetry, QueueClient
 
@@ -36,10 +32,8 @@ from triggerd.datastores.azure_common import (
     close_credential,
     connection_string,
     credential,
-    first_line,
     is_emulator_host,
-    network_reason,
-    service_reason,
+    storage_reason,
     without_query,
 )
 from triggerd.errors import QueueError
@@ -144,21 +138,13 @@ class EventQueue:
 
     def _reason(self, exc: AzureError, doing: str) -> str:
         where = self.description
-        if isinstance(exc, ResourceNotFoundError):
-            return f"{where} not found ({service_reason(exc)}): create it, or fix events.queue"
-        if isinstance(exc, ClientAuthenticationError) or (
-            isinstance(exc, HttpResponseError) and exc.status_code in (401, 403)
-        ):
-            return (
-                f"authentication failed or access denied {doing} ({where}): "
-                f"{service_reason(exc)}; check the credential and its role on the queue"
-            )
-        if isinstance(exc, HttpResponseError) and exc.status_code is not None:
-            return f"{doing} failed ({where}): {service_reason(exc)}"
-        if isinstance(exc, ServiceRequestError | ServiceResponseError):
-            return f"cannot reach the storage account ({where}): {network_reason(exc)}"
-        reason = scrub(first_line(exc), every_query=True)
-        return f"{doing} failed ({where}): {type(exc).__name__}: {reason}"
+        return storage_reason(
+            exc,
+            where,
+            doing=doing,
+            not_found=f"{where} not found: create it, or fix events.queue",
+            access_hint=f"check the credential and its role on the queue ({doing})",
+        )
 
     def __repr__(self) -> str:
         return f"EventQueue({self.description!r})"
