@@ -47,13 +47,20 @@ def store(store_url: str) -> Iterator[Store]:
 
 @pytest.fixture(scope="session", name="azurite")
 def azurite_fixture() -> Iterator[AzuriteServer]:
-    """Azurite on a free 127.0.0.1 port for the whole session; fails (never skips) if absent."""
-    problem = azurite_support.missing()
+    """Azurite (its blob and queue services) on free 127.0.0.1 ports for the whole session;
+    fails (never skips) if absent."""
+    problem = azurite_support.missing(queues=True)
     if problem:
         pytest.fail(problem, pytrace=False)
-    server = azurite_support.start()
+    server = azurite_support.start(queues=True)
     yield server
     server.stop()
+
+
+@pytest.fixture
+def azurite_queues(azurite: AzuriteServer) -> AzuriteServer:
+    """The session's Azurite, named for tests of its queue service."""
+    return azurite
 
 
 @pytest.fixture

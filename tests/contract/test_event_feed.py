@@ -43,16 +43,6 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[AzuriteServer]:
-    problem = azurite.missing(queues=True)
-    if problem:
-        pytest.fail(problem, pytrace=False)
-    started = azurite.start(queues=True)
-    yield started
-    started.stop()
-
-
 class World:
     """A container, its event queue, a config with two schedules on it, and the feed."""
 
@@ -150,8 +140,8 @@ schedules:
 
 
 @pytest.fixture
-def world(server: AzuriteServer, store: Store, tmp_path: Path) -> Iterator[World]:
-    made = World(server, store, tmp_path)
+def world(azurite_queues: AzuriteServer, store: Store, tmp_path: Path) -> Iterator[World]:
+    made = World(azurite_queues, store, tmp_path)
     yield made
     made.close()
 
@@ -259,9 +249,9 @@ def test_a_disabled_schedule_records_skipped_fires_as_its_listing_would(world: W
 
 
 def test_malformed_and_too_often_delivered_messages_go_to_the_poison_queue(
-    server: AzuriteServer, store: Store, tmp_path: Path
+    azurite_queues: AzuriteServer, store: Store, tmp_path: Path
 ) -> None:
-    world = World(server, store, tmp_path, max_dequeue_count=2, visibility_timeout="1s")
+    world = World(azurite_queues, store, tmp_path, max_dequeue_count=2, visibility_timeout="1s")
     try:
         world.baseline()
         message = world.upload("orders/a.csv")
@@ -334,9 +324,9 @@ def test_a_listing_that_raced_an_event_keeps_the_row_saying_it_fired(world: Worl
 
 
 def test_validate_strict_reads_the_queue_and_names_the_key_when_it_cannot(
-    server: AzuriteServer, store: Store, tmp_path: Path
+    azurite_queues: AzuriteServer, store: Store, tmp_path: Path
 ) -> None:
-    world = World(server, store, tmp_path)
+    world = World(azurite_queues, store, tmp_path)
     try:
         assert check_world(world.config, tmp_path / "c.yaml", blob_timeout=5) == []
         world.queue.delete_queue()
@@ -351,13 +341,15 @@ def test_validate_strict_reads_the_queue_and_names_the_key_when_it_cannot(
 
 
 def test_two_containers_on_one_queue_share_its_consumer_however_the_config_names_it(
-    server: AzuriteServer, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    azurite_queues: AzuriteServer, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two datastores on one queue must not delete each other's messages as other_container."""
-    world = World(server, store, tmp_path)
-    other = ContainerClient.from_connection_string(server.connection_string, f"{world.name}-b")
+    world = World(azurite_queues, store, tmp_path)
+    other = ContainerClient.from_connection_string(
+        azurite_queues.connection_string, f"{world.name}-b"
+    )
     other.create_container()
-    monkeypatch.setenv(f"{ENV}_B", server.connection_string)
+    monkeypatch.setenv(f"{ENV}_B", azurite_queues.connection_string)
     config = tmp_path / "c.yaml"
     config.write_text(
         config.read_text(encoding="utf-8").replace(

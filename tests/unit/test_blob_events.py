@@ -102,6 +102,15 @@ def test_the_subject_keeps_a_name_as_it_is_and_the_url_is_decoded_when_alone() -
     assert (event.container, event.name) == ("landing", "in x/é.csv")
 
 
+def test_a_subject_without_its_leading_slash_reads_the_same() -> None:
+    """As Microsoft's CloudEvents sample writes it."""
+    event = cloud_event("incoming/a b.csv")
+    event["subject"] = event["subject"].lstrip("/")
+    event["data"]["url"] = "https://acct.blob.core.windows.net/elsewhere/x"  # not used
+    (parsed,) = parse_message(json.dumps(event))
+    assert (parsed.container, parsed.name) == ("landing", "incoming/a b.csv")
+
+
 def test_a_quoted_etag_loses_its_quotes_as_in_a_listing() -> None:
     (event,) = parse_message(json.dumps(event_grid(eTag='"0x8D4"')))
     assert event.etag == "0x8D4"

@@ -146,7 +146,8 @@ def first_line(exc: BaseException) -> str:
 
 def service_reason(exc: HttpResponseError) -> str:
     """``403 AuthenticationFailed``: status and error code, never the service's free text."""
-    error_code = getattr(exc, "error_code", None)  # set by the storage SDKs
+    error_code = getattr(exc, "error_code", None)  # set by the storage SDKs (an enum or text)
+    error_code = getattr(error_code, "value", error_code)
     if exc.status_code is not None and error_code:
         return f"{exc.status_code} {error_code}"
     status = f"{exc.status_code} " if exc.status_code is not None else ""

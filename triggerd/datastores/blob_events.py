@@ -26,7 +26,7 @@ BLOB_CREATED = "Microsoft.Storage.BlobCreated"
 BLOB_DELETED = "Microsoft.Storage.BlobDeleted"
 CREATE_FILE = "CreateFile"  # ADLS Gen2: the zero-length create before FlushWithClose
 
-_SUBJECT_HEAD = "/blobServices/default/containers/"
+_SUBJECT_HEAD = "blobServices/default/containers/"  # after the subject's leading "/"
 _ACCOUNT_MARK = "/storageAccounts/"
 MAX_BODY = 64 * 1024  # a queue message is at most 64 KiB
 
@@ -111,8 +111,10 @@ def _event(item: Any) -> BlobEvent:
 def _blob(subject: Any, url: Any) -> tuple[str, str]:
     """(container, blob name) from the subject, ``/blobServices/default/containers/C/blobs/N``
     (the name as it is, unencoded), else from the blob URL (percent-decoded)."""
-    if isinstance(subject, str) and subject.startswith(_SUBJECT_HEAD):
-        container, marker, name = subject[len(_SUBJECT_HEAD) :].partition("/blobs/")
+    # Microsoft's CloudEvents sample writes the subject without its leading "/".
+    bare = subject.lstrip("/") if isinstance(subject, str) else ""
+    if bare.startswith(_SUBJECT_HEAD):
+        container, marker, name = bare[len(_SUBJECT_HEAD) :].partition("/blobs/")
         if container and marker and name:
             return container, name
     if isinstance(url, str):

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from azure.core.exceptions import (
     AzureError,
+    HttpResponseError,
     ResourceExistsError,
     ResourceNotFoundError,
 )
@@ -42,6 +43,14 @@ from triggerd.redact import scrub
 # The feed retries with its own backoff (and a queue read must not hold a batch for long), so
 # the SDK's retries stay short: 2 retries, ~1 s apart.
 CLIENT_OPTIONS: dict[str, Any] = {"connection_timeout": 10, "read_timeout": 30}
+
+
+POP_RECEIPT_MISMATCH = "PopReceiptMismatch"  # 400: the message was received again since
+
+
+def _error_code(exc: HttpResponseError) -> str | None:
+    code = getattr(exc, "error_code", None)
+    return None if code is None else str(getattr(code, "value", code))
 
 
 def _retry_policy() -> LinearRetry:
@@ -107,6 +116,10 @@ class EventQueue:
             self.client.delete_message(message.id, message.pop_receipt)
         except ResourceNotFoundError:
             return
+        except HttpResponseError as exc:
+            if _error_code(exc) == POP_RECEIPT_MISMATCH:
+                return  # visible again and taken by another since: that delivery decides it
+            raise QueueError(self._reason(exc, "deleting a message")) from None
         except AzureError as exc:
             raise QueueError(self._reason(exc, "deleting a message")) from None
 
