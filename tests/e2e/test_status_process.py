@@ -149,6 +149,7 @@ def test_with_a_broken_file_the_cli_works_from_the_recorded_config(tmp_path: Pat
     daemon = DaemonProcess(config, state)
     try:
         daemon.wait_event("poll.completed", baseline=True)
+        daemon.wait_event("watch.started", watching="config")  # else the edit goes unseen
         (config / "other.yaml").write_text(BROKEN, encoding="utf-8")
         daemon.wait_event("config.reload_failed", file=str(config / "other.yaml"))
 
