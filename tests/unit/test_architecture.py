@@ -2,9 +2,9 @@
 module over 400 lines, and docs/architecture.md names every module (and none that is gone).
 
 The layers, from the bottom: the words and tools everything uses; the calendar maths; the
-config; the edges (datastores, submitters); the store; the engine; the command line. A module
-may import from its own layer and below, never from above (``if TYPE_CHECKING:`` imports,
-which never run, are not counted).
+config; the edges (datastores, submitters); the store; the views (what the CLI's --json and
+the daemon's API show); the engine; the command line. A module may import from its own layer
+and below, never from above (``if TYPE_CHECKING:`` imports, which never run, are not counted).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("triggerd.config", "triggerd.settings"),
     ("triggerd.datastores", "triggerd.submitters"),
     ("triggerd.store",),
+    ("triggerd.views",),
     ("triggerd.engine",),
     ("triggerd.cli", "triggerd.__main__"),
 ]

@@ -34,6 +34,7 @@ from triggerd.errors import ConfigError, DatabaseMissing, TriggerdError
 from triggerd.settings import Settings
 from triggerd.store import Store, instances, open_store, states
 from triggerd.store.db import store_error
+from triggerd.views.daemons import heartbeat_limit
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -181,7 +182,7 @@ def check(settings: Settings) -> None:
     """
     with open_cli_store(settings) as store:
         beat = store.read(instances.latest_heartbeat)
-    limit = settings.heartbeat_interval * 3
+    limit = heartbeat_limit(settings.heartbeat_interval)
     now = utcnow()
     if beat is None:
         click.echo("unhealthy: no daemon is running on this database", err=True)

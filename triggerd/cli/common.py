@@ -21,11 +21,12 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from triggerd.config import Config, load_config, load_config_from_texts
-from triggerd.config.blob_events import BlobEvents
 from triggerd.errors import ConfigError, DatabaseMissing, TriggerdError
 from triggerd.settings import Settings
-from triggerd.store import RecordedConfig, ScheduleState, Store, configrecord, open_store
+from triggerd.store import RecordedConfig, Store, configrecord, open_store
 from triggerd.store.db import store_error
+from triggerd.views.common import events_view as events_view  # for the CLI's older callers
+from triggerd.views.common import iso as iso
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -158,25 +159,8 @@ def when(moment: datetime | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ") if moment else "-"
 
 
-def iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
-
-
 def table(rows: list[list[str]], headers: list[str]) -> None:
     """A plain aligned table, the way `kubectl get` prints one."""
     widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
     for line in [headers, *rows]:
         click.echo("  ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
-
-
-def events_view(events: BlobEvents | None, state: ScheduleState | None) -> dict[str, Any] | None:
-    """A schedule's blob events as ``schedules list --json`` and ``describe --json`` show them
-    (a documented contract); None for a schedule whose folder is only listed."""
-    if events is None:
-        return None
-    return {
-        "queue": events.queue,
-        "reconcile_interval_s": events.reconcile_interval.total_seconds(),
-        "last_event_at": iso(state.last_event_at) if state else None,
-        "last_reconcile_at": iso(state.last_poll_at) if state else None,
-    }

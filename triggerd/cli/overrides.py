@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pwd
+from typing import Any
 
 from triggerd.config import Schedule
 from triggerd.store import ScheduleState
@@ -22,10 +23,9 @@ def operator() -> str | None:
         return None
 
 
-def status_text(schedule: Schedule, state: ScheduleState | None) -> str:
-    """The STATUS column: ``Disabled (override)`` when the CLI set it, else the config's."""
-    override = state.enabled if state else None
-    status = schedule.effective_status(override)
+def status_text(status: str, override: dict[str, Any] | None) -> str:
+    """The STATUS column: ``Disabled (override)`` when the CLI set it, else the config's
+    (``status`` and ``override`` as a `schedules list --json` item has them)."""
     return status if override is None else f"{status} (override)"
 
 

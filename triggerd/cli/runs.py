@@ -25,6 +25,7 @@ from triggerd.humanize import human
 from triggerd.runs import RunRecord, RunStatus, TriggerKind
 from triggerd.settings import Settings
 from triggerd.store import Store, outbox, queries
+from triggerd.views.runs import LIST_LIMIT, run_item, run_json, run_records
 
 WHY_WIDTH = 60  # the WHY column on a terminal, without --wide
 
@@ -60,7 +61,7 @@ def _time_option(value: str | None) -> datetime | None:
     help="Only runs recorded before this ISO 8601 time (no offset = UTC)",
 )
 @click.option("--file", help="Only runs for a datastore file whose relative path contains this")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=LIST_LIMIT, show_default=True)
 @click.option("--wide", is_flag=True, help="Print WHY in full (the default when not on a terminal)")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array")
 def list_(
@@ -81,11 +82,11 @@ def list_(
     printed in full with --wide, in --json, and when the output is not a terminal.
     """
     with open_cli_store(settings) as store:
-        records = store.read(
-            queries.list_runs,
+        records = run_records(
+            store,
             schedule=schedule,
-            statuses=[status] if status else None,
-            triggers=[trigger] if trigger else None,
+            status=status,
+            trigger=trigger,
             since=since,
             until=until,
             file=file,
@@ -94,7 +95,7 @@ def list_(
         if schedule is not None and not records:
             _check_known(settings, store, schedule)
     if as_json:
-        print_json([r.as_json() for r in records])
+        print_json([run_item(record) for record in records])
         return
     full = wide or not sys.stdout.isatty()
     rows = [_row(r, full) for r in records]
@@ -163,7 +164,7 @@ def show(settings: Settings, run_id: int, as_json: bool) -> None:
     with open_cli_store(settings) as store:
         record = store.read(queries.get_run, run_id)
     if as_json:
-        print_json({**record.as_json(), "history": record.history or [], "output": record.output})
+        print_json(run_json(record))
         return
     for key, value in record.as_json().items():
         if value is not None:

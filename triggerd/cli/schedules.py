@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import click
@@ -10,8 +10,6 @@ import click
 from triggerd.cli.common import (
     cli_config,
     common_options,
-    events_view,
-    iso,
     open_cli_store,
     parse_time,
     print_json,
@@ -25,53 +23,15 @@ from triggerd.config.triggers import DatastoreTrigger, TimeTrigger
 from triggerd.datastores.manual import DataPathRefused, check_data_path
 from triggerd.datastores.paths import normalise_path_on_datastore
 from triggerd.errors import ListingError
-from triggerd.runs import DataPath, NewRun, RunRecord, TriggerKind, manual_fire_key, time_fire_key
+from triggerd.runs import DataPath, NewRun, TriggerKind, manual_fire_key, time_fire_key
 from triggerd.settings import Settings
-from triggerd.store import ScheduleState, outbox, queries, states
+from triggerd.store import outbox, queries, states
+from triggerd.views.schedules import schedule_items
 
 
 @click.group()
 def schedules() -> None:
     """List schedules, switch them on and off, fire one by hand."""
-
-
-def _describe(
-    config: Config, schedule: Schedule, state: ScheduleState | None, last: RunRecord | None
-) -> dict[str, Any]:
-    override = state.enabled if state else None
-    next_fire = None
-    status = schedule.effective_status(override)
-    if isinstance(schedule.trigger, TimeTrigger) and status == "Active":
-        anchor = state.first_seen_at if state else utcnow().replace(microsecond=0)
-        next_fire = schedule.trigger.next_fire(utcnow(), anchor)
-    # Its end_time has passed: it fires nothing more (whatever its status).
-    ended = isinstance(schedule.trigger, TimeTrigger) and schedule.trigger.every.ended(utcnow())
-    return {
-        "name": schedule.name,
-        "pipeline": schedule.pipeline,
-        "trigger": schedule.trigger.kind,
-        "status": status,
-        "status_source": state.status_source if state else "config",
-        "override": state.override_json() if state else None,
-        "next_fire": iso(next_fire),
-        "ended": ended,
-        "last_poll": iso(state.last_poll_at) if state else None,
-        "entries": state.entries if state else None,
-        "events": events_view(config.events_of(schedule), state),
-        "last_run": (
-            {
-                "id": last.id,
-                "status": last.status,
-                "fire_key": last.fire_key,
-                "scheduled_for": iso(last.scheduled_for),
-                "finished_at": iso(last.finished_at),
-            }
-            if last
-            else None
-        ),
-        "description": schedule.description,
-        "source": schedule.source,
-    }
 
 
 @schedules.command(name="list")
@@ -84,10 +44,7 @@ def list_(settings: Settings, as_json: bool) -> None:
     """
     config = cli_config(settings)
     with open_cli_store(settings) as store:
-        known, last_runs = store.read(states.get_all), store.read(queries.last_runs)
-    items = [
-        _describe(config, s, known.get(n), last_runs.get(n)) for n, s in config.schedules.items()
-    ]
+        items = schedule_items(store, config)
     if as_json:
         print_json(items)
         return
@@ -96,9 +53,9 @@ def list_(settings: Settings, as_json: bool) -> None:
             i["name"],
             i["pipeline"],
             i["trigger"],
-            _ended_text(status_text(config.schedules[i["name"]], known.get(i["name"])), i),
+            _ended_text(status_text(i["status"], i["override"]), i),
             i["next_fire"] or "-",
-            when(state.last_poll_at if (state := known.get(i["name"])) else None),
+            when(datetime.fromisoformat(i["last_poll"]) if i["last_poll"] else None),
             "-" if i["entries"] is None else str(i["entries"]),
             f"{i['last_run']['status']} #{i['last_run']['id']}" if i["last_run"] else "-",
         ]

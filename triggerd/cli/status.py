@@ -1,5 +1,6 @@
 """`triggerd status`: the daemons on this database, what each holds, the config each runs on
-against the files on disk now, and each one's last reload."""
+against the files on disk now, and each one's last reload (the view is
+`triggerd.views.daemons`'s, which the daemon's API serves too; this prints it)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,12 @@ from typing import Any
 
 import click
 
-from triggerd.cli.common import common_options, iso, open_cli_store, print_json
+from triggerd.cli.common import common_options, open_cli_store, print_json
 from triggerd.clock import utcnow
-from triggerd.config.digest import FilesChange, FilesOnDisk, files_on_disk
 from triggerd.humanize import human
 from triggerd.settings import Settings
-from triggerd.store import instances
-from triggerd.store.instances import Instance
+from triggerd.views.daemons import heartbeat_limit, status_view
 
-STOPPED_SHOWN = timedelta(hours=1)  # daemons stopped this recently are shown, marked stopped
 RUNS_SHOWN = 10  # claimed runs listed one by one in the text output (all are counted)
 
 
@@ -31,89 +29,17 @@ def status(settings: Settings, as_json: bool) -> None:
     Exit 0 if at least one daemon is healthy (a heartbeat within three heartbeat intervals,
     as `check`), else 1. Never creates the database.
     """
-    now = utcnow()
-    with open_cli_store(settings) as store, store.reading() as conn:
-        daemons = instances.recent(conn, now - STOPPED_SHOWN)
-        ids = [daemon.id for daemon in daemons]
-        leases, claimed = instances.held_leases(conn, ids), instances.claimed_runs(conn, ids)
-    disk = files_on_disk(settings.config)
-    limit = settings.heartbeat_interval * 3
-    views = [
-        daemon_view(d, leases[d.id], claimed[d.id], disk, now=now, limit=limit) for d in daemons
-    ]
-    healthy = any(view["healthy"] for view in views)
+    with open_cli_store(settings) as store:
+        view = status_view(store, settings.config, settings.heartbeat_interval, utcnow())
     if as_json:
-        print_json(
-            {
-                "healthy": healthy,
-                "heartbeat_limit_s": limit.total_seconds(),
-                "config_path": str(settings.config.absolute()),
-                "disk": disk_view(disk),
-                "daemons": views,
-            }
-        )
-    elif not views:
+        print_json(view)
+    elif not view["daemons"]:
         click.echo("no daemon on this database (none running, none stopped in the last hour)")
     else:
-        for view in views:
-            _print(view, limit)
-    sys.exit(0 if healthy else 1)
-
-
-def disk_view(disk: FilesOnDisk) -> dict[str, Any]:
-    """The config files on disk now (a file that cannot be read has ``sha256`` null)."""
-    return {
-        "digest": disk.digest,
-        "files": [{"path": path, "sha256": sha} for path, sha in sorted(disk.sha256s.items())],
-        "problems": [str(problem) for problem in disk.problems],
-    }
-
-
-def daemon_view(
-    daemon: Instance,
-    leases: list[tuple[str, datetime]],
-    claimed: list[tuple[int, str]],
-    disk: FilesOnDisk,
-    *,
-    now: datetime,
-    limit: timedelta,
-) -> dict[str, Any]:
-    """One daemon as `status --json` shows it."""
-    age = now - daemon.heartbeat_at
-    return {
-        "id": daemon.id,
-        "host": daemon.hostname,
-        "pid": daemon.pid,
-        "version": daemon.version,
-        "started_at": iso(daemon.started_at),
-        "heartbeat_at": iso(daemon.heartbeat_at),
-        "heartbeat_age_s": round(age.total_seconds(), 1),
-        "healthy": daemon.stopped_at is None and age <= limit,
-        "stopped": daemon.stopped_at is not None,
-        "stopped_at": iso(daemon.stopped_at),
-        "leases": [{"name": name, "expires_at": iso(until)} for name, until in leases],
-        "claimed_runs": {
-            "count": len(claimed),
-            "runs": [{"id": run_id, "schedule": schedule} for run_id, schedule in claimed],
-        },
-        "config": config_view(daemon.config, disk),
-        "reload": daemon.reload,
-    }
-
-
-def config_view(recorded: dict[str, Any] | None, disk: FilesOnDisk) -> dict[str, Any] | None:
-    """The config a daemon recorded it runs on, against the files on disk now."""
-    if recorded is None:
-        return None
-    files = {item["path"]: item["sha256"] for item in recorded.get("files", [])}
-    change = FilesChange.between(files, disk.sha256s)
-    return {
-        **recorded,
-        "disk": "same" if change.same else "differs",
-        "changed": change.changed,
-        "added": change.added,
-        "removed": change.removed,
-    }
+        limit = heartbeat_limit(settings.heartbeat_interval)
+        for daemon in view["daemons"]:
+            _print(daemon, limit)
+    sys.exit(0 if view["healthy"] else 1)
 
 
 def _print(view: dict[str, Any], limit: timedelta) -> None:
