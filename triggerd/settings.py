@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL
 
@@ -24,7 +24,10 @@ def _default_state_dir() -> Path:
 class Settings(BaseSettings):
     """Everything about the daemon itself (not the schedules: those live in the config files)."""
 
-    model_config = SettingsConfigDict(env_prefix="TRIGGERD_", extra="ignore", frozen=True)
+    # hide_input_in_errors: a ValidationError's text never quotes a value (the token is one).
+    model_config = SettingsConfigDict(
+        env_prefix="TRIGGERD_", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     config: Path = Field(default=Path("config"), description="a YAML file or a directory of them")
     database_url: str | None = Field(
@@ -46,6 +49,12 @@ class Settings(BaseSettings):
         default="127.0.0.1:9464",
         description="host:port of /healthz, /readyz and /metrics; 'off' disables them",
     )
+    # A secret: SecretStr shows as '**********' in a repr, and exclude keeps it out of dumps.
+    http_token: SecretStr | None = Field(
+        default=None,
+        exclude=True,
+        description="the bearer token the HTTP pages and /api/ need (not the probes, /metrics)",
+    )
 
     @field_validator("shutdown_grace", "heartbeat_interval", "follow_interval", mode="before")
     @classmethod
@@ -65,6 +74,18 @@ class Settings(BaseSettings):
             raise ValueError("the HTTP address must be host:port in ASCII, e.g. 127.0.0.1:9464")
         parse_address(value)  # raises ValueError with what is wrong
         return value
+
+    @field_validator("http_token")
+    @classmethod
+    def _token(cls, value: SecretStr | None) -> SecretStr | None:
+        """Empty is no token; else printable ASCII, no spaces: it travels in a header."""
+        # The messages never quote the value: a bad setting is printed, and this one is secret.
+        text = value.get_secret_value().strip() if value is not None else ""
+        if not text:
+            return None
+        if not all("!" <= char <= "~" for char in text):
+            raise ValueError("the token must be printable ASCII without spaces")
+        return SecretStr(text)
 
     @field_validator("log_level")
     @classmethod

@@ -1,20 +1,31 @@
-"""The health and metrics endpoint, served for real on 127.0.0.1 and read with urllib."""
+"""The HTTP endpoint (probes, metrics, the route hook, its headers and token), served for real on
+127.0.0.1 and read with urllib (or a raw socket, for what urllib will not send)."""
 
 from __future__ import annotations
 
 import socket
 import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
 from urllib.error import HTTPError
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr, ValidationError
 from structlog.testing import capture_logs
 
 from triggerd import __version__
-from triggerd.observability.httpserver import HealthServer, parse_address
+from triggerd.observability.httpserver import (
+    SECURITY_HEADERS,
+    HealthServer,
+    Response,
+    is_loopback,
+    parse_address,
+)
 from triggerd.observability.metrics import Metrics
+from triggerd.settings import Settings
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -148,10 +159,6 @@ def test_unknown_paths_are_404(server: HealthServer, path: str) -> None:
     answer = request(server.url + path)
 
     assert (answer.status, answer.body) == (404, b"not found\n")
-
-
-def test_other_methods_are_not_implemented(server: HealthServer) -> None:
-    assert request(server.url + "/healthz", method="POST").status == 501
 
 
 def test_requests_are_logged_at_debug_level_only(server: HealthServer) -> None:
@@ -396,3 +403,423 @@ def test_a_disabled_address_cannot_build_a_server(probes: Probes, metrics: Metri
 def test_the_server_header_names_the_version_and_nothing_of_python(server: HealthServer) -> None:
     for path in ("/healthz", "/metrics", "/nope"):
         assert request(server.url + path).headers["server"] == f"triggerd/{__version__}"
+
+
+# -- security headers and methods ------------------------------------------------------------
+
+TOKEN = "t0ken-Right_42"
+API_BODY = b'{"ok": true}'
+
+
+@dataclass
+class Api:
+    """A route: answers under /api/, None elsewhere, raises on /api/boom; records each call."""
+
+    calls: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+
+    def __call__(self, path: str, query: Mapping[str, str]) -> Response | None:
+        self.calls.append((path, dict(query)))
+        if path == "/api/boom":
+            raise RuntimeError("the secret detail password=hunter2")
+        if path.startswith("/api/"):
+            return Response(200, API_BODY, "application/json")
+        return None
+
+
+@pytest.fixture
+def api() -> Api:
+    return Api()
+
+
+@contextmanager
+def serving(
+    probes: Probes, metrics: Metrics, address: str = "127.0.0.1:0", **options: Any
+) -> Iterator[HealthServer]:
+    http = HealthServer(
+        address, health=probes.health, ready=probes.readiness, metrics=metrics, **options
+    )
+    http.start()
+    try:
+        yield http
+    finally:
+        http.stop()
+
+
+@pytest.fixture
+def routed(probes: Probes, metrics: Metrics, api: Api) -> Iterator[HealthServer]:
+    with serving(probes, metrics, routes=api) as http:
+        yield http
+
+
+@pytest.fixture
+def guarded(probes: Probes, metrics: Metrics, api: Api) -> Iterator[HealthServer]:
+    with serving(probes, metrics, routes=api, token=TOKEN) as http:
+        yield http
+
+
+def local_url(server: HealthServer) -> str:
+    """The server's URL on 127.0.0.1 (also for one bound to every interface)."""
+    return f"http://127.0.0.1:{server.url.rsplit(':', 1)[1]}"
+
+
+def raw(server: HealthServer, data: bytes) -> Answer:
+    """Send bytes as they are and read the answer until the server closes the connection.
+    Callers send nothing the server leaves unread, so its close is a FIN, never a reset."""
+    port = int(server.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=CLIENT_TIMEOUT_S) as sock:
+        sock.sendall(data)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
+    return Answer(int(status_line.split()[1]), body, headers)
+
+
+def assert_secure(answer: Answer) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        assert answer.headers.get(name.lower()) == value, (answer.status, name)
+
+
+def test_the_security_headers_are_the_ones_documented() -> None:
+    assert SECURITY_HEADERS == {
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
+        "script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        "Referrer-Policy": "no-referrer",
+        "Cache-Control": "no-store",
+    }
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "status"),
+    [
+        ("/healthz", "GET", 200),
+        ("/healthz", "HEAD", 200),
+        ("/readyz", "GET", 200),
+        ("/metrics", "GET", 200),
+        ("/api/schedules", "GET", 200),
+        ("/api/schedules", "HEAD", 200),
+        ("/nope", "GET", 404),
+        ("/api/boom", "GET", 500),
+        ("/healthz", "POST", 405),
+        ("/api/schedules", "DELETE", 405),
+    ],
+)
+def test_every_answer_carries_the_security_headers(
+    routed: HealthServer, path: str, method: str, status: int
+) -> None:
+    answer = request(routed.url + path, method=method)
+
+    assert answer.status == status
+    assert_secure(answer)
+
+
+def test_unhealthy_and_unauthorized_answers_carry_them_too(
+    routed: HealthServer, guarded: HealthServer, probes: Probes
+) -> None:
+    probes.healthy = (False, "stalled")
+
+    assert_secure(request(routed.url + "/healthz"))  # 503
+    assert_secure(request(guarded.url + "/api/schedules"))  # 401
+
+
+@pytest.mark.parametrize(
+    ("data", "status"),
+    [
+        (b"GET /" + b"a" * (65537 - len(b"GET /")), 414),  # a request line over 64 KiB
+        (b"GET /healthz HTTP/1.1\r\nX: " + b"a" * (65537 - 3), 431),  # a header line too
+        (b"GET /healthz HTTP/1.1\r\n" + b"X-Many: 1\r\n" * 101, 431),  # over 100 headers
+        (b"GET /healthz HTTP/9.9\r\n\r\n", 505),
+        (b"GET\r\n\r\n", 400),
+    ],
+    ids=["long-request-line", "long-header", "many-headers", "bad-version", "bad-line"],
+)
+def test_the_stdlib_refuses_oversized_and_malformed_requests_with_the_headers(
+    routed: HealthServer, api: Api, data: bytes, status: int
+) -> None:
+    answer = raw(routed, data)
+
+    assert answer.status == status
+    assert answer.headers["content-type"] == "text/plain; charset=utf-8"
+    assert answer.body.startswith(f"{status} ".encode())
+    assert_secure(answer)
+    assert api.calls == []
+
+
+@pytest.mark.parametrize(
+    "method", ["POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT", "BREW"]
+)
+def test_methods_other_than_get_and_head_are_405(
+    routed: HealthServer, api: Api, method: str
+) -> None:
+    for path in ("/healthz", "/metrics", "/api/schedules", "/nope"):
+        answer = raw(routed, f"{method} {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+
+        assert answer.status == 405, path
+        assert answer.headers["allow"] == "GET, HEAD"
+        assert answer.body == b"method not allowed: GET and HEAD only\n"
+    assert api.calls == []
+
+
+def test_a_post_with_a_body_is_405_and_reaches_nothing(routed: HealthServer, api: Api) -> None:
+    data = b"POST /api/schedules HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"
+
+    answer = raw(routed, data)
+
+    assert (answer.status, answer.headers["allow"]) == (405, "GET, HEAD")
+    assert api.calls == []
+
+
+# -- the route hook --------------------------------------------------------------------------
+
+
+def test_a_route_answers_other_paths_with_what_it_returns(routed: HealthServer, api: Api) -> None:
+    answer = request(routed.url + "/api/schedules")
+
+    assert (answer.status, answer.body) == (200, API_BODY)
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.headers["content-length"] == str(len(API_BODY))
+    assert api.calls == [("/api/schedules", {})]
+
+
+def test_the_route_gets_the_raw_path_and_the_first_value_of_each_parameter(
+    routed: HealthServer, api: Api
+) -> None:
+    request(routed.url + "/api/schedules/a%20b%2Fc?status=failed&status=ok&q=x%26y&empty=")
+
+    assert api.calls == [
+        ("/api/schedules/a%20b%2Fc", {"status": "failed", "q": "x&y", "empty": ""})
+    ]
+
+
+def test_head_of_a_route_sends_its_length_and_no_body(routed: HealthServer) -> None:
+    answer = request(routed.url + "/api/schedules", method="HEAD")
+
+    assert (answer.status, answer.body) == (200, b"")
+    assert answer.headers["content-length"] == str(len(API_BODY))
+
+
+def test_a_route_answering_none_is_404(routed: HealthServer, api: Api) -> None:
+    answer = request(routed.url + "/elsewhere?x=1")
+
+    assert (answer.status, answer.body) == (404, b"not found\n")
+    assert api.calls == [("/elsewhere", {"x": "1"})]
+
+
+def test_the_probes_and_metrics_never_reach_the_route(routed: HealthServer, api: Api) -> None:
+    for path in ("/healthz", "/readyz", "/metrics", "/healthz?x=1"):
+        assert request(routed.url + path).status == 200
+    assert api.calls == []
+
+
+def test_a_route_that_raises_is_500_without_its_text_and_logged(
+    routed: HealthServer,
+) -> None:
+    with capture_logs() as logs:
+        answer = request(routed.url + "/api/boom?password=hunter2")
+
+    assert (answer.status, answer.body) == (500, b"internal error\n")
+    assert b"hunter2" not in answer.body and b"Traceback" not in answer.body
+    [failed] = [e for e in logs if e["event"] == "http.route_failed"]
+    assert failed["log_level"] == "error"
+    assert failed["path"] == "/api/boom"
+    assert "RuntimeError" in failed["error"] and "hunter2" not in failed["error"]
+    assert request(routed.url + "/api/schedules").status == 200  # the server serves on
+
+
+# -- the token -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        None,
+        "",
+        "Bearer",
+        "Bearer ",
+        "Bearer wrong",
+        f"Bearer {TOKEN[:-1]}",
+        f"Bearer {TOKEN}x",
+        f"Bearer {TOKEN.upper()}",
+        f"Basic {TOKEN}",
+        TOKEN,
+        "Bearer \u00e9t\u00e9",  # not ASCII (http.client sends it as Latin-1)
+    ],
+)
+def test_without_the_right_token_a_route_is_401_and_never_called(
+    guarded: HealthServer, api: Api, authorization: str | None
+) -> None:
+    headers = {} if authorization is None else {"Authorization": authorization}
+
+    answer = request(guarded.url + "/api/schedules", headers=headers)
+
+    assert answer.status == 401
+    assert answer.headers["www-authenticate"] == "Bearer"
+    assert TOKEN.encode() not in answer.body
+    assert api.calls == []
+
+
+@pytest.mark.parametrize(
+    "authorization", [f"Bearer {TOKEN}", f"bearer {TOKEN}", f"BEARER  {TOKEN} "]
+)
+def test_the_right_token_reaches_the_route(
+    guarded: HealthServer, api: Api, authorization: str
+) -> None:
+    answer = request(guarded.url + "/api/schedules", headers={"Authorization": authorization})
+
+    assert (answer.status, answer.body) == (200, API_BODY)
+    assert len(api.calls) == 1
+
+
+def test_with_a_token_an_unknown_path_is_401_not_404(guarded: HealthServer) -> None:
+    """Which paths exist is not told to a client without the token."""
+    assert request(guarded.url + "/elsewhere").status == 401
+    right = {"Authorization": f"Bearer {TOKEN}"}
+    assert request(guarded.url + "/elsewhere", headers=right).status == 404
+
+
+def test_the_probes_and_metrics_need_no_token(guarded: HealthServer, probes: Probes) -> None:
+    assert request(guarded.url + "/healthz").status == 200
+    assert request(guarded.url + "/readyz").status == 200
+    assert request(guarded.url + "/metrics").status == 200
+    assert (
+        request(guarded.url + "/metrics", headers={"Authorization": "Bearer wrong"}).status == 200
+    )
+    probes.healthy = (False, "stalled")
+    assert request(guarded.url + "/healthz").status == 503
+
+
+def test_a_secret_str_token_works_as_a_plain_one(
+    probes: Probes, metrics: Metrics, api: Api
+) -> None:
+    with serving(probes, metrics, routes=api, token=SecretStr(TOKEN)) as http:
+        right = {"Authorization": f"Bearer {TOKEN}"}
+        assert request(http.url + "/api/x", headers=right).status == 200
+        assert request(http.url + "/api/x").status == 401
+
+
+@pytest.mark.parametrize("token", [None, "", SecretStr("")])
+def test_an_empty_token_is_no_token(
+    probes: Probes, metrics: Metrics, api: Api, token: str | SecretStr | None
+) -> None:
+    with serving(probes, metrics, routes=api, token=token) as http:
+        assert request(http.url + "/api/x").status == 200
+
+
+def test_the_token_is_in_no_log_line(guarded: HealthServer) -> None:
+    with capture_logs() as logs:
+        request(guarded.url + "/api/x", headers={"Authorization": f"Bearer {TOKEN}"})
+        request(guarded.url + f"/api/x?token={TOKEN}")
+        request(guarded.url + f"/api/boom?{TOKEN}")
+        request(guarded.url + f"/{TOKEN}", method="POST")
+
+    assert len(logs) >= 4
+    assert TOKEN not in repr(logs)
+    assert TOKEN not in repr(guarded)
+
+
+# -- the unprotected warning -----------------------------------------------------------------
+
+
+def unprotected(logs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for e in logs if e["event"] == "http.unprotected"]
+
+
+def test_every_interface_without_a_token_warns_once_at_start(
+    probes: Probes, metrics: Metrics, api: Api
+) -> None:
+    with capture_logs() as logs, serving(probes, metrics, "0.0.0.0:0", routes=api) as http:
+        url = http.url
+        for _ in range(3):
+            assert request(local_url(http) + "/api/x").status == 200
+
+    [warning] = unprotected(logs)
+    assert warning["log_level"] == "warning"
+    assert warning["address"] == url
+    assert url.startswith("http://0.0.0.0:")
+    assert warning["fix"] == "set TRIGGERD_HTTP_TOKEN"
+
+
+@pytest.mark.parametrize(
+    ("address", "options"),
+    [
+        ("127.0.0.1:0", {"routes": Api()}),
+        ("localhost:0", {"routes": Api()}),
+        ("0.0.0.0:0", {"routes": Api(), "token": TOKEN}),
+        ("0.0.0.0:0", {}),  # no routes: only probes and metrics, which never need a token
+    ],
+)
+def test_loopback_a_token_or_no_routes_do_not_warn(
+    probes: Probes, metrics: Metrics, address: str, options: dict[str, Any]
+) -> None:
+    with capture_logs() as logs, serving(probes, metrics, address, **options):
+        pass
+
+    assert unprotected(logs) == []
+    assert [e["event"] for e in logs] == ["http.listening"]
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.8.9.10", True),
+        ("::1", True),
+        ("::ffff:127.0.0.1", True),
+        ("localhost", True),
+        ("LocalHost.", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("", False),
+        ("192.168.1.5", False),
+        ("10.0.0.1", False),
+        ("fe80::1", False),
+        ("myhost", False),
+        ("localhost.example.com", False),
+    ],
+)
+def test_is_loopback(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+
+
+# -- the TRIGGERD_HTTP_TOKEN setting ---------------------------------------------------------
+
+
+def test_the_token_setting_is_read_and_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRIGGERD_HTTP_TOKEN", f"  {TOKEN}\n")
+
+    settings = Settings()
+
+    assert settings.http_token is not None
+    assert settings.http_token.get_secret_value() == TOKEN
+    assert TOKEN not in repr(settings) and TOKEN not in str(settings)
+    assert "http_token" not in settings.model_dump()
+    assert TOKEN not in settings.model_dump_json()
+
+
+@pytest.mark.parametrize("value", ["", "   "])
+def test_an_empty_token_setting_is_none(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("TRIGGERD_HTTP_TOKEN", value)
+
+    assert Settings().http_token is None
+
+
+def test_no_token_setting_is_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TRIGGERD_HTTP_TOKEN", raising=False)
+
+    assert Settings().http_token is None
+
+
+@pytest.mark.parametrize("value", ["two words", "caf\u00e9-token", "tab\tinside"])
+def test_a_token_a_header_cannot_carry_is_refused_without_quoting_it(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("TRIGGERD_HTTP_TOKEN", value)
+
+    with pytest.raises(ValidationError) as caught:
+        Settings()
+
+    assert "printable ASCII without spaces" in str(caught.value)
+    assert value not in str(caught.value)

@@ -1,26 +1,63 @@
-"""The health and metrics endpoint: ``/healthz``, ``/readyz`` and ``/metrics`` over plain HTTP.
+"""The daemon's HTTP endpoint: ``/healthz``, ``/readyz`` and ``/metrics``, and any other path
+through a :data:`Route` (the status pages and ``/api/``), over plain HTTP.
 
 It serves from a daemon thread, so a wedged scheduler never stops it from answering (and
 ``/healthz`` can say so). Requests are logged at debug level only: probes come every few seconds.
+Read-only: GET and HEAD, every other method is 405. Every answer carries :data:`SECURITY_HEADERS`.
+With a token, route answers need ``Authorization: Bearer <token>``; the probes and ``/metrics``
+never do, so kubelets and Prometheus keep working unchanged.
 """
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import socket
 import socketserver
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
+
+from pydantic import SecretStr
 
 from triggerd import __version__
 from triggerd.observability.logging import get_logger
 from triggerd.observability.metrics import Metrics
+from triggerd.redact import scrub
 
 Probe = Callable[[], tuple[bool, str]]
 """Answers (ok, reason); called on the request thread, so it must be thread safe and quick."""
+
+
+@dataclass(frozen=True)
+class Response:
+    """What a route answers: the status, the body (HEAD sends its length only) and its type."""
+
+    status: int
+    body: bytes
+    content_type: str
+
+
+Route = Callable[[str, Mapping[str, str]], Response | None]
+"""Called on the request thread for a GET or HEAD of any path but ``/healthz``, ``/readyz`` and
+``/metrics``, with the path as sent (still percent-encoded: split it at ``/``, then unquote each
+part) and the query (the first value of each parameter, decoded). None answers 404. What it
+raises is a 500 ``internal error`` (and an ``http.route_failed`` log line), never its text."""
+
+SECURITY_HEADERS: Mapping[str, str] = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
+    "script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+"""Sent with every answer: probes, metrics, routes, 404s and the errors of the stdlib alike."""
+
+METHODS = ("GET", "HEAD")
 
 DISABLED = frozenset({"", "off", "none"})
 _STOP_TIMEOUT_S = 5.0
@@ -53,10 +90,36 @@ def parse_address(value: str) -> tuple[str, int] | None:
     return host, port
 
 
-class HealthServer:
-    """``start()`` binds and serves from a daemon thread; ``stop()`` shuts it down (bounded)."""
+def is_loopback(host: str) -> bool:
+    """Whether only this machine can reach ``host``: ``localhost``, 127.0.0.0/8 or ``::1``.
+    Any other name, and ``""`` (every interface), is not."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1
+    return ip.is_loopback
 
-    def __init__(self, address: str, *, health: Probe, ready: Probe, metrics: Metrics) -> None:
+
+class HealthServer:
+    """``start()`` binds and serves from a daemon thread; ``stop()`` shuts it down (bounded).
+
+    ``routes`` answers every other path (None: they are 404). ``token``: route answers need
+    ``Authorization: Bearer <token>``; it is kept as bytes, never logged and not in the repr."""
+
+    def __init__(
+        self,
+        address: str,
+        *,
+        health: Probe,
+        ready: Probe,
+        metrics: Metrics,
+        routes: Route | None = None,
+        token: str | SecretStr | None = None,
+    ) -> None:
         parsed = parse_address(address)
         if parsed is None:
             raise ValueError(f"HTTP address {address!r} disables the endpoint; do not start it")
@@ -64,6 +127,9 @@ class HealthServer:
         self.health = health
         self.ready = ready
         self.metrics = metrics
+        self.routes = routes
+        secret = token.get_secret_value() if isinstance(token, SecretStr) else token
+        self._token = secret.encode() if secret else None
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._log = get_logger(component="http")
@@ -91,6 +157,21 @@ class HealthServer:
         self._httpd, self._thread = httpd, thread
         thread.start()
         self._log.info("http.listening", url=self.url)
+        if self.routes is not None and self._token is None and not is_loopback(self.address[0]):
+            self._log.warning("http.unprotected", address=self.url, fix="set TRIGGERD_HTTP_TOKEN")
+
+    def authorized(self, header: str | None) -> bool:
+        """Whether an ``Authorization`` header lets a request through to the routes."""
+        if self._token is None:
+            return True
+        scheme, _, credentials = (header or "").strip().partition(" ")
+        given = credentials.strip().encode("latin-1", "replace")  # as http.client decoded it
+        # compare_digest takes as long for a wrong token as for a right one of the same length.
+        return scheme.lower() == "bearer" and hmac.compare_digest(given, self._token)
+
+    def secrets(self) -> list[str]:
+        """What to mask in the request log lines."""
+        return [self._token.decode()] if self._token else []
 
     def stop(self) -> None:
         """Stop serving and free the port; waits at most a few seconds."""
@@ -161,43 +242,107 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = _REQUEST_TIMEOUT_S
     server_version = f"triggerd/{__version__}"
     sys_version = ""
+    # The stdlib's own errors (400, 414 a request line over 64 KiB, 431 a header line over
+    # 64 KiB or more than 100 headers) in plain text, like every other answer.
+    error_message_format = "%(code)d %(message)s\n"
+    error_content_type = "text/plain; charset=utf-8"
 
     def version_string(self) -> str:
         """The ``Server`` header: ``triggerd/<version>``, nothing about Python."""
         return self.server_version
 
+    def send_response(self, code: int, message: str | None = None) -> None:
+        # The stdlib answers HTTP/0.9, and a request line too malformed to tell its version,
+        # with a bare body: no status line, no headers. Answer it as HTTP/1.0, headers and all.
+        if self.request_version == "HTTP/0.9":
+            self.request_version = "HTTP/1.0"
+        super().send_response(code, message)
+
+    def end_headers(self) -> None:
+        for name, value in SECURITY_HEADERS.items():
+            self.send_header(name, value)
+        super().end_headers()
+
+    def parse_request(self) -> bool:
+        if not super().parse_request():
+            return False  # the stdlib has answered (400, 431, ...)
+        if self.command in METHODS:
+            return True
+        # Any other method, known or made up, is 405 (the stdlib would say 501); the request's
+        # body is not read, so the connection closes after the answer.
+        self.close_connection = True
+        body = b"method not allowed: GET and HEAD only\n"
+        self._send(HTTPStatus.METHOD_NOT_ALLOWED, body, _TEXT, {"Allow": ", ".join(METHODS)})
+        return False
+
     def do_GET(self) -> None:
-        self._respond(send_body=True)
+        self._respond()
 
     def do_HEAD(self) -> None:
-        self._respond(send_body=False)
+        self._respond()
 
-    def _respond(self, *, send_body: bool) -> None:
+    def _respond(self) -> None:
         owner = self.server.owner
-        path = urlsplit(self.path).path
+        parts = urlsplit(self.path)
+        path, extra = parts.path, dict[str, str]()
+        status: int
         if path == "/healthz":
             status, body, ctype = _probe(owner.health, "unhealthy")
         elif path == "/readyz":
             status, body, ctype = _probe(owner.ready, "not ready")
         elif path == "/metrics":
             status, body, ctype = _render(owner.metrics, self.headers.get("Accept", ""))
+        elif not owner.authorized(self.headers.get("Authorization")):
+            status, body, ctype = HTTPStatus.UNAUTHORIZED, _UNAUTHORIZED, _TEXT
+            extra = {"WWW-Authenticate": "Bearer"}
         else:
-            status, body, ctype = HTTPStatus.NOT_FOUND, b"not found\n", _TEXT
+            status, body, ctype = _route(owner.routes, path, parts.query, owner.secrets())
+        self._send(status, body, ctype, extra)
+
+    def _send(self, status: int, body: bytes, ctype: str, extra: Mapping[str, str]) -> None:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
+        for name, value in extra.items():
+            self.send_header(name, value)
         self.end_headers()
-        if send_body:
+        if self.command != "HEAD":
             self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:
         get_logger(component="http").debug(
-            "http.request", client=self.address_string(), message=format % args
+            "http.request",
+            client=self.address_string(),
+            message=scrub(format % args, self.server.owner.secrets()),
         )
 
 
 _TEXT = "text/plain; charset=utf-8"
+_UNAUTHORIZED = b"unauthorized: send Authorization: Bearer <TRIGGERD_HTTP_TOKEN>\n"
+_NOT_FOUND = b"not found\n"
+
+
+def _route(
+    route: Route | None, path: str, query: str, secrets: list[str]
+) -> tuple[int, bytes, str]:
+    if route is None or not path.startswith("/"):
+        return HTTPStatus.NOT_FOUND, _NOT_FOUND, _TEXT
+    params: dict[str, str] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        params.setdefault(name, value)  # the first value of each parameter
+    try:
+        answer = route(path, params)
+    except Exception as exc:  # the client gets no traceback, the log gets all of it
+        get_logger(component="http").error(
+            "http.route_failed",
+            path=scrub(path, secrets),
+            error=scrub(repr(exc), secrets),
+            exc_info=True,
+        )
+        return HTTPStatus.INTERNAL_SERVER_ERROR, b"internal error\n", _TEXT
+    if answer is None:
+        return HTTPStatus.NOT_FOUND, _NOT_FOUND, _TEXT
+    return answer.status, answer.body, answer.content_type
 
 
 def _probe(probe: Probe, failed: str) -> tuple[HTTPStatus, bytes, str]:
