@@ -35,6 +35,10 @@ def test_the_api_shows_what_the_cli_shows_and_follows_a_reload(tmp_path: Path) -
         assert json.loads(body) == json.loads(shown.stdout)
         code, body = probe(f"{url}/api/schedules")
         assert code == 200 and [i["name"] for i in json.loads(body)] == ["every-minute"]
+        code, html = probe(f"{url}/")
+        assert code == 200 and 'href="/schedules/every-minute"' in html
+        code, html = probe(f"{url}/runs/{run['run_id']}")
+        assert code == 200 and "succeeded" in html
         # A reload: the API answers from the new config at once.
         config.write_text(
             config.read_text(encoding="utf-8").replace("every-minute", "each-minute"),

@@ -38,7 +38,7 @@ from triggerd.observability.metrics import Metrics
 from triggerd.observability.sdnotify import NOTIFY_ENV, Notifier
 from triggerd.settings import Settings
 from triggerd.store import Store, instances, outbox, queries
-from triggerd.views.api import Api
+from triggerd.views.site import Site
 
 LIVENESS_BEAT = 1.0  # seconds between the scheduler's liveness beats
 RELOAD_RETRY = 5.0  # seconds before a reload the database refused is tried again
@@ -244,7 +244,7 @@ class Daemon:
                 health=self.health.alive,
                 ready=self.health.ready,
                 metrics=self.metrics,
-                routes=Api(self.store, lambda: self.runtime.config, settings=self.settings).route,
+                routes=Site(self.store, lambda: self.runtime.config, settings=self.settings).route,
                 token=self.settings.http_token,
             )
             server.start()

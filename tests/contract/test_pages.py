@@ -1,0 +1,175 @@
+"""The status pages, over real HTTP from a real server, on the views' world (rows written by
+triggerd's own code): what each page lists, that a hostile file name is only ever text, that
+the pages need no script, and that the site's paths are GET-only behind the token."""
+
+from __future__ import annotations
+
+import re
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from datetime import timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from tests.contract.test_views import World
+from triggerd.engine.poller import DatastorePoller
+from triggerd.observability.httpserver import HealthServer
+from triggerd.observability.metrics import Metrics
+from triggerd.settings import Settings
+from triggerd.store import Store
+from triggerd.views.site import Site
+
+HOSTILE = "<img src=x onerror=alert(1)>.csv"
+
+
+class Page(HTMLParser):
+    """What a browser would build from the page: its elements, links, scripts and text."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        if data.strip():
+            self.text.append(data.strip())
+
+    def links(self) -> list[str]:
+        return [str(a["href"]) for t, a in self.tags if t == "a" and a.get("href")]
+
+    def has_text(self, part: str) -> bool:
+        return any(part in t for t in self.text)
+
+
+@pytest.fixture
+def site(tmp_path: Path, store: Store, store_url: str) -> Iterator[tuple[World, str]]:
+    world = World(tmp_path, store, store_url)
+    world.fill()
+    (world.folder / HOSTILE).write_text("x", encoding="utf-8")  # a name is hostile input
+    poller = DatastorePoller(
+        world.config.schedules["files"], world.config, store, clock=_later, is_enabled=lambda: True
+    )
+    for _ in range(2):
+        poller.poll()
+    settings = Settings(config=world.config_path, heartbeat_interval=timedelta(seconds=5))
+    server = HealthServer(
+        "127.0.0.1:0",
+        health=lambda: (True, "ok"),
+        ready=lambda: (True, "ok"),
+        metrics=Metrics(process=False),
+        routes=Site(store, lambda: world.config, settings=settings).route,
+        token="page-token",
+    )
+    server.start()
+    try:
+        yield world, server.url
+    finally:
+        server.stop()
+
+
+def _later() -> object:
+    from tests.contract.test_views import NOW
+
+    return NOW + timedelta(minutes=30)
+
+
+def get(url: str, token: str | None = "page-token") -> tuple[int, dict[str, str], str]:
+    request = urllib.request.Request(url)
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            return reply.status, dict(reply.headers), reply.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read().decode()
+
+
+def test_the_overview_lists_every_schedule_with_its_trigger_in_words(
+    site: tuple[World, str],
+) -> None:
+    world, url = site
+    code, headers, html = get(f"{url}/")
+    assert code == 200 and headers["Content-Type"] == "text/html; charset=utf-8"
+    page = Page(html)
+    for name in world.config.schedules:
+        assert f"/schedules/{name}" in page.links()
+    assert page.has_text("new files in inbox/incoming")
+    assert page.has_text("(override)")  # nightly is disabled by alice
+    assert not [t for t, _ in page.tags if t == "script"]  # works without JavaScript
+    assert ("link", {"rel": "stylesheet", "href": "/static/triggerd.css"}) in page.tags
+    code, headers, css = get(f"{url}/static/triggerd.css")
+    assert code == 200 and headers["Content-Type"].startswith("text/css") and "table" in css
+
+
+def test_the_overview_filters_by_name_and_status(site: tuple[World, str]) -> None:
+    _, url = site
+    links = Page(get(f"{url}/?name=ly")[2]).links()
+    assert "/schedules/hourly" in links and "/schedules/nightly" in links
+    assert "/schedules/files" not in links
+    links = Page(get(f"{url}/?status=Disabled")[2]).links()
+    assert [link for link in links if link.startswith("/schedules/")] == ["/schedules/nightly"]
+
+
+def test_a_schedule_page_shows_its_runs_and_why_files_did_not_fire(
+    site: tuple[World, str],
+) -> None:
+    world, url = site
+    code, _, html = get(f"{url}/schedules/hourly")
+    assert code == 200
+    runs = world.cli("runs", "list", "--schedule", "hourly")
+    links = Page(html).links()
+    assert all(f"/runs/{r['id']}" in links for r in runs)
+    page = Page(get(f"{url}/schedules/files")[2])
+    assert page.has_text("baseline.csv") and page.has_text("upload.tmp")
+    assert page.has_text("excluded")
+
+
+def test_a_hostile_file_name_is_text_on_every_page(site: tuple[World, str]) -> None:
+    world, url = site
+    for path in ("/schedules/files", "/"):
+        html = get(f"{url}{path}")[2]
+        assert "<img" not in html
+        assert not [t for t, _ in Page(html).tags if t == "img"]
+    html = get(f"{url}/schedules/files")[2]
+    assert "&lt;img src=x onerror=alert(1)&gt;.csv" in html
+    (run,) = [r for r in world.cli("runs", "list") if HOSTILE in str(r["data_path"])]
+    html = get(f"{url}/runs/{run['id']}")[2]
+    assert "<img" not in html and Page(html).has_text(HOSTILE)
+
+
+def test_a_run_page_shows_its_attempts_parameters_and_output(site: tuple[World, str]) -> None:
+    world, url = site
+    failed = [r for r in world.cli("runs", "list", "--schedule", "hourly") if r["attempts"] > 1]
+    code, _, html = get(f"{url}/runs/{failed[0]['id']}")
+    assert code == 200
+    page = Page(html)
+    assert page.has_text(failed[0]["fire_key"]) and page.has_text('"f": "n"')
+    assert get(f"{url}/runs/999999")[0] == 404
+    assert get(f"{url}/runs/abc")[0] == 404
+    assert get(f"{url}/schedules/nope")[0] == 404
+
+
+def test_the_daemons_page_lists_the_instances(site: tuple[World, str]) -> None:
+    world, url = site
+    status = world.cli("status", code=1)  # the world's daemon stopped beating long ago
+    html = get(f"{url}/daemons")[2]
+    assert all(Page(html).has_text(d["id"]) for d in status["daemons"])
+
+
+def test_every_page_is_behind_the_token_and_has_the_strict_policy(
+    site: tuple[World, str],
+) -> None:
+    _, url = site
+    for path in ("/", "/schedules/hourly", "/daemons", "/static/triggerd.css"):
+        assert get(f"{url}{path}", token=None)[0] == 401
+        code, headers, _ = get(f"{url}{path}")
+        assert code == 200
+        assert re.search(r"script-src 'self'", headers["Content-Security-Policy"])
+        assert "unsafe-inline" not in headers["Content-Security-Policy"]

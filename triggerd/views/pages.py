@@ -1,0 +1,162 @@
+"""The status pages: server-rendered HTML from the same views as the CLI and ``/api/``.
+
+Jinja2 with autoescaping on for every template, so a name, a path or a message is text
+whatever it holds (a file called ``<img src=x onerror=alert(1)>.csv`` shows as that); no inline
+script or style (the Content-Security-Policy forbids both), one stylesheet shipped in the
+package. The pages work without JavaScript: they are tables and links, and a filter is a GET
+form. Nothing on them changes anything.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from triggerd import __version__
+from triggerd.clock import utcnow
+from triggerd.config import Config, Schedule
+from triggerd.config.triggers import DatastoreTrigger
+from triggerd.observability.httpserver import Response
+from triggerd.settings import Settings
+from triggerd.store import Store
+from triggerd.views.daemons import status_view
+from triggerd.views.runs import run_view
+from triggerd.views.schedule import gather
+from triggerd.views.schedules import schedule_items
+
+HTML = "text/html; charset=utf-8"
+PER_PAGE = 100  # schedules per overview page
+
+_ENV = Environment(
+    loader=PackageLoader("triggerd.views", "templates"),
+    autoescape=True,  # every template, whatever its name
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def trigger_words(schedule: Schedule) -> str:
+    """``every 15 minutes (Europe/Berlin)``, ``new files in inbox/incoming``."""
+    trigger = schedule.trigger
+    if isinstance(trigger, DatastoreTrigger):
+        folder = (trigger.path_on_datastore or "").strip("/")
+        return (
+            f"new files in {trigger.datastore}/{folder}"
+            if folder
+            else (f"new files in {trigger.datastore}")
+        )
+    return trigger.every.describe()
+
+
+class Pages:
+    def __init__(
+        self,
+        store: Store,
+        config: Callable[[], Config],
+        *,
+        settings: Settings,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._store = store
+        self._config = config
+        self._settings = settings
+        self._clock = clock
+
+    def overview(self, query: Mapping[str, str]) -> Response:
+        """Every schedule (filtered by ``name``, a part of it, and ``status``), a page at a time."""
+        config = self._config()
+        items = schedule_items(self._store, config)
+        name, status = query.get("name") or None, query.get("status") or None
+        shown = [
+            i
+            for i in items
+            if (name is None or name in i["name"]) and status in (None, i["status"])
+        ]
+        pages = max(1, math.ceil(len(shown) / PER_PAGE))
+        page = _page(query.get("page"), pages)
+        rows = [
+            {
+                **item,
+                "words": trigger_words(config.schedules[item["name"]]),
+                "override": _override_text(item["override"]),
+            }
+            for item in shown[(page - 1) * PER_PAGE : page * PER_PAGE]
+        ]
+
+        def link(**changes: Any) -> str:
+            params = {"name": name, "status": status, **changes}
+            return urlencode({k: v for k, v in params.items() if v})
+
+        return self._render(
+            "overview.html",
+            rows=rows,
+            total=len(items),
+            shown=len(shown),
+            name=name,
+            status=status,
+            page=page,
+            pages=pages,
+            query=link,
+        )
+
+    def schedule(self, name: str) -> Response | None:
+        config = self._config()
+        schedule = config.schedules.get(name)
+        if schedule is None:
+            return None
+        view = gather(self._store, schedule, self._clock(), events=config.events_of(schedule))
+        return self._render(
+            "schedule.html",
+            view=view,
+            words=trigger_words(schedule),
+            status_line=_status_line(view["status"]),
+        )
+
+    def run(self, run_id: int) -> Response | None:
+        run = run_view(self._store, run_id)
+        if run is None:
+            return None
+        parameters = json.dumps(run["parameters"], indent=2, sort_keys=True)
+        return self._render("run.html", run=run, parameters=parameters)
+
+    def daemons(self) -> Response:
+        view = status_view(
+            self._store, self._settings.config, self._settings.heartbeat_interval, self._clock()
+        )
+        return self._render("daemons.html", view=view)
+
+    def not_found(self, what: str) -> Response:
+        return self._render("not_found.html", code=404, what=what)
+
+    def _render(self, template: str, *, code: int = 200, **values: Any) -> Response:
+        now = self._clock().strftime("%Y-%m-%d %H:%M:%SZ")
+        html = _ENV.get_template(template).render(version=__version__, now=now, **values)
+        return Response(code, html.encode("utf-8"), HTML)
+
+
+def _page(text: str | None, pages: int) -> int:
+    if text is None or not text.isascii() or not text.isdigit():
+        return 1
+    return min(max(1, int(text)), pages)
+
+
+def _override_text(override: dict[str, Any] | None) -> str | None:
+    if override is None:
+        return None
+    by = f" by {override['by']}" if override.get("by") else ""
+    note = f": {override['note']}" if override.get("note") else ""
+    return f"set{by} at {override.get('at') or '?'}{note}"
+
+
+def _status_line(status: dict[str, Any]) -> str:
+    if status["override"] is None:
+        return f"{status['status']} (config)"
+    override = _override_text(status["override"])
+    return f"{status['status']} (override {override}; config: {status['config']})"
