@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from triggerd.errors import RunNotFound
 from triggerd.runs import RunRecord
@@ -12,55 +12,38 @@ from triggerd.store import Store, queries
 LIST_LIMIT = 50  # runs listed when no limit is given
 
 
-def run_records(
-    store: Store,
-    *,
-    schedule: str | None = None,
-    status: str | None = None,
-    trigger: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    file: str | None = None,
-    limit: int = LIST_LIMIT,
-) -> list[RunRecord]:
+class RunFilters(TypedDict, total=False):
+    """The filters of ``runs list`` (each left out, or None, lets every run through)."""
+
+    schedule: str | None
+    status: str | None
+    trigger: str | None
+    since: datetime | None
+    until: datetime | None
+    file: str | None
+    limit: int
+
+
+def run_records(store: Store, **filters: Unpack[RunFilters]) -> list[RunRecord]:
     """The newest runs first: of one schedule, with one status, made by one trigger kind,
     recorded at or after ``since`` and before ``until``, for a datastore file whose relative
-    path contains ``file``; at most ``limit``. A filter left None lets every run through."""
+    path contains ``file``; at most ``limit`` (default ``LIST_LIMIT``)."""
+    status, trigger = filters.get("status"), filters.get("trigger")
     return store.read(
         queries.list_runs,
-        schedule=schedule,
+        schedule=filters.get("schedule"),
         statuses=[status] if status else None,
         triggers=[trigger] if trigger else None,
-        since=since,
-        until=until,
-        file=file,
-        limit=limit,
+        since=filters.get("since"),
+        until=filters.get("until"),
+        file=filters.get("file"),
+        limit=filters.get("limit", LIST_LIMIT),
     )
 
 
-def run_items(
-    store: Store,
-    *,
-    schedule: str | None = None,
-    status: str | None = None,
-    trigger: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    file: str | None = None,
-    limit: int = LIST_LIMIT,
-) -> list[dict[str, Any]]:
+def run_items(store: Store, **filters: Unpack[RunFilters]) -> list[dict[str, Any]]:
     """``runs list --json`` for the same filters (:func:`run_records`)."""
-    records = run_records(
-        store,
-        schedule=schedule,
-        status=status,
-        trigger=trigger,
-        since=since,
-        until=until,
-        file=file,
-        limit=limit,
-    )
-    return [run_item(record) for record in records]
+    return [run_item(record) for record in run_records(store, **filters)]
 
 
 def run_item(record: RunRecord) -> dict[str, Any]:
