@@ -8,16 +8,17 @@ import re
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
-from tests.contract.test_views import World
+from tests.contract.test_views import NOW, World
 from triggerd.engine.poller import DatastorePoller
 from triggerd.observability.httpserver import HealthServer
 from triggerd.observability.metrics import Metrics
+from triggerd.runs import NewRun, RunStatus, TriggerKind
 from triggerd.settings import Settings
 from triggerd.store import Store
 from triggerd.views.site import Site
@@ -58,13 +59,19 @@ def site(tmp_path: Path, store: Store, store_url: str) -> Iterator[tuple[World, 
     )
     for _ in range(2):
         poller.poll()
+    missed = NOW - timedelta(hours=4)  # a slot missed while the daemon was down
+    skipped = NewRun(
+        "hourly", TriggerKind.TIME, f"hourly:{missed}", missed, {"f": "n"},
+        status=RunStatus.SKIPPED, reason=f"missed: {HOSTILE} was being written",
+    )  # fmt: skip
+    store.record_fires("hourly", [skipped], cursor_at=NOW, now=NOW)
     settings = Settings(config=world.config_path, heartbeat_interval=timedelta(seconds=5))
     server = HealthServer(
         "127.0.0.1:0",
         health=lambda: (True, "ok"),
         ready=lambda: (True, "ok"),
         metrics=Metrics(process=False),
-        routes=Site(store, lambda: world.config, settings=settings).route,
+        routes=Site(store, lambda: world.config, settings=settings, clock=_hour_after).route,
         token="page-token",
     )
     server.start()
@@ -74,10 +81,12 @@ def site(tmp_path: Path, store: Store, store_url: str) -> Iterator[tuple[World, 
         server.stop()
 
 
-def _later() -> object:
-    from tests.contract.test_views import NOW
-
+def _later() -> datetime:
     return NOW + timedelta(minutes=30)
+
+
+def _hour_after() -> datetime:
+    return NOW + timedelta(hours=1)
 
 
 def get(url: str, token: str | None = "page-token") -> tuple[int, dict[str, str], str]:
@@ -173,3 +182,20 @@ def test_every_page_is_behind_the_token_and_has_the_strict_policy(
         assert code == 200
         assert re.search(r"script-src 'self'", headers["Content-Security-Policy"])
         assert "unsafe-inline" not in headers["Content-Security-Policy"]
+
+
+def test_the_timeline_has_one_mark_per_run_and_says_why_a_slot_was_skipped(
+    site: tuple[World, str],
+) -> None:
+    world, url = site
+    html = get(f"{url}/")[2]
+    runs = world.cli("runs", "list", "--limit", "1000")
+    marks = re.findall(r'<a href="/runs/(\d+)"><rect class="mark (\w+)"', html)
+    assert sorted((int(i), s) for i, s in marks) == sorted((r["id"], r["status"]) for r in runs)
+    (skipped,) = [r for r in runs if r["status"] == "skipped"]
+    page = Page(html)
+    assert page.has_text(f"#{skipped['id']}") and page.has_text("was being written")
+    assert "<img" not in html  # the reason quotes a hostile name: text in the SVG too
+    week = get(f"{url}/?window=7d")[2]
+    assert len(re.findall(r'<rect class="mark', week)) == len(runs)
+    assert "<strong>7d</strong>" in week

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -150,4 +151,42 @@ def schedules_and_keys(conn: Connection, run_ids: Sequence[int]) -> dict[int, tu
             select(runs.c.id, runs.c.schedule, runs.c.fire_key).where(runs.c.id.in_(chunk))
         )
         found.update({int(i): (schedule, key) for i, schedule, key in rows})
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A run on a timeline: when it was for (its slot, else when it was recorded)."""
+
+    id: int
+    at: datetime
+    status: str
+    why: str | None  # the reason it was skipped, or the error it failed with
+
+
+def timeline(
+    conn: Connection, schedules: Sequence[str], since: datetime, until: datetime
+) -> dict[str, list[Mark]]:
+    """Each schedule's runs for a moment in ``[since, until)``, oldest first: a time run at its
+    slot, any other at when it was recorded."""
+    at_slot = (
+        runs.c.scheduled_for.is_not(None)
+        & (runs.c.scheduled_for >= since)
+        & (runs.c.scheduled_for < until)
+    )
+    at_record = (
+        runs.c.scheduled_for.is_(None) & (runs.c.created_at >= since) & (runs.c.created_at < until)
+    )
+    found: dict[str, list[Mark]] = {name: [] for name in schedules}
+    columns = (runs.c.id, runs.c.schedule, runs.c.scheduled_for, runs.c.created_at)
+    for chunk in chunks(list(schedules)):
+        rows = conn.execute(
+            select(*columns, runs.c.status, runs.c.reason, runs.c.error)
+            .where(runs.c.schedule.in_(chunk), at_slot | at_record)
+            .order_by(runs.c.id)
+        )
+        for run_id, schedule, slot, created, status, reason, error in rows:
+            found[schedule].append(Mark(run_id, slot or created, status, error or reason))
+    for marks in found.values():
+        marks.sort(key=lambda mark: mark.at)
     return found

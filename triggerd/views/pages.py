@@ -24,11 +24,12 @@ from triggerd.config import Config, Schedule
 from triggerd.config.triggers import DatastoreTrigger
 from triggerd.observability.httpserver import Response
 from triggerd.settings import Settings
-from triggerd.store import Store
+from triggerd.store import Store, queries
 from triggerd.views.daemons import status_view
 from triggerd.views.runs import run_view
 from triggerd.views.schedule import gather
 from triggerd.views.schedules import schedule_items
+from triggerd.views.timeline import WINDOWS, timeline
 
 HTML = "text/html; charset=utf-8"
 PER_PAGE = 100  # schedules per overview page
@@ -74,6 +75,9 @@ class Pages:
         config = self._config()
         items = schedule_items(self._store, config)
         name, status = query.get("name") or None, query.get("status") or None
+        window = query.get("window") or "24h"
+        if window not in WINDOWS:
+            window = "24h"
         shown = [
             i
             for i in items
@@ -91,8 +95,12 @@ class Pages:
         ]
 
         def link(**changes: Any) -> str:
-            params = {"name": name, "status": status, **changes}
+            params = {"name": name, "status": status, "window": window, **changes}
             return urlencode({k: v for k, v in params.items() if v})
+
+        until = self._clock()
+        names = [row["name"] for row in rows]
+        marks = self._store.read(queries.timeline, names, until - WINDOWS[window], until)
 
         return self._render(
             "overview.html",
@@ -104,6 +112,9 @@ class Pages:
             page=page,
             pages=pages,
             query=link,
+            window=window,
+            windows=list(WINDOWS),
+            timeline=timeline(names, marks, until=until, window=window),
         )
 
     def schedule(self, name: str) -> Response | None:

@@ -4,9 +4,11 @@ and the JSON API (``routes=`` of the HTTP server). GET only, nothing changes any
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from importlib.resources import files
 from urllib.parse import unquote
 
+from triggerd.clock import utcnow
 from triggerd.config import Config
 from triggerd.observability.httpserver import Response
 from triggerd.settings import Settings
@@ -18,9 +20,16 @@ STYLESHEET = "/static/triggerd.css"
 
 
 class Site:
-    def __init__(self, store: Store, config: Callable[[], Config], *, settings: Settings) -> None:
-        self.api = Api(store, config, settings=settings)
-        self.pages = Pages(store, config, settings=settings)
+    def __init__(
+        self,
+        store: Store,
+        config: Callable[[], Config],
+        *,
+        settings: Settings,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.api = Api(store, config, settings=settings, clock=clock)
+        self.pages = Pages(store, config, settings=settings, clock=clock)
         self._css = files("triggerd.views").joinpath("static/triggerd.css").read_bytes()
 
     def route(self, path: str, query: Mapping[str, str]) -> Response | None:
