@@ -163,6 +163,39 @@ class EventQueue:
         return f"EventQueue({self.description!r})"
 
 
+@dataclass(frozen=True, slots=True)
+class WayIn:
+    """How the queue's account is reached: ``events``' own connection string or account URL,
+    else the datastore's (its blob account URL read as the queue's, its credential)."""
+
+    variable: str | None  # the environment variable holding a connection string
+    account_url: str | None  # else this URL (a blob account URL when ``from_blob``)
+    credential: Any = None
+    from_blob: bool = False
+
+    @classmethod
+    def of(cls, datastore: AzureBlobDatastore) -> WayIn:
+        events = datastore.events
+        assert events is not None
+        if events.connection_string_env is not None:
+            return cls(events.connection_string_env, None)
+        if events.account_url is not None:
+            return cls(None, events.account_url, events.credential)
+        if datastore.connection_string_env is not None:
+            return cls(datastore.connection_string_env, None)
+        return cls(None, datastore.account_url, datastore.credential, from_blob=True)
+
+    def queue_account_url(self) -> str:
+        """The queue service URL (QueueError when a blob URL cannot tell it)."""
+        assert self.account_url is not None  # the model requires one way in
+        return queue_url_of(self.account_url) if self.from_blob else self.account_url
+
+    @property
+    def label(self) -> str:
+        """``env:LANDING_CONN`` or the account URL, as the config writes it."""
+        return f"env:{self.variable}" if self.variable else str(self.account_url).rstrip("/")
+
+
 def _client(
     datastore: AzureBlobDatastore, events: BlobEvents, name: str, timeout: float | None
 ) -> QueueClient:
@@ -170,18 +203,12 @@ def _client(
     if timeout is not None:
         retry = LinearRetry(backoff=0, random_jitter_range=0, retry_total=0)
         options.update(connection_timeout=timeout, read_timeout=timeout, retry_policy=retry)
-    variable = events.connection_string_env
-    if variable is None and events.account_url is None:
-        variable = datastore.connection_string_env
-    if variable is not None:
-        with connection_string(variable, error=QueueError) as secret:
+    way = WayIn.of(datastore)
+    if way.variable is not None:
+        with connection_string(way.variable, error=QueueError) as secret:
             return QueueClient.from_connection_string(secret, name, **options)
-    if events.account_url is not None:
-        account_url, way_in = events.account_url, events.credential
-    else:
-        assert datastore.account_url is not None  # the model requires one way in
-        account_url, way_in = queue_url_of(datastore.account_url), datastore.credential
-    held = credential(way_in, account_url, error=QueueError)
+    account_url = way.queue_account_url()
+    held = credential(way.credential, account_url, error=QueueError)
     try:
         return QueueClient(account_url, name, credential=held, **options)
     except ValueError as exc:
@@ -197,20 +224,15 @@ def queue_address(datastore: AzureBlobDatastore) -> str | None:
     None when it cannot be (a secret missing: the feed says why when it starts)."""
     events = datastore.events
     assert events is not None
-    variable = events.connection_string_env
-    if variable is None and events.account_url is None:
-        variable = datastore.connection_string_env
+    way = WayIn.of(datastore)
     try:
-        if variable is not None:
+        if way.variable is not None:
             with (
-                connection_string(variable, error=QueueError) as secret,
+                connection_string(way.variable, error=QueueError) as secret,
                 QueueClient.from_connection_string(secret, events.queue) as client,
             ):
                 return without_query(client.url)
-        if events.account_url is not None:
-            return f"{without_query(events.account_url).rstrip('/')}/{events.queue}"
-        assert datastore.account_url is not None  # the model requires one way in
-        return f"{queue_url_of(datastore.account_url).rstrip('/')}/{events.queue}"
+        return f"{without_query(way.queue_account_url()).rstrip('/')}/{events.queue}"
     except (QueueError, ValueError):
         return None
 

@@ -22,7 +22,7 @@ from triggerd.config.blob_events import BlobEvents
 from triggerd.config.models import AzureBlobDatastore
 from triggerd.config.triggers import DatastoreTrigger
 from triggerd.datastores.azure_blob import account_name, account_url_of
-from triggerd.datastores.event_queue import EventQueue, queue_address
+from triggerd.datastores.event_queue import EventQueue, WayIn, queue_address
 from triggerd.datastores.filters import watch_filter
 from triggerd.datastores.paths import normalise_path_on_datastore
 from triggerd.datastores.settle import SettleResult
@@ -51,15 +51,7 @@ def queue_key(datastore: AzureBlobDatastore, events: BlobEvents) -> str:
     address = queue_address(datastore)
     if address is not None:
         return address.lower()
-    if events.connection_string_env is not None:
-        way_in = f"env:{events.connection_string_env}"
-    elif events.account_url is not None:
-        way_in = events.account_url.rstrip("/")
-    elif datastore.connection_string_env is not None:
-        way_in = f"env:{datastore.connection_string_env}"
-    else:
-        way_in = str(datastore.account_url).rstrip("/")
-    return f"{way_in}/{events.queue}"
+    return f"{WayIn.of(datastore).label}/{events.queue}"
 
 
 def wanted_feeds(config: Config) -> dict[str, _Wanted]:
