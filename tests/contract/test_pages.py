@@ -20,7 +20,7 @@ from triggerd.observability.httpserver import HealthServer
 from triggerd.observability.metrics import Metrics
 from triggerd.runs import NewRun, RunStatus, TriggerKind
 from triggerd.settings import Settings
-from triggerd.store import Store
+from triggerd.store import Store, instances, outbox
 from triggerd.views.site import Site
 
 HOSTILE = "<img src=x onerror=alert(1)>.csv"
@@ -111,10 +111,17 @@ def test_the_overview_lists_every_schedule_with_its_trigger_in_words(
         assert f"/schedules/{name}" in page.links()
     assert page.has_text("new files in inbox/incoming")
     assert page.has_text("(override)")  # nightly is disabled by alice
-    assert not [t for t, _ in page.tags if t == "script"]  # works without JavaScript
+    # One script, from a file (the policy refuses inline ones), only to refresh the page.
+    assert [a for t, a in page.tags if t == "script"] == [
+        {"src": "/static/refresh.js", "defer": None}
+    ]
     assert ("link", {"rel": "stylesheet", "href": "/static/triggerd.css"}) in page.tags
     code, headers, css = get(f"{url}/static/triggerd.css")
     assert code == 200 and headers["Content-Type"].startswith("text/css") and "table" in css
+    code, headers, script = get(f"{url}/static/refresh.js")
+    assert code == 200 and headers["Content-Type"].startswith("text/javascript")
+    assert "location.reload" in script and "fetch" not in script
+    assert get(f"{url}/static/../pyproject.toml")[0] == 404
 
 
 def test_the_overview_filters_by_name_and_status(site: tuple[World, str]) -> None:
@@ -176,9 +183,14 @@ def test_every_page_is_behind_the_token_and_has_the_strict_policy(
     site: tuple[World, str],
 ) -> None:
     _, url = site
-    for path in ("/", "/schedules/hourly", "/daemons", "/static/triggerd.css"):
+    pages = ("/", "/schedules/hourly", "/daemons")
+    for path in pages:
         assert get(f"{url}{path}", token=None)[0] == 401
-        code, headers, _ = get(f"{url}{path}")
+    # The stylesheet is the same for everyone (the sign-in page needs it): no token.
+    answers = [get(f"{url}{path}") for path in pages] + [
+        get(f"{url}/static/triggerd.css", token=None)
+    ]
+    for code, headers, _ in answers:
         assert code == 200
         assert re.search(r"script-src 'self'", headers["Content-Security-Policy"])
         assert "unsafe-inline" not in headers["Content-Security-Policy"]
@@ -199,3 +211,43 @@ def test_the_timeline_has_one_mark_per_run_and_says_why_a_slot_was_skipped(
     week = get(f"{url}/?window=7d")[2]
     assert len(re.findall(r'<rect class="mark', week)) == len(runs)
     assert "<strong>7d</strong>" in week
+
+
+def test_the_overview_says_how_long_the_last_run_took_and_how_the_polls_are(
+    site: tuple[World, str],
+) -> None:
+    world, url = site
+    html = get(f"{url}/")[2]
+    row = re.search(r'<a href="/schedules/files">.*?</tr>', html, re.S)
+    assert row is not None
+    # The page is an hour after NOW; the last listing was at NOW + 30 min, and the folder is
+    # listed every minute: late (more than two intervals and a minute).
+    polls = re.search(r'<span class="polls (\w+)">([^<]*)</span>', row.group(0))
+    assert polls is not None
+    entries = world.cli("schedules", "describe", "files")["entries"]
+    assert polls.groups() == ("late", f"listed 30m ago, {entries} files (every 1m)")
+    hourly = re.search(r'<a href="/schedules/hourly">.*?</tr>', html, re.S)
+    assert hourly is not None and 'class="polls' not in hourly.group(0)  # a time schedule
+    # Every waiting run starts at NOW: hourly's fail 90 s later, the file's keeps running.
+    me = world.store.write(instances.register, NOW, 4343)
+    later, last = NOW + timedelta(seconds=90), {}
+    for _ in range(10):
+        run = world.store.write(outbox.claim_next, me, NOW)
+        if run is None:
+            break
+        last[run.schedule] = run.id
+        if run.schedule == "hourly":
+            world.store.write(outbox.finish, run.id, status="failed", now=later, exit_code=1)
+    assert set(last) == {"hourly", "files"}
+    html = get(f"{url}/")[2]
+    took = re.compile(
+        r'<a class="run (\w+)" href="/runs/(\d+)">.*?</a>([^<]*)(<span class="took">)?'
+    )
+    cells = {
+        name: took.search(html, html.index(f'<a href="/schedules/{name}">')).groups()  # type: ignore[union-attr]
+        for name in ("hourly", "files")
+    }
+    assert cells["hourly"][:2] == ("failed", str(last["hourly"]))
+    assert f"{later.isoformat()} " in cells["hourly"][2] and cells["hourly"][3]
+    assert re.search(rf'#{last["hourly"]}</a> [^<]+ <span class="took">\(90s\)</span>', html)
+    assert cells["files"][:2] == ("running", str(last["files"])) and cells["files"][3] is None

@@ -3,14 +3,15 @@ through a :data:`Route` (the status pages and ``/api/``), over plain HTTP.
 
 It serves from a daemon thread, so a wedged scheduler never stops it from answering (and
 ``/healthz`` can say so). Requests are logged at debug level only: probes come every few seconds.
-Read-only: GET and HEAD, every other method is 405. Every answer carries :data:`SECURITY_HEADERS`.
-With a token, route answers need ``Authorization: Bearer <token>``; the probes and ``/metrics``
-never do, so kubelets and Prometheus keep working unchanged.
+Read-only: GET and HEAD, every other method is 405 (but the sign-in form's POST to ``/login``,
+which changes nothing but the browser's cookie). Every answer carries :data:`SECURITY_HEADERS`.
+With a token (:mod:`~triggerd.observability.httpauth`), route answers need
+``Authorization: Bearer <token>`` or the cookie the sign-in form sets; the probes, ``/metrics``
+and ``/static/`` never do, so kubelets and Prometheus keep working unchanged.
 """
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 import socket
 import socketserver
@@ -25,6 +26,16 @@ from urllib.parse import parse_qsl, urlsplit
 from pydantic import SecretStr
 
 from triggerd import __version__
+from triggerd.observability.httpauth import (
+    LOGIN,
+    LOGOUT,
+    MAX_FORM_BYTES,
+    TEXT,
+    Gate,
+    session_page,
+    sign_in,
+    unauthorized,
+)
 from triggerd.observability.logging import get_logger
 from triggerd.observability.metrics import Metrics
 from triggerd.redact import scrub
@@ -58,6 +69,7 @@ SECURITY_HEADERS: Mapping[str, str] = {
 """Sent with every answer: probes, metrics, routes, 404s and the errors of the stdlib alike."""
 
 METHODS = ("GET", "HEAD")
+OPEN_PREFIXES = ("/static/",)  # served without the token: the stylesheet the sign-in page uses
 
 DISABLED = frozenset({"", "off", "none"})
 _STOP_TIMEOUT_S = 5.0
@@ -108,7 +120,7 @@ class HealthServer:
     """``start()`` binds and serves from a daemon thread; ``stop()`` shuts it down (bounded).
 
     ``routes`` answers every other path (None: they are 404). ``token``: route answers need
-    ``Authorization: Bearer <token>``; it is kept as bytes, never logged and not in the repr."""
+    ``Authorization: Bearer <token>`` or the sign-in cookie; it is never logged nor in the repr."""
 
     def __init__(
         self,
@@ -128,8 +140,7 @@ class HealthServer:
         self.ready = ready
         self.metrics = metrics
         self.routes = routes
-        secret = token.get_secret_value() if isinstance(token, SecretStr) else token
-        self._token = secret.encode() if secret else None
+        self.gate = Gate(token)
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._log = get_logger(component="http")
@@ -157,21 +168,12 @@ class HealthServer:
         self._httpd, self._thread = httpd, thread
         thread.start()
         self._log.info("http.listening", url=self.url)
-        if self.routes is not None and self._token is None and not is_loopback(self.address[0]):
+        if self.routes is not None and not self.gate.enabled and not is_loopback(self.address[0]):
             self._log.warning("http.unprotected", address=self.url, fix="set TRIGGERD_HTTP_TOKEN")
-
-    def authorized(self, header: str | None) -> bool:
-        """Whether an ``Authorization`` header lets a request through to the routes."""
-        if self._token is None:
-            return True
-        scheme, _, credentials = (header or "").strip().partition(" ")
-        given = credentials.strip().encode("latin-1", "replace")  # as http.client decoded it
-        # compare_digest takes as long for a wrong token as for a right one of the same length.
-        return scheme.lower() == "bearer" and hmac.compare_digest(given, self._token)
 
     def secrets(self) -> list[str]:
         """What to mask in the request log lines."""
-        return [self._token.decode()] if self._token else []
+        return self.gate.secrets()
 
     def stop(self) -> None:
         """Stop serving and free the port; waits at most a few seconds."""
@@ -268,6 +270,11 @@ class _Handler(BaseHTTPRequestHandler):
             return False  # the stdlib has answered (400, 431, ...)
         if self.command in METHODS:
             return True
+        if self.command == "POST" and urlsplit(self.path).path == LOGIN:
+            return self.server.owner.gate.enabled or self._refuse()
+        return self._refuse()
+
+    def _refuse(self) -> bool:
         # Any other method, known or made up, is 405 (the stdlib would say 501); the request's
         # body is not read, so the connection closes after the answer.
         self.close_connection = True
@@ -281,6 +288,16 @@ class _Handler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:
         self._respond()
 
+    def do_POST(self) -> None:
+        """The sign-in form, the only POST there is; its body is read only when it is small."""
+        self.close_connection = True  # whatever the body held, the connection ends here
+        length = self.headers.get("Content-Length", "")
+        if not length.isascii() or not length.isdigit() or int(length) > MAX_FORM_BYTES:
+            self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, b"a small form only\n", _TEXT, {})
+            return
+        gate, form = self.server.owner.gate, self.rfile.read(int(length))
+        self._send(*sign_in(gate, self.headers, form, client=self.address_string()))
+
     def _respond(self) -> None:
         owner = self.server.owner
         parts = urlsplit(self.path)
@@ -292,9 +309,12 @@ class _Handler(BaseHTTPRequestHandler):
             status, body, ctype = _probe(owner.ready, "not ready")
         elif path == "/metrics":
             status, body, ctype = _render(owner.metrics, self.headers.get("Accept", ""))
-        elif not owner.authorized(self.headers.get("Authorization")):
-            status, body, ctype = HTTPStatus.UNAUTHORIZED, _UNAUTHORIZED, _TEXT
-            extra = {"WWW-Authenticate": "Bearer"}
+        elif path in (LOGIN, LOGOUT) and owner.gate.enabled:
+            status, body, ctype, extra = session_page(owner.gate, path, parts.query, self.headers)
+        elif not path.startswith(OPEN_PREFIXES) and not owner.gate.allows(
+            self.headers.get("Authorization"), self.headers.get("Cookie")
+        ):
+            status, body, ctype, extra = unauthorized(path, parts.query, self.headers)
         else:
             status, body, ctype = _route(owner.routes, path, parts.query, owner.secrets())
         self._send(status, body, ctype, extra)
@@ -317,8 +337,7 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
 
-_TEXT = "text/plain; charset=utf-8"
-_UNAUTHORIZED = b"unauthorized: send Authorization: Bearer <TRIGGERD_HTTP_TOKEN>\n"
+_TEXT = TEXT
 _NOT_FOUND = b"not found\n"
 
 

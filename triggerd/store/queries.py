@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.engine import Connection, Dialect
 
 from triggerd.errors import RunNotFound
@@ -76,11 +76,20 @@ def schedule_names(conn: Connection) -> set[str]:
     return set(conn.execute(named).scalars())
 
 
-def last_runs(conn: Connection) -> dict[str, RunRecord]:
-    """The newest run (not skipped) of each schedule."""
+def last_runs(conn: Connection, names: Sequence[str] | None = None) -> dict[str, RunRecord]:
+    """The newest run (not skipped) of each schedule (of those ``names``)."""
+    if names is not None:
+        found: dict[str, RunRecord] = {}
+        for chunk in chunks(names):
+            found.update(_last_runs(conn, runs.c.schedule.in_(chunk)))
+        return found
+    return _last_runs(conn, true())
+
+
+def _last_runs(conn: Connection, which: ColumnElement[bool]) -> dict[str, RunRecord]:
     newest = (
         select(func.max(runs.c.id))
-        .where(runs.c.status != "skipped")
+        .where(runs.c.status != "skipped", which)
         .group_by(runs.c.schedule)
         .scalar_subquery()
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,13 +22,15 @@ from triggerd import __version__
 from triggerd.clock import utcnow
 from triggerd.config import Config, Schedule
 from triggerd.config.triggers import DatastoreTrigger
+from triggerd.humanize import human
 from triggerd.observability.httpserver import Response
+from triggerd.runs import RunRecord
 from triggerd.settings import Settings
-from triggerd.store import Store, queries
+from triggerd.store import ScheduleState, Store, queries, states
 from triggerd.views.daemons import status_view
 from triggerd.views.runs import run_view
 from triggerd.views.schedule import gather
-from triggerd.views.schedules import schedule_items
+from triggerd.views.schedules import schedule_item
 from triggerd.views.timeline import WINDOWS, timeline
 
 HTML = "text/html; charset=utf-8"
@@ -71,41 +73,49 @@ class Pages:
         self._clock = clock
 
     def overview(self, query: Mapping[str, str]) -> Response:
-        """Every schedule (filtered by ``name``, a part of it, and ``status``), a page at a time."""
-        config = self._config()
-        items = schedule_items(self._store, config)
+        """Every schedule (filtered by ``name``, a part of it, and ``status``), a page at a time:
+        the filter reads the states only, the rows (next fire, last run) are built for the
+        page shown, so 10,000 schedules cost what 100 do but for one pass over the config."""
+        config, now = self._config(), self._clock()
+        known = self._store.read(states.get_all)
         name, status = query.get("name") or None, query.get("status") or None
         window = query.get("window") or "24h"
         if window not in WINDOWS:
             window = "24h"
         shown = [
-            i
-            for i in items
-            if (name is None or name in i["name"]) and status in (None, i["status"])
+            schedule
+            for schedule in config.schedules.values()
+            if (name is None or name in schedule.name)
+            and status in (None, _status(schedule, known.get(schedule.name)))
         ]
         pages = max(1, math.ceil(len(shown) / PER_PAGE))
         page = _page(query.get("page"), pages)
-        rows = [
-            {
-                **item,
-                "words": trigger_words(config.schedules[item["name"]]),
-                "override": _override_text(item["override"]),
-            }
-            for item in shown[(page - 1) * PER_PAGE : page * PER_PAGE]
-        ]
+        chosen = shown[(page - 1) * PER_PAGE : page * PER_PAGE]
+        names = [schedule.name for schedule in chosen]
+        last_runs = self._store.read(queries.last_runs, names)
+        marks = self._store.read(queries.timeline, names, now - WINDOWS[window], now)
+        rows = []
+        for schedule in chosen:
+            state, last_run = known.get(schedule.name), last_runs.get(schedule.name)
+            item = schedule_item(config, schedule, state, last_run)
+            rows.append(
+                {
+                    **item,
+                    "words": trigger_words(schedule),
+                    "override": _override_text(item["override"]),
+                    "took": _took(last_run),
+                    "polls": poll_health(schedule, state, config, now),
+                }
+            )
 
         def link(**changes: Any) -> str:
             params = {"name": name, "status": status, "window": window, **changes}
             return urlencode({k: v for k, v in params.items() if v})
 
-        until = self._clock()
-        names = [row["name"] for row in rows]
-        marks = self._store.read(queries.timeline, names, until - WINDOWS[window], until)
-
         return self._render(
             "overview.html",
             rows=rows,
-            total=len(items),
+            total=len(config.schedules),
             shown=len(shown),
             name=name,
             status=status,
@@ -114,7 +124,7 @@ class Pages:
             query=link,
             window=window,
             windows=list(WINDOWS),
-            timeline=timeline(names, marks, until=until, window=window),
+            timeline=timeline(names, marks, until=now, window=window),
         )
 
     def schedule(self, name: str) -> Response | None:
@@ -150,6 +160,37 @@ class Pages:
         now = self._clock().strftime("%Y-%m-%d %H:%M:%SZ")
         html = _ENV.get_template(template).render(version=__version__, now=now, **values)
         return Response(code, html.encode("utf-8"), HTML)
+
+
+def poll_health(
+    schedule: Schedule, state: ScheduleState | None, config: Config, now: datetime
+) -> tuple[str, str] | None:
+    """A datastore schedule's polls in words, and ``ok`` or ``late`` (no listing for more than
+    two intervals and a minute: the daemon is down, or another holds the lease and is stuck);
+    None for a time schedule."""
+    trigger = schedule.trigger
+    if not isinstance(trigger, DatastoreTrigger):
+        return None
+    events = config.events_of(schedule)
+    interval = events.reconcile_interval if events else trigger.polling_interval
+    fed = f"fed by events (queue {events.queue}); " if events else ""
+    if state is None or state.last_poll_at is None:
+        return f"{fed}not listed yet", "late"
+    age = max(timedelta(0), now - state.last_poll_at)
+    files = f", {state.entries} files" if state.entries is not None else ""
+    said = f"{fed}listed {human(age)} ago{files} (every {human(interval)})"
+    return said, "late" if age > 2 * interval + timedelta(minutes=1) else "ok"
+
+
+def _status(schedule: Schedule, state: ScheduleState | None) -> str:
+    return schedule.effective_status(state.enabled if state else None)
+
+
+def _took(run: RunRecord | None) -> str | None:
+    """How long the last run took, started to finished (None until it finishes)."""
+    if run is None or run.started_at is None or run.finished_at is None:
+        return None
+    return human(run.finished_at - run.started_at, seconds_up_to=timedelta(minutes=2))
 
 
 def _page(text: str | None, pages: int) -> int:

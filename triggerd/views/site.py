@@ -16,7 +16,10 @@ from triggerd.store import Store
 from triggerd.views.api import PREFIX, Api
 from triggerd.views.pages import Pages
 
-STYLESHEET = "/static/triggerd.css"
+STATIC = {  # what /static/ serves: the files shipped in the package, nothing else
+    "triggerd.css": "text/css; charset=utf-8",
+    "refresh.js": "text/javascript; charset=utf-8",
+}
 
 
 class Site:
@@ -30,7 +33,11 @@ class Site:
     ) -> None:
         self.api = Api(store, config, settings=settings, clock=clock)
         self.pages = Pages(store, config, settings=settings, clock=clock)
-        self._css = files("triggerd.views").joinpath("static/triggerd.css").read_bytes()
+        folder = files("triggerd.views").joinpath("static")
+        self._static = {
+            f"/static/{name}": Response(200, folder.joinpath(name).read_bytes(), ctype)
+            for name, ctype in STATIC.items()
+        }
 
     def route(self, path: str, query: Mapping[str, str]) -> Response | None:
         """The answer for ``path`` (raw, percent-encoded); None: not ours (404)."""
@@ -40,8 +47,8 @@ class Site:
             return self.pages.overview(query)
         if path == "/daemons":
             return self.pages.daemons()
-        if path == STYLESHEET:
-            return Response(200, self._css, "text/css; charset=utf-8")
+        if path in self._static:
+            return self._static[path]
         head, _, rest = path[1:].partition("/")
         name = unquote(rest)
         if head == "schedules" and name:
