@@ -517,3 +517,31 @@ def test_scheduled_time_is_utc_in_the_ambiguous_dst_hour(tmp_path: Path) -> None
     env = dump(tmp_path, [], make_request(scheduled_for=when))["env"]
     assert env["TRIGGERD_SCHEDULED_FOR"] == "2024-10-27T01:30:00+00:00"
     assert datetime.fromisoformat(env["TRIGGERD_SCHEDULED_FOR"]) == when.astimezone(UTC)
+
+
+def test_secrets_a_command_prints_are_masked_in_its_log_lines_and_output() -> None:
+    printed = (
+        "conn DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=c2VjcmV0a2V5PT0=;x=1\n"
+        "db postgresql://triggerd:hunter2@db.internal/triggerd\n"
+        "sas https://acct.blob.core.windows.net/c/a.csv?sv=2024&sig=S1GNATURE%3D\n"
+    )
+    with capture_logs() as logs:
+        outcome = run([PY, "-c", f"import sys; sys.stdout.write({printed!r})"])
+    lines = [e["line"] for e in logs if e["event"] == "run.output"]
+    assert lines == [
+        "conn DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=***;x=1",
+        "db postgresql://***@db.internal/triggerd",
+        "sas https://acct.blob.core.windows.net/c/a.csv?sv=2024&sig=***",
+    ]
+    assert outcome.output == "\n".join(lines) + "\n"
+    for secret in ("c2VjcmV0a2V5PT0", "hunter2", "S1GNATURE"):
+        assert secret not in repr(logs) and secret not in outcome.output
+
+
+def test_the_daemons_http_token_is_not_passed_to_a_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRIGGERD_HTTP_TOKEN", "the-daemons-token")
+    env = dump(tmp_path, [])["env"]
+    assert "TRIGGERD_HTTP_TOKEN" not in env
+    assert env["PATH"] == os.environ["PATH"]

@@ -127,14 +127,20 @@ def placeholder_values(request: RunRequest) -> dict[str, str]:
     return values
 
 
+# The daemon's own secrets: a run has no use for them (it would print them in its output).
+_DAEMON_SECRETS = ("TRIGGERD_HTTP_TOKEN",)
+
+
 def run_environment(
     request: RunRequest, pipeline_env: Mapping[str, str], base: Mapping[str, str]
 ) -> dict[str, str]:
-    """The child's environment: ``base`` (the daemon's), the pipeline's ``env`` and TRIGGERD_*."""
+    """The child's environment: ``base`` (the daemon's, but its HTTP token), the pipeline's
+    ``env`` and TRIGGERD_*."""
+    dropped = (*_RUN_VARIABLES, *_DAEMON_SECRETS)
     env = {
         key: value
         for key, value in base.items()
-        if key not in _RUN_VARIABLES and not key.startswith(_PARAM_PREFIX)
+        if key not in dropped and not key.startswith(_PARAM_PREFIX)
     }
     env.update(pipeline_env)
     scheduled_for = ""

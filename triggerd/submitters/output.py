@@ -11,6 +11,7 @@ from collections import deque
 from typing import IO
 
 from triggerd.observability.logging import Logger
+from triggerd.redact import scrub
 
 _LOG_LINE_BYTES = 4 * 1024  # one `run.output` event carries at most this much of a line
 _MAX_LINE_BYTES = 64 * 1024  # a longer line is handled in pieces of this size
@@ -102,7 +103,9 @@ class OutputReader(threading.Thread):
             self._pending.clear()
 
     def _emit(self, data: bytes, *, end_of_line: bool) -> None:
-        text = self._decoder.decode(data, final=end_of_line)
+        # Masked as the logs mask (AccountKey=, sig=, user:password@): a command that prints a
+        # connection string keeps it out of the log, the database, the CLI and the pages.
+        text = scrub(self._decoder.decode(data, final=end_of_line))
         if not self._mid_line:
             encoded = text.encode()
             if len(encoded) > _LOG_LINE_BYTES:
