@@ -5,8 +5,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 NODE_STAMP := node_modules/.installed
+CHROMIUM   := /usr/bin/chromium
 
-.PHONY: install run test lint typecheck clean lock
+.PHONY: install run test lint typecheck clean lock screenshots
 
 install: $(STAMP)
 
@@ -14,6 +15,18 @@ install: $(STAMP)
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
+
+# Debian's Chromium, which Playwright drives in the browser tests (tests/browser) and for the
+# screenshots; Playwright's own browser download is never used. Installed once if missing: as
+# root, else with sudo (apt-get update only when the install fails without it).
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then sudo=; \
+	elif command -v sudo >/dev/null 2>&1; then sudo=sudo; \
+	else echo "make: $(CHROMIUM) is missing; install it as root: apt-get install -y chromium" >&2; exit 1; fi; \
+	command -v apt-get >/dev/null 2>&1 || { echo "make: $(CHROMIUM) is missing and there is no apt-get; install Chromium so that $(CHROMIUM) runs it" >&2; exit 1; }; \
+	apt="$$sudo env DEBIAN_FRONTEND=noninteractive apt-get -q -y"; \
+	$$apt install chromium || { $$apt update && $$apt install chromium; }
+	test -x $(CHROMIUM)
 
 # The virtualenv is rebuilt whenever pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -33,8 +46,13 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: install $(NODE_STAMP) lint typecheck
+test: install $(NODE_STAMP) $(CHROMIUM) lint typecheck
 	$(BIN)/pytest -q -p no:cacheprovider
+
+# docs/screenshots/*.png, regenerated: a daemon on a throwaway config with a few runs, each page
+# in Chromium 1280 px wide (tests/browser/screenshots.py).
+screenshots: install $(CHROMIUM)
+	$(BIN)/python -m tests.browser.screenshots
 
 # requirements.lock (what the image runs on) and requirements-build.lock (what builds the
 # package in it): every version pinned, with hashes, resolved from pyproject.toml by pip-tools

@@ -1,7 +1,9 @@
-"""Durations for people: ``2d10m``, ``1h``, ``1m30s``; ``90s`` and ``0.5s`` for a timeout."""
+"""Words for people: durations (``2d10m``, ``1h``, ``1m30s``; ``90s`` and ``0.5s`` for a
+timeout) and lists of days (``Monday through Friday``)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
 
@@ -23,3 +25,21 @@ def human(delta: timedelta, *, seconds_up_to: timedelta = timedelta(0)) -> str:
 def human_timeout(delta: timedelta) -> str:
     """A timeout or a grace: seconds up to two minutes (``60s``), then ``5m``, ``1h30m``."""
     return human(delta, seconds_up_to=timedelta(minutes=2))
+
+
+def in_order(chosen: Iterable[str], order: Sequence[str]) -> str:
+    """``chosen`` (each one of ``order``) in that order, three or more in a row as one span:
+    ``Monday through Friday``, ``Monday, Wednesday``, ``Monday through Wednesday, Saturday``."""
+    spans: list[list[int]] = []
+    for number in sorted({order.index(item) for item in chosen}):
+        if spans and number == spans[-1][-1] + 1:
+            spans[-1].append(number)
+        else:
+            spans.append([number])
+    words: list[str] = []
+    for span in spans:
+        if len(span) >= 3:
+            words.append(f"{order[span[0]]} through {order[span[-1]]}")
+        else:
+            words.extend(order[n] for n in span)
+    return ", ".join(words)

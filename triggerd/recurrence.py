@@ -32,6 +32,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from triggerd.humanize import in_order
 from triggerd.timezones import resolve_zone
 
 
@@ -361,7 +362,7 @@ class Recurrence(WallClock):
         if self.month_days is not None:
             parts.append("on day " + ", ".join(str(d) for d in self.month_days))
         if self.week_days is not None:
-            parts.append("on " + ", ".join(self.week_days))
+            parts.append("on " + in_order(self.week_days, WEEK_DAYS))
         elif self.frequency == Frequency.WEEK and start is not None and self.has_pattern:
             parts.append("on " + WEEK_DAYS[start.weekday()])
         elif self.frequency == Frequency.MONTH and start is not None and self.has_pattern:

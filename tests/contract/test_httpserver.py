@@ -487,7 +487,7 @@ def test_the_security_headers_are_the_ones_documented() -> None:
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
         "script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        "Referrer-Policy": "no-referrer",
+        "Referrer-Policy": "same-origin",
         "Cache-Control": "no-store",
     }
 

@@ -591,6 +591,13 @@ DESCRIPTIONS = [
      "every week on Thursday at 07:15 from 2024-02-01 12:00:00 (Australia/Sydney)"),
     (rec("Day", 1, BERLIN, hours=(6, 18)), "every day at hours 6, 18 (Europe/Berlin)"),
     (rec("Minute", 5, PACIFIC), "every 5 minutes (Pacific Standard Time)"),
+    # Three days or more in a row are a span, in week order whatever the config's order.
+    (rec("Week", 1, W_EUROPE, hours=(7,), minutes=(30,),
+         days=("Friday", "Monday", "Tuesday", "Wednesday", "Thursday")),
+     "every week on Monday through Friday at 07:30 (W. Europe Standard Time)"),
+    (rec("Week", 1, BERLIN, hours=(9,), minutes=(0,),
+         days=("Sunday", "Saturday", "Wednesday", "Monday", "Tuesday")),
+     "every week on Monday through Wednesday, Saturday, Sunday at 09:00 (Europe/Berlin)"),
 ]  # fmt: skip
 
 

@@ -180,6 +180,7 @@ _LOGIN = """<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Sign in · triggerd</title>
 <link rel="stylesheet" href="/static/triggerd.css">
+<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
 </head>
 <body>
 <header><span class="brand">triggerd</span></header>

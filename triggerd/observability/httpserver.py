@@ -63,7 +63,7 @@ SECURITY_HEADERS: Mapping[str, str] = {
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
     "script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",  # a form of ours says where it was sent from
     "Cache-Control": "no-store",
 }
 """Sent with every answer: probes, metrics, routes, 404s and the errors of the stdlib alike."""

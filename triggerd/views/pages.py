@@ -45,6 +45,20 @@ _ENV = Environment(
 )
 
 
+def when(text: str | None) -> str:
+    """An ISO 8601 time as the pages show it: to the second, ``Z`` for UTC, else its offset
+    (``2026-03-29 03:30:00+02:00``: a next fire in its zone, DST shown); ``-`` for none."""
+    if not text:
+        return "-"
+    moment = datetime.fromisoformat(text).replace(microsecond=0)
+    if moment.utcoffset() == timedelta(0):
+        return moment.strftime("%Y-%m-%d %H:%M:%SZ")
+    return moment.isoformat(sep=" ")
+
+
+_ENV.filters["when"] = when
+
+
 def trigger_words(schedule: Schedule) -> str:
     """``every 15 minutes (Europe/Berlin)``, ``new files in inbox/incoming``."""
     trigger = schedule.trigger
@@ -177,7 +191,8 @@ def poll_health(
     if state is None or state.last_poll_at is None:
         return f"{fed}not listed yet", "late"
     age = max(timedelta(0), now - state.last_poll_at)
-    files = f", {state.entries} files" if state.entries is not None else ""
+    entries = state.entries
+    files = "" if entries is None else f", {entries} file{'' if entries == 1 else 's'}"
     said = f"{fed}listed {human(age)} ago{files} (every {human(interval)})"
     return said, "late" if age > 2 * interval + timedelta(minutes=1) else "ok"
 
@@ -190,7 +205,10 @@ def _took(run: RunRecord | None) -> str | None:
     """How long the last run took, started to finished (None until it finishes)."""
     if run is None or run.started_at is None or run.finished_at is None:
         return None
-    return human(run.finished_at - run.started_at, seconds_up_to=timedelta(minutes=2))
+    took = run.finished_at - run.started_at
+    if took < timedelta(minutes=1):
+        return f"{max(took.total_seconds(), 0.0):.1f}s"
+    return human(took)
 
 
 def _page(text: str | None, pages: int) -> int:
@@ -204,7 +222,7 @@ def _override_text(override: dict[str, Any] | None) -> str | None:
         return None
     by = f" by {override['by']}" if override.get("by") else ""
     note = f": {override['note']}" if override.get("note") else ""
-    return f"set{by} at {override.get('at') or '?'}{note}"
+    return f"set{by} at {when(override.get('at'))}{note}"
 
 
 def _status_line(status: dict[str, Any]) -> str:

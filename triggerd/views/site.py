@@ -19,6 +19,7 @@ from triggerd.views.pages import Pages
 STATIC = {  # what /static/ serves: the files shipped in the package, nothing else
     "triggerd.css": "text/css; charset=utf-8",
     "refresh.js": "text/javascript; charset=utf-8",
+    "favicon.svg": "image/svg+xml",
 }
 
 
