@@ -4,6 +4,7 @@ the pages need no script, and that the site's paths are GET-only behind the toke
 
 from __future__ import annotations
 
+import json
 import re
 import urllib.error
 import urllib.request
@@ -15,12 +16,13 @@ from pathlib import Path
 import pytest
 
 from tests.contract.test_views import NOW, World
+from tests.support import postgres
 from triggerd.engine.poller import DatastorePoller
 from triggerd.observability.httpserver import HealthServer
 from triggerd.observability.metrics import Metrics
 from triggerd.runs import NewRun, RunStatus, TriggerKind
 from triggerd.settings import Settings
-from triggerd.store import Store, instances, outbox
+from triggerd.store import Store, instances, open_store, outbox
 from triggerd.views.site import Site
 
 HOSTILE = "<img src=x onerror=alert(1)>.csv"
@@ -251,3 +253,36 @@ def test_the_overview_says_how_long_the_last_run_took_and_how_the_polls_are(
     assert f" {later:%Y-%m-%d %H:%M:%S}Z " in cells["hourly"][2] and cells["hourly"][3]
     assert re.search(rf'#{last["hourly"]}</a> [^<]+ <span class="took">\(1m30s\)</span>', html)
     assert cells["files"][:2] == ("running", str(last["files"])) and cells["files"][3] is None
+
+
+def test_a_database_that_cannot_be_read_is_a_503_saying_why(tmp_path: Path) -> None:
+    if (why := postgres.available()) is not None:
+        pytest.skip(why)
+    server = postgres.start()  # its own: the test stops it
+    http = None
+    try:
+        store = open_store(server.create_database("pages"))
+        world = World(tmp_path, store, "")
+        settings = Settings(config=world.config_path, heartbeat_interval=timedelta(seconds=5))
+        http = HealthServer(
+            "127.0.0.1:0",
+            health=lambda: (True, "ok"),
+            ready=lambda: (True, "ok"),
+            metrics=Metrics(process=False),
+            routes=Site(store, lambda: world.config, settings=settings).route,
+        )
+        http.start()
+        assert get(f"{http.url}/", token=None)[0] == 200
+        server.stop()  # the database goes away under the daemon
+        for path in ("/", "/schedules/hourly", "/runs/1", "/daemons"):
+            code, headers, html = get(f"{http.url}{path}", token=None)
+            assert (code, headers["Content-Type"]) == (503, "text/html; charset=utf-8"), path
+            assert Page(html).has_text("The database cannot be read now: the database postgresql")
+            assert "/pages failed: " in html, html
+        code, _, body = get(f"{http.url}/api/runs", token=None)
+        assert code == 503 and "/pages failed: " in json.loads(body)["error"]
+        assert get(f"{http.url}/healthz", token=None)[0] == 200  # the probes answer as before
+    finally:
+        if http is not None:
+            http.stop()
+        server.stop()

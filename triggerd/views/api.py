@@ -70,10 +70,10 @@ class Api:
         try:
             found = self._answer(parts, query)
         except BadRequest as exc:
-            return _json(400, {"error": str(exc)})
+            return json_answer(400, {"error": str(exc)})
         if found is None:
-            return _json(404, {"error": f"nothing at {PREFIX}{'/'.join(parts)}"})
-        return _json(200, found)
+            return json_answer(404, {"error": f"nothing at {PREFIX}{'/'.join(parts)}"})
+        return json_answer(200, found)
 
     def _answer(self, parts: list[str], query: Mapping[str, str]) -> Any:
         match parts:
@@ -147,7 +147,7 @@ def _time(query: Mapping[str, str], key: str) -> datetime | None:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def _json(status: int, value: Any) -> Response:
+def json_answer(status: int, value: Any) -> Response:
     """As the CLI prints it (``indent=2``, times as ISO 8601 strings), with ``<``, ``>`` and
     ``&`` written as ``\\u`` escapes: the same JSON once read, and no markup in the bytes even
     for a client that ignores the content type (file names are hostile input)."""

@@ -168,7 +168,12 @@ class Pages:
         return self._render("daemons.html", view=view)
 
     def not_found(self, what: str) -> Response:
-        return self._render("not_found.html", code=404, what=what)
+        return self._render("message.html", code=404, title="Not found", what=what)
+
+    def unavailable(self, reason: str) -> Response:
+        """The database cannot be read now: say so (the pages come back with it)."""
+        what = f"The database cannot be read now: {reason}. The pages come back when it does."
+        return self._render("message.html", code=503, title="Database unavailable", what=what)
 
     def _render(self, template: str, *, code: int = 200, **values: Any) -> Response:
         now = self._clock().strftime("%Y-%m-%d %H:%M:%SZ")

@@ -8,12 +8,15 @@ from datetime import datetime
 from importlib.resources import files
 from urllib.parse import unquote
 
+from sqlalchemy.exc import DBAPIError
+
 from triggerd.clock import utcnow
 from triggerd.config import Config
 from triggerd.observability.httpserver import Response
 from triggerd.settings import Settings
 from triggerd.store import Store
-from triggerd.views.api import PREFIX, Api
+from triggerd.store.db import store_error
+from triggerd.views.api import PREFIX, Api, json_answer
 from triggerd.views.pages import Pages
 
 STATIC = {  # what /static/ serves: the files shipped in the package, nothing else
@@ -32,6 +35,7 @@ class Site:
         settings: Settings,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        self._store = store
         self.api = Api(store, config, settings=settings, clock=clock)
         self.pages = Pages(store, config, settings=settings, clock=clock)
         folder = files("triggerd.views").joinpath("static")
@@ -41,7 +45,19 @@ class Site:
         }
 
     def route(self, path: str, query: Mapping[str, str]) -> Response | None:
-        """The answer for ``path`` (raw, percent-encoded); None: not ours (404)."""
+        """The answer for ``path`` (raw, percent-encoded); None: not ours (404). A database
+        that cannot be read (down, locked out, its file replaced) is a 503 saying why, in the
+        page's or the API's form: the daemon's own heartbeat reports the fault."""
+        try:
+            return self._route(path, query)
+        except DBAPIError as exc:
+            url = self._store.engine.url.render_as_string(hide_password=False)
+            reason = str(store_error(url, exc))
+            if path.startswith(PREFIX):
+                return json_answer(503, {"error": reason})
+            return self.pages.unavailable(reason)
+
+    def _route(self, path: str, query: Mapping[str, str]) -> Response | None:
         if path.startswith(PREFIX):
             return self.api.route(path, query)
         if path == "/":
