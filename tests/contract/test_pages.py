@@ -8,7 +8,7 @@ import json
 import re
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -17,6 +17,7 @@ import pytest
 
 from tests.contract.test_views import NOW, World
 from tests.support import postgres
+from triggerd.clock import utcnow
 from triggerd.engine.poller import DatastorePoller
 from triggerd.observability.httpserver import HealthServer
 from triggerd.observability.metrics import Metrics
@@ -67,20 +68,28 @@ def site(tmp_path: Path, store: Store, store_url: str) -> Iterator[tuple[World, 
         status=RunStatus.SKIPPED, reason=f"missed: {HOSTILE} was being written",
     )  # fmt: skip
     store.record_fires("hourly", [skipped], cursor_at=NOW, now=NOW)
+    server = serve(world, clock=_hour_after, token="page-token")
+    try:
+        yield world, server.url
+    finally:
+        server.stop()
+
+
+def serve(
+    world: World, *, clock: Callable[[], datetime] = utcnow, token: str | None = None
+) -> HealthServer:
+    """The world's pages on a real HTTP server (started)."""
     settings = Settings(config=world.config_path, heartbeat_interval=timedelta(seconds=5))
     server = HealthServer(
         "127.0.0.1:0",
         health=lambda: (True, "ok"),
         ready=lambda: (True, "ok"),
         metrics=Metrics(process=False),
-        routes=Site(store, lambda: world.config, settings=settings, clock=_hour_after).route,
-        token="page-token",
+        routes=Site(world.store, lambda: world.config, settings=settings, clock=clock).route,
+        token=token,
     )
     server.start()
-    try:
-        yield world, server.url
-    finally:
-        server.stop()
+    return server
 
 
 def _later() -> datetime:
@@ -262,16 +271,7 @@ def test_a_database_that_cannot_be_read_is_a_503_saying_why(tmp_path: Path) -> N
     http = None
     try:
         store = open_store(server.create_database("pages"))
-        world = World(tmp_path, store, "")
-        settings = Settings(config=world.config_path, heartbeat_interval=timedelta(seconds=5))
-        http = HealthServer(
-            "127.0.0.1:0",
-            health=lambda: (True, "ok"),
-            ready=lambda: (True, "ok"),
-            metrics=Metrics(process=False),
-            routes=Site(store, lambda: world.config, settings=settings).route,
-        )
-        http.start()
+        http = serve(World(tmp_path, store, ""))
         assert get(f"{http.url}/", token=None)[0] == 200
         server.stop()  # the database goes away under the daemon
         for path in ("/", "/schedules/hourly", "/runs/1", "/daemons"):
