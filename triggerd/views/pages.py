@@ -88,10 +88,11 @@ class Pages:
 
     def overview(self, query: Mapping[str, str]) -> Response:
         """Every schedule (filtered by ``name``, a part of it, and ``status``), a page at a time:
-        the filter reads the states only, the rows (next fire, last run) are built for the
-        page shown, so 10,000 schedules cost what 100 do but for one pass over the config."""
+        the filter reads the overrides only (usually few), the rows (state, next fire, last
+        run, marks) are read and built for the page shown, so 10,000 schedules cost what 100
+        do but for one pass over the config."""
         config, now = self._config(), self._clock()
-        known = self._store.read(states.get_all)
+        overrides = self._store.read(states.enabled_overrides)  # the filter needs no more
         name, status = query.get("name") or None, query.get("status") or None
         window = query.get("window") or "24h"
         if window not in WINDOWS:
@@ -100,12 +101,13 @@ class Pages:
             schedule
             for schedule in config.schedules.values()
             if (name is None or name in schedule.name)
-            and status in (None, _status(schedule, known.get(schedule.name)))
+            and status in (None, schedule.effective_status(overrides.get(schedule.name)))
         ]
         pages = max(1, math.ceil(len(shown) / PER_PAGE))
         page = _page(query.get("page"), pages)
         chosen = shown[(page - 1) * PER_PAGE : page * PER_PAGE]
         names = [schedule.name for schedule in chosen]
+        known = self._store.read(states.get_many, names)
         last_runs = self._store.read(queries.last_runs, names)
         marks = self._store.read(queries.timeline, names, now - WINDOWS[window], now)
         rows = []
@@ -200,10 +202,6 @@ def poll_health(
     files = "" if entries is None else f", {entries} file{'' if entries == 1 else 's'}"
     said = f"{fed}listed {human(age)} ago{files} (every {human(interval)})"
     return said, "late" if age > 2 * interval + timedelta(minutes=1) else "ok"
-
-
-def _status(schedule: Schedule, state: ScheduleState | None) -> str:
-    return schedule.effective_status(state.enabled if state else None)
 
 
 def _took(run: RunRecord | None) -> str | None:
