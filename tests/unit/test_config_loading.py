@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -512,3 +513,20 @@ pipelines:
     # Commands are not retried unless their pipeline says so.
     assert cmd.retry.max_attempts == 1
     assert isinstance(cmd.retry, RetryPolicy)
+
+
+@pytest.mark.parametrize("folder", ["config", "config/examples"])
+def test_a_config_holds_no_reference_cycles(folder: str) -> None:
+    """The daemon freezes the heap after a reload (``gc.freeze()``: the new config out of the
+    cyclic collector's walk); a frozen config that is replaced must then be freed by reference
+    counting alone, or every reload would leak the old one."""
+    gc.collect()
+    config = load_config(REPO / folder)
+    assert config.schedules
+    gc.collect()  # what loading left behind, not what the config holds
+    gc.disable()
+    try:
+        del config
+        assert gc.collect() == 0
+    finally:
+        gc.enable()

@@ -298,6 +298,7 @@ class Daemon:
             self.polls.remove(name)
             self.watcher.unwatch(name)
         self._schedule(change.added + change.changed)
+        gc.freeze()  # the new config, frozen as at start (run); the old one had no cycles: freed
         # New time schedules are planned now (a changed one was planned up to now by
         # replace_config, under its old definition: its next slot wakes its new job).
         timed = [n for n in change.added if isinstance(new.schedules[n].trigger, TimeTrigger)]
