@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.bench_scale [--schedules 10000] [--datastores 100] [--reps 3]
                                           [--lateness-schedules 1000] [--skip-lateness]
+                                          [--scaling 1000,10000,50000] [--bytecode]
 
 Issue 6, scope item 4 (SQLite, one `triggerd run` process, ``--log-level WARNING``, JSON logs,
 ``TRIGGERD_HTTP_ADDRESS=127.0.0.1:0``, every pipeline ``kind: command`` with argv ``["true"]``):
@@ -29,6 +30,19 @@ Issue 6, scope item 4 (SQLite, one `triggerd run` process, ``--log-level WARNING
    p50 / p99 / max in ms over the 2,000 fires. Also: the spread of the boundary (first to last
    run inserted) and when the last run of each boundary finished.
 
+3. **Scaling** (issue 17, ``--scaling``): for each count, the same mix, ``--reps`` fresh starts
+   timed to READY only (stopped at once, no settle or idle window) and one second start on the
+   last database; beside each, in the same run, the APScheduler-alone baseline: a Python process
+   that imports APScheduler, adds that many ``CronTrigger`` jobs to a ``BackgroundScheduler``
+   before ``start()`` and starts it, timed from ``Popen`` to its line after ``start()`` (the
+   process also prints its own add and start times).
+
+``--bytecode``: the daemon writes and reads its bytecode in a cache of the run
+(``PYTHONPYCACHEPREFIX``, ``PYTHONDONTWRITEBYTECODE`` unset), warmed by one untimed start, as
+an installed package runs (pip compiles it at install). Without it the daemon inherits the
+environment: under ``PYTHONDONTWRITEBYTECODE=1`` and a source checkout every triggerd module
+is compiled from source at every start (the machine line says which).
+
 Targets (issue 6, item 4): start <= 5 s, RSS <= 300 MB, idle <= 2% of one core; lateness p99
 <= 50 ms. Reported, never asserted. Temporary folders are removed and daemons stopped at the
 end; every wait is bounded.
@@ -43,6 +57,8 @@ import random
 import signal
 import sqlite3
 import statistics
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -201,8 +217,12 @@ def memory_mb(pid: int) -> dict[str, float]:
     return values
 
 
+BYTECODE_ENV: dict[str, str] = {}  # set by --bytecode: a bytecode cache for the daemon
+
+
 def start_daemon(config: Path, state: Path, notify: NotifySocket) -> tuple[DaemonProcess, float]:
     env = {"NOTIFY_SOCKET": str(notify.path), "TRIGGERD_HTTP_ADDRESS": "127.0.0.1:0"}
+    env.update(BYTECODE_ENV)
     started = time.monotonic()
     daemon = DaemonProcess(config, state, "--log-level", "WARNING", env=env)
     return daemon, started
@@ -285,6 +305,119 @@ def measure_start(
         + f", runs {result['runs']:.0f}, states {result['states']:.0f}"
     )
     return result
+
+
+def measure_ready(config: Path, state: Path, tmp: Path, label: str) -> dict[str, float]:
+    """Start, wait for READY, stop at once: the start alone (``--scaling``)."""
+    avoid_marks(8 + 60)
+    notify = NotifySocket(tmp / f"notify-{label}.sock")
+    daemon, started = start_daemon(config, state, notify)
+    try:
+        daemon.wait_for(lambda: notify.ready_at, WAIT_LIMIT, "READY=1")
+        assert notify.ready_at is not None
+        pid = daemon.proc.pid
+        result = {
+            "start_s": notify.ready_at - started,
+            "start_cpu_s": cpu_seconds(pid),
+            "hwm_at_ready": memory_mb(pid)["VmHWM"],
+        }
+    finally:
+        stop(daemon)
+        notify.close()
+    log(
+        f"  {label}: READY after {result['start_s']:.2f} s (cpu {result['start_cpu_s']:.2f} s), "
+        f"hwm {result['hwm_at_ready']:.1f} MB"
+    )
+    return result
+
+
+# APScheduler alone: ``count`` cron jobs added before start(), then started (the reference).
+APSCHEDULER_ALONE = """
+import random, sys, time
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+count, rng = int(sys.argv[1]), random.Random(17)
+def job():
+    pass
+scheduler = BackgroundScheduler(timezone="UTC")
+began = time.perf_counter()
+for i in range(count):
+    minute, hour = 5 * rng.randrange(12), rng.randrange(24)
+    scheduler.add_job(job, CronTrigger(minute=minute, hour=hour, timezone="UTC"), id=f"j{i}")
+added = time.perf_counter()
+scheduler.start()
+print(f"started {added - began:.4f} {time.perf_counter() - added:.4f}", flush=True)
+scheduler.shutdown(wait=False)
+"""
+
+
+def measure_apscheduler(count: int) -> dict[str, float]:
+    """Wall time from Popen to APScheduler-alone's line after start(); its add and start."""
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", APSCHEDULER_ALONE, str(count)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **BYTECODE_ENV},
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    wall = time.monotonic() - started
+    proc.wait(timeout=60)
+    _, add_s, start_s = line.split()
+    log(f"  APScheduler alone, {count} jobs: {wall:.2f} s (add {add_s} s, start {start_s} s)")
+    return {"wall_s": wall, "add_s": float(add_s), "start_s": float(start_s)}
+
+
+def measure_scaling(tmp: Path, counts: list[int], datastores: int, reps: int) -> list[Any]:
+    """Per count: fresh starts, one second start, APScheduler alone, interleaved per rep."""
+    rows = []
+    for count in counts:
+        root = tmp / f"scale-{count}"
+        write_scale_config(root, count, min(datastores, count // 10))
+        fresh, alone = [], []
+        for rep in range(reps):
+            state = root / f"state{rep}"
+            fresh.append(measure_ready(root / "config", state, tmp, f"{count}-{rep}"))
+            alone.append(measure_apscheduler(count))
+        again = measure_ready(root / "config", root / f"state{reps - 1}", tmp, f"{count}-again")
+        rows.append((count, fresh, again, alone))
+    return rows
+
+
+def print_scaling(rows: list[Any]) -> None:
+    print("### Startup by number of schedules (READY only)\n")
+    lines = []
+    for count, fresh, again, alone in rows:
+        ready = [r["start_s"] for r in fresh]
+        lines.append(
+            [
+                f"{count:,}",
+                spread(ready, digits=2),
+                f"{again['start_s']:.2f}",
+                spread([r["start_cpu_s"] for r in fresh], digits=2),
+                spread([r["hwm_at_ready"] for r in fresh], digits=0),
+                spread([a["wall_s"] for a in alone], digits=2),
+                f"{median([a['add_s'] for a in alone]) / count * 1e6:.0f}",
+                f"{median(ready) / count * 1e6:.0f}",
+            ]
+        )
+    print(
+        table(
+            [
+                "schedules",
+                "fresh: Popen -> READY, s",
+                "second start, s",
+                "daemon CPU until READY, s",
+                "VmHWM at READY, MB",
+                "APScheduler alone (cron jobs added, started), s",
+                "APScheduler add, µs a job",
+                "daemon, µs a schedule (whole start)",
+            ],
+            lines,
+        )
+    )
+    print()
 
 
 # -- lateness ----------------------------------------------------------------------------------
@@ -398,10 +531,22 @@ def main() -> None:
     parser.add_argument("--lateness-schedules", type=int, default=1000)
     parser.add_argument("--skip-lateness", action="store_true")
     parser.add_argument("--skip-startup", action="store_true")
+    parser.add_argument(
+        "--scaling", default="", help="comma-separated schedule counts, e.g. 1000,10000,50000"
+    )
+    parser.add_argument("--bytecode", action="store_true", help="a bytecode cache (see above)")
     args = parser.parse_args()
     began = time.monotonic()
+    counts = [int(c) for c in args.scaling.split(",") if c.strip()]
 
     with temp_dir("triggerd-bench-scale-") as tmp:
+        if args.bytecode:
+            BYTECODE_ENV["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
+            BYTECODE_ENV["PYTHONDONTWRITEBYTECODE"] = ""
+            root = tmp / "warm-up"
+            write_scale_config(root, 100, 10)
+            measure_ready(root / "config", root / "state", tmp, "warm-up (bytecode written)")
+            measure_apscheduler(10)
         fresh: list[dict[str, float]] = []
         restart: dict[str, float] = {}
         kinds: dict[str, int] = {}
@@ -418,12 +563,20 @@ def main() -> None:
             restart = measure_start(
                 tmp / "config", tmp / f"state{args.reps - 1}", tmp, "restart", POLL_WINDOW_S
             )
+        scaling = measure_scaling(tmp, counts, args.datastores, args.reps) if counts else []
         late: dict[str, Any] | None = None
         if not args.skip_lateness:
             log(f"lateness: {args.lateness_schedules} Minute/1 schedules ...")
             late = measure_lateness(tmp, args.lateness_schedules)
 
-    print(f"## Scale, one daemon (SQLite), issue 6 item 4\n\nMachine: {machine()}.\n")
+    bytecode = (
+        "bytecode cache (--bytecode)"
+        if args.bytecode
+        else f"PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r}"
+    )
+    print(f"## Scale, one daemon (SQLite), issue 6 item 4\n\nMachine: {machine()}; {bytecode}.\n")
+    if scaling:
+        print_scaling(scaling)
     if fresh:
         mix = ", ".join(f"{k} {v:,}" for k, v in kinds.items())
         print(f"### Startup with {args.schedules:,} schedules ({mix})\n")

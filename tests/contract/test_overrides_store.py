@@ -66,3 +66,34 @@ def test_clearing_an_override_returns_to_the_config_and_reports_what_was_there(
 def test_clearing_without_a_state_changes_nothing(store: Store) -> None:
     assert store.write(states.clear_override, "never-seen", T0) is None
     assert store.read(states.get, "never-seen") is None
+
+
+def test_every_state_read_in_bulk_is_the_state_read_alone(store: Store) -> None:
+    """``get_all`` and ``get_many`` build states from the row's values in field order (not by
+    column name): every field, override, cursor, poll and event columns included, must come
+    out as ``get`` (by name) reads it."""
+    from sqlalchemy import update
+
+    from triggerd.store.tables import schedule_state
+
+    store.write(states.create, ["a", "b", "c"], T0)
+    store.write(states.set_override, "b", False, note="freeze", by="alice", now=T0)
+
+    def fill(conn: object) -> None:
+        conn.execute(  # type: ignore[attr-defined]
+            update(schedule_state)
+            .where(schedule_state.c.name == "c")
+            .values(
+                cursor_at=T0 + timedelta(minutes=1),
+                last_poll_at=T0 + timedelta(minutes=2),
+                entries=7,
+                last_event_at=T0 + timedelta(minutes=3),
+            )
+        )
+
+    store.write(fill)
+    alone = {name: store.read(states.get, name) for name in ("a", "b", "c")}
+    assert store.read(states.get_all) == alone
+    assert store.read(states.get_many, ["c", "b", "a", "missing"]) == alone
+    assert alone["c"] is not None and alone["c"].last_event_at == T0 + timedelta(minutes=3)
+    assert alone["b"] is not None and alone["b"].override_by == "alice"

@@ -118,3 +118,25 @@ def test_trigger_repr_and_str_describe_the_recurrence() -> None:
         "<RecurrenceTrigger ('every hour (Europe/Berlin)', anchor='2024-06-01T08:00:00+00:00')>"
     )
     assert str(trigger) == "recurrence[every hour (Europe/Berlin)]"
+
+
+def test_the_job_function_states_the_signature_apscheduler_checks_it_against() -> None:
+    """The job function carries its own signature (APScheduler's per-job check is then cheap):
+    it must agree with the call, or APScheduler would refuse the job, or accept a wrong one."""
+    import inspect
+
+    import pytest
+    from apscheduler.util import check_callable_args
+
+    woken = Woken()
+    scheduler = TimeScheduler(woken)
+    scheduler.add("a", BERLIN_5_MIN, SEEN)
+    (job,) = scheduler._scheduler.get_jobs()
+    assert len(inspect.signature(job.func).parameters) == len(job.args) == 1
+    check_callable_args(job.func, job.args, job.kwargs)  # as add_job checked it
+    with pytest.raises(ValueError):
+        check_callable_args(job.func, (), {})  # no group: refused
+    with pytest.raises(ValueError):
+        check_callable_args(job.func, (*job.args, "extra"), {})
+    wake_all(scheduler)
+    assert woken.calls == [("a",)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,8 +91,8 @@ class FileSource:
     definitions: list[Definition]
     unread_keys: frozenset[str] = frozenset()
 
-    @property
-    def base_dir(self) -> Path:
+    @functools.cached_property
+    def base_dir(self) -> Path:  # once a file, not once a definition (10,000 in one file)
         return Path(self.file).parent.absolute()
 
     def problem(self, path: KeyPath, message: str) -> None:
