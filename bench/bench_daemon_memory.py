@@ -8,7 +8,7 @@ restarts it on the database a 100k run left (the snapshot rows are loaded back).
 the 3rd ``poll.completed`` event (the first poll is the baseline), reads VmRSS and VmHWM from
 /proc/<pid>/status, waits for the 6th poll and reads them again (memory must not grow from poll
 to poll), then stops the daemon with SIGTERM. The order of the configurations alternates.
-Target: RSS <= 150 MB with 100,000 files watched.
+Target: RSS <= 150 MB with 100,000 files watched (``--target-mb``: 900 MB with 1,000,000).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from bench.common import log, machine, make_files, median, spread, table, temp_d
 from tests.support.daemon import DaemonProcess
 
 TARGET_MB = 150.0
-STARTUP_TIMEOUT = 120.0  # seconds, for each awaited poll
+STARTUP_TIMEOUT = 600.0  # seconds, for each awaited poll (a first poll of 1,000,000 files)
 
 
 def memory_mb(pid: int) -> dict[str, float]:
@@ -76,6 +76,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--files", type=int, default=100_000)
     parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--target-mb", type=float, default=TARGET_MB, help="900 at 1,000,000")
     args = parser.parse_args()
 
     with temp_dir("triggerd-bench-memory-") as tmp:
@@ -138,8 +139,9 @@ def main() -> None:
         f"(~{per_file:.0f} bytes per file)."
     )
     for name, value in (("RSS", rss), ("peak RSS (VmHWM)", hwm)):
-        verdict = "met" if value <= TARGET_MB else f"MISSED by {value - TARGET_MB:.1f} MB"
-        print(f"Target {name} <= {TARGET_MB:.0f} MB: {value:.1f} MB -> {verdict}.")
+        target = args.target_mb
+        verdict = "met" if value <= target else f"MISSED by {value - target:.1f} MB"
+        print(f"Target {name} <= {target:.0f} MB: {value:.1f} MB -> {verdict}.")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from itertools import compress
+from operator import attrgetter
 from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -33,6 +35,7 @@ from triggerd.datastores.names import MAX_PATH, shown
 from triggerd.datastores.paths import normalise_path_on_datastore
 from triggerd.datastores.settle import SettleResult, Tracked, settle
 from triggerd.datastores.snapshot import UNREPRESENTABLE, Ignored, IgnoredChange, Listing
+from triggerd.engine.collector import collector_paused
 from triggerd.engine.fileplan import Refusal, plan_datastore_fires, refuse_unstorable
 from triggerd.engine.lease import PollLease
 from triggerd.errors import LeaseLost, ListingError
@@ -131,7 +134,11 @@ class DatastorePoller:
             self._log.info("poll.skipped", reason="the previous poll is still running")
             return None
         try:
-            return self._poll()
+            # A listing with a change makes an object or more per file (a first poll of
+            # 100,000 files: ~500,000 that all survive it), which would set the cyclic collector
+            # off again and again (~30% of such a poll); a poll makes no reference cycles.
+            with collector_paused():
+                return self._poll()
         finally:
             self._busy.release()
 
@@ -298,10 +305,7 @@ class DatastorePoller:
     def _settling_after(self, result: SettleResult) -> int:
         """How many files will be settling once ``result`` is applied."""
         after = set(self._settling)
-        for changed in (result.inserts, result.updates):
-            for path, state in changed.items():
-                (after.discard if state.candidate is None else after.add)(path)
-        after.difference_update(result.removals)
+        _still_settling(after, result)
         return len(after)
 
     def _record(
@@ -367,16 +371,23 @@ class DatastorePoller:
     def _apply(self, result: SettleResult) -> None:
         """Keep the in-memory snapshot in step with what was just committed."""
         assert self._tracked is not None
-        for changed in (result.inserts, result.updates):
-            self._tracked.update(changed)
-            for path, state in changed.items():
-                if state.candidate is None:
-                    self._settling.discard(path)
-                else:
-                    self._settling.add(path)
+        self._tracked.update(result.inserts)
+        self._tracked.update(result.updates)
         for path in result.removals:
             del self._tracked[path]
-            self._settling.discard(path)
+        _still_settling(self._settling, result)
+
+
+def _still_settling(settling: set[str], result: SettleResult) -> None:
+    """``settling`` (the paths with a candidate) once ``result`` is applied; in C, for the
+    100,000 inserts of a first poll."""
+    for changed in (result.inserts, result.updates):
+        settling.difference_update(changed)
+        settling.update(compress(changed, map(_candidate, changed.values())))
+    settling.difference_update(result.removals)
+
+
+_candidate = attrgetter("candidate")  # an Entry (a non-empty tuple: true) or None
 
 
 def _storable(path: str) -> str:
