@@ -195,12 +195,7 @@ def measure_size(
     assert raw_walk(raw) == pages_alone(pages) == blobs + 1  # + the sub-folder
     counter = WriteCounter(steady_store.engine)
 
-    def steady_poll() -> None:
-        counter.active = True
-        try:
-            steady.poll()
-        finally:
-            counter.active = False
+    steady_poll = counter.counting(steady.poll)
 
     def first_poll() -> None:
         fresh.pop(0)[1].poll()

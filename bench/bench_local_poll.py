@@ -118,12 +118,7 @@ def main() -> None:
 
         counter = WriteCounter(steady_store.engine)
 
-        def steady_poll() -> None:
-            counter.active = True
-            try:
-                steady.poll()
-            finally:
-                counter.active = False
+        steady_poll = counter.counting(steady.poll)
 
         def first_poll() -> None:
             fresh.pop(0)[1].poll()

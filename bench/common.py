@@ -173,6 +173,18 @@ class WriteCounter:
         if self.active and self._is_write(statement) and cursor.rowcount > 0:
             self.rows += cursor.rowcount
 
+    def counting(self, action: Callable[[], object]) -> Callable[[], None]:
+        """``action`` with the count on while it runs: the writes of those calls only."""
+
+        def counted() -> None:
+            self.active = True
+            try:
+                action()
+            finally:
+                self.active = False
+
+        return counted
+
     @property
     def stats_writes(self) -> list[str]:
         """The poll-statistics updates (``last_poll_at``, ``entries``): at most one a minute."""
