@@ -21,6 +21,7 @@ from triggerd.observability.metrics import Metrics
 from triggerd.settings import Settings
 from triggerd.store import Store
 from triggerd.views.api import Api
+from triggerd.views.common import Sources
 
 
 @pytest.fixture(name="world")
@@ -34,7 +35,7 @@ def frozen_world(tmp_path: Path, store: Store, store_url: str) -> Iterator[World
 
 def api(world: World) -> Api:
     settings = Settings(config=world.config_path, heartbeat_interval=timedelta(seconds=5))
-    return Api(world.store, lambda: world.config, settings=settings)
+    return Api(Sources(world.store, lambda: world.config, settings))
 
 
 def answer(world: World, path: str, **query: str) -> tuple[int, Any]:

@@ -19,18 +19,15 @@ writes. Names come from the URL percent-encoded and are matched exactly, never e
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
-from triggerd.clock import utcnow
-from triggerd.config import Config
 from triggerd.observability.httpserver import Response
 from triggerd.runs import RunStatus, TriggerKind
-from triggerd.settings import Settings
-from triggerd.store import Store
-from triggerd.views.daemons import status_view
+from triggerd.views.common import Sources
+from triggerd.views.daemons import daemons_view
 from triggerd.views.runs import run_items, run_view
 from triggerd.views.schedule import gather
 from triggerd.views.schedules import schedule_items
@@ -46,21 +43,8 @@ class BadRequest(ValueError):
 
 
 class Api:
-    def __init__(
-        self,
-        store: Store,
-        config: Callable[[], Config],
-        *,
-        settings: Settings,
-        clock: Callable[[], datetime] = utcnow,
-    ) -> None:
-        """``config()``: the config in force (it changes on reload); ``settings``: where the
-        config files are (``daemons`` compares them with what each daemon loaded)."""
-        self._store = store
-        self._config = config
-        self._config_path = settings.config
-        self._heartbeat_interval = settings.heartbeat_interval
-        self._clock = clock
+    def __init__(self, sources: Sources) -> None:
+        self._src = sources
 
     def route(self, path: str, query: Mapping[str, str]) -> Response | None:
         """The answer for ``path`` under ``/api/``; None for any other path (404)."""
@@ -82,19 +66,17 @@ class Api:
             case ["schedules", name]:
                 return self._schedule(name)
             case ["runs"] | ["runs", ""]:
-                return run_items(self._store, **_run_filters(query))
+                return run_items(self._src.store, **_run_filters(query))
             case ["runs", run_id]:
                 if not run_id.isascii() or not run_id.isdigit():
                     raise BadRequest("a run id is a number")
-                return run_view(self._store, int(run_id))
+                return run_view(self._src.store, int(run_id))
             case ["daemons"] | ["daemons", ""]:
-                return status_view(
-                    self._store, self._config_path, self._heartbeat_interval, self._clock()
-                )
+                return daemons_view(self._src)
         return None
 
     def _schedules(self, query: Mapping[str, str]) -> list[dict[str, Any]]:
-        items = schedule_items(self._store, self._config())
+        items = schedule_items(self._src.store, self._src.config())
         part, status = query.get("name"), query.get("status")
         if status is not None and status not in ("Active", "Disabled"):
             raise BadRequest("status is Active or Disabled")
@@ -105,11 +87,13 @@ class Api:
         ]
 
     def _schedule(self, name: str) -> dict[str, Any] | None:
-        config = self._config()
+        config = self._src.config()
         schedule = config.schedules.get(name)
         if schedule is None:
             return None
-        return gather(self._store, schedule, self._clock(), events=config.events_of(schedule))
+        return gather(
+            self._src.store, schedule, self._src.clock(), events=config.events_of(schedule)
+        )
 
 
 def _run_filters(query: Mapping[str, str]) -> dict[str, Any]:

@@ -1,12 +1,30 @@
-"""What the views share: times as ISO 8601, a schedule's blob events."""
+"""What the views share: what they read (:class:`Sources`), times as ISO 8601, a schedule's
+blob events."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from triggerd.clock import utcnow
+from triggerd.config import Config
 from triggerd.config.blob_events import BlobEvents
-from triggerd.store import ScheduleState
+from triggerd.settings import Settings
+from triggerd.store import ScheduleState, Store
+
+
+@dataclass(frozen=True)
+class Sources:
+    """What the pages and the API read: the store, the config in force (``config()``: it
+    changes on reload), the settings (where the config files are, which ``daemons`` compares
+    with what each daemon loaded; the heartbeat) and the clock."""
+
+    store: Store
+    config: Callable[[], Config]
+    settings: Settings
+    clock: Callable[[], datetime] = utcnow
 
 
 def iso(moment: datetime | None) -> str | None:

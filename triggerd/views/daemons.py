@@ -10,7 +10,7 @@ from typing import Any
 from triggerd.config.digest import FilesChange, FilesOnDisk, files_on_disk
 from triggerd.store import Store, instances
 from triggerd.store.instances import Instance
-from triggerd.views.common import iso
+from triggerd.views.common import Sources, iso
 
 STOPPED_SHOWN = timedelta(hours=1)  # daemons stopped this recently are shown, marked stopped
 
@@ -18,6 +18,13 @@ STOPPED_SHOWN = timedelta(hours=1)  # daemons stopped this recently are shown, m
 def heartbeat_limit(heartbeat_interval: timedelta) -> timedelta:
     """How old a heartbeat may be for its daemon to count as healthy (as `check` counts)."""
     return heartbeat_interval * 3
+
+
+def daemons_view(sources: Sources) -> dict[str, Any]:
+    """:func:`status_view` of the sources' database and config files, at their clock (what
+    ``/daemons`` and ``/api/daemons`` show)."""
+    settings = sources.settings
+    return status_view(sources.store, settings.config, settings.heartbeat_interval, sources.clock())
 
 
 def status_view(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -19,15 +19,14 @@ from urllib.parse import urlencode
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from triggerd import __version__
-from triggerd.clock import utcnow
 from triggerd.config import Config, Schedule
 from triggerd.config.triggers import DatastoreTrigger
 from triggerd.humanize import human
 from triggerd.observability.httpserver import Response
 from triggerd.runs import RunRecord
-from triggerd.settings import Settings
-from triggerd.store import ScheduleState, Store, queries, states
-from triggerd.views.daemons import status_view
+from triggerd.store import ScheduleState, queries, states
+from triggerd.views.common import Sources
+from triggerd.views.daemons import daemons_view
 from triggerd.views.runs import run_view
 from triggerd.views.schedule import gather
 from triggerd.views.schedules import schedule_item
@@ -73,26 +72,16 @@ def trigger_words(schedule: Schedule) -> str:
 
 
 class Pages:
-    def __init__(
-        self,
-        store: Store,
-        config: Callable[[], Config],
-        *,
-        settings: Settings,
-        clock: Callable[[], datetime] = utcnow,
-    ) -> None:
-        self._store = store
-        self._config = config
-        self._settings = settings
-        self._clock = clock
+    def __init__(self, sources: Sources) -> None:
+        self._src = sources
 
     def overview(self, query: Mapping[str, str]) -> Response:
         """Every schedule (filtered by ``name``, a part of it, and ``status``), a page at a time:
         the filter reads the overrides only (usually few), the rows (state, next fire, last
         run, marks) are read and built for the page shown, so 10,000 schedules cost what 100
         do but for one pass over the config."""
-        config, now = self._config(), self._clock()
-        overrides = self._store.read(states.enabled_overrides)  # the filter needs no more
+        config, now = self._src.config(), self._src.clock()
+        overrides = self._src.store.read(states.enabled_overrides)  # the filter needs no more
         name, status = query.get("name") or None, query.get("status") or None
         window = query.get("window") or "24h"
         if window not in WINDOWS:
@@ -107,9 +96,9 @@ class Pages:
         page = _page(query.get("page"), pages)
         chosen = shown[(page - 1) * PER_PAGE : page * PER_PAGE]
         names = [schedule.name for schedule in chosen]
-        known = self._store.read(states.get_many, names)
-        last_runs = self._store.read(queries.last_runs, names)
-        marks = self._store.read(queries.timeline, names, now - WINDOWS[window], now)
+        known = self._src.store.read(states.get_many, names)
+        last_runs = self._src.store.read(queries.last_runs, names)
+        marks = self._src.store.read(queries.timeline, names, now - WINDOWS[window], now)
         rows = []
         for schedule in chosen:
             state, last_run = known.get(schedule.name), last_runs.get(schedule.name)
@@ -144,11 +133,13 @@ class Pages:
         )
 
     def schedule(self, name: str) -> Response | None:
-        config = self._config()
+        config = self._src.config()
         schedule = config.schedules.get(name)
         if schedule is None:
             return None
-        view = gather(self._store, schedule, self._clock(), events=config.events_of(schedule))
+        view = gather(
+            self._src.store, schedule, self._src.clock(), events=config.events_of(schedule)
+        )
         return self._render(
             "schedule.html",
             view=view,
@@ -157,16 +148,14 @@ class Pages:
         )
 
     def run(self, run_id: int) -> Response | None:
-        run = run_view(self._store, run_id)
+        run = run_view(self._src.store, run_id)
         if run is None:
             return None
         parameters = json.dumps(run["parameters"], indent=2, sort_keys=True)
         return self._render("run.html", run=run, parameters=parameters)
 
     def daemons(self) -> Response:
-        view = status_view(
-            self._store, self._settings.config, self._settings.heartbeat_interval, self._clock()
-        )
+        view = daemons_view(self._src)
         return self._render("daemons.html", view=view)
 
     def not_found(self, what: str) -> Response:
@@ -178,7 +167,7 @@ class Pages:
         return self._render("message.html", code=503, title="Database unavailable", what=what)
 
     def _render(self, template: str, *, code: int = 200, **values: Any) -> Response:
-        now = self._clock().strftime("%Y-%m-%d %H:%M:%SZ")
+        now = self._src.clock().strftime("%Y-%m-%d %H:%M:%SZ")
         html = _ENV.get_template(template).render(version=__version__, now=now, **values)
         return Response(code, html.encode("utf-8"), HTML)
 

@@ -17,6 +17,7 @@ from triggerd.settings import Settings
 from triggerd.store import Store
 from triggerd.store.db import store_error
 from triggerd.views.api import PREFIX, Api, json_answer
+from triggerd.views.common import Sources
 from triggerd.views.pages import Pages
 
 STATIC = {  # what /static/ serves: the files shipped in the package, nothing else
@@ -36,8 +37,9 @@ class Site:
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._store = store
-        self.api = Api(store, config, settings=settings, clock=clock)
-        self.pages = Pages(store, config, settings=settings, clock=clock)
+        sources = Sources(store, config, settings, clock)
+        self.api = Api(sources)
+        self.pages = Pages(sources)
         folder = files("triggerd.views").joinpath("static")
         self._static = {
             f"/static/{name}": Response(200, folder.joinpath(name).read_bytes(), ctype)
