@@ -51,6 +51,7 @@ end; every wait is bounded.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -60,6 +61,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -250,6 +252,32 @@ def avoid_marks(needed: float, period: float = 300.0) -> None:
         time.sleep(left + 2)
 
 
+@contextlib.contextmanager
+def ready_daemon(
+    config: Path, state: Path, tmp: Path, label: str
+) -> Iterator[tuple[DaemonProcess, dict[str, float]]]:
+    """A daemon started and READY, with what its start cost (``start_s``, ``start_cpu_s``,
+    ``hwm_at_ready``, and ``ready_at`` on the monotonic clock); stopped on the way out."""
+    notify = NotifySocket(tmp / f"notify-{label}.sock")
+    daemon, started = start_daemon(config, state, notify)
+    try:
+        daemon.wait_for(lambda: notify.ready_at, WAIT_LIMIT, "READY=1")
+        assert notify.ready_at is not None
+        pid = daemon.proc.pid
+        yield (
+            daemon,
+            {
+                "ready_at": notify.ready_at,
+                "start_s": notify.ready_at - started,
+                "start_cpu_s": cpu_seconds(pid),
+                "hwm_at_ready": memory_mb(pid)["VmHWM"],
+            },
+        )
+    finally:
+        stop(daemon)
+        notify.close()
+
+
 def start_span(window: float) -> float:
     """Seconds a ``measure_start`` with this window may take, stop included."""
     return 8 + SETTLE_S + window + 15
@@ -265,18 +293,9 @@ def measure_start(
     fire its missed slots under ``catchup: latest`` at that next start.
     """
     avoid_marks(start_span(window) + reserve)
-    notify = NotifySocket(tmp / f"notify-{label}.sock")
-    daemon, started = start_daemon(config, state, notify)
-    try:
-        daemon.wait_for(lambda: notify.ready_at, WAIT_LIMIT, "READY=1")
-        assert notify.ready_at is not None
+    with ready_daemon(config, state, tmp, label) as (daemon, result):
         pid = daemon.proc.pid
-        result: dict[str, float] = {
-            "start_s": notify.ready_at - started,
-            "start_cpu_s": cpu_seconds(pid),
-            "hwm_at_ready": memory_mb(pid)["VmHWM"],
-        }
-        time.sleep(max(0.0, notify.ready_at + SETTLE_S - time.monotonic()))
+        time.sleep(max(0.0, result["ready_at"] + SETTLE_S - time.monotonic()))
         mem = memory_mb(pid)
         result["rss"], result["hwm"] = mem["VmRSS"], mem["VmHWM"]
         cpu0, t0 = cpu_seconds(pid), time.monotonic()
@@ -292,9 +311,6 @@ def measure_start(
         result["problems"] = float(len(problems))
         for p in problems[:3]:
             log(f"    {p.get('level')}: {p.get('event')} {p.get('reason') or p.get('error') or ''}")
-    finally:
-        stop(daemon)
-        notify.close()
     with sqlite3.connect(f"file:{state / 'triggerd.db'}?mode=ro", uri=True) as db:
         result["runs"] = float(db.execute("SELECT count(*) FROM runs").fetchone()[0])
         result["states"] = float(db.execute("SELECT count(*) FROM schedule_state").fetchone()[0])
@@ -310,20 +326,8 @@ def measure_start(
 def measure_ready(config: Path, state: Path, tmp: Path, label: str) -> dict[str, float]:
     """Start, wait for READY, stop at once: the start alone (``--scaling``)."""
     avoid_marks(8 + 60)
-    notify = NotifySocket(tmp / f"notify-{label}.sock")
-    daemon, started = start_daemon(config, state, notify)
-    try:
-        daemon.wait_for(lambda: notify.ready_at, WAIT_LIMIT, "READY=1")
-        assert notify.ready_at is not None
-        pid = daemon.proc.pid
-        result = {
-            "start_s": notify.ready_at - started,
-            "start_cpu_s": cpu_seconds(pid),
-            "hwm_at_ready": memory_mb(pid)["VmHWM"],
-        }
-    finally:
-        stop(daemon)
-        notify.close()
+    with ready_daemon(config, state, tmp, label) as (_, result):
+        pass
     log(
         f"  {label}: READY after {result['start_s']:.2f} s (cpu {result['start_cpu_s']:.2f} s), "
         f"hwm {result['hwm_at_ready']:.1f} MB"
