@@ -4,6 +4,7 @@ an injected wall clock and monotonic clock."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -228,3 +229,19 @@ def test_a_reload_the_database_refuses_is_tried_again(
 
 def _events(logs: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
     return [e for e in logs if e["event"] == name]
+
+
+def test_a_reload_that_applies_freezes_the_new_config_out_of_the_collector(
+    made: tuple[Daemon, Clocks], config_path: Path
+) -> None:
+    daemon, _ = made
+    gc.unfreeze()
+    try:
+        config_path.write_text(CONFIG.replace("nightly", "renamed"), encoding="utf-8")
+        assert daemon.reload() is True
+        new = daemon.runtime.config.schedules["renamed"]
+        # Frozen: the cyclic collector's full passes no longer walk it (they paused fires).
+        assert gc.get_freeze_count() > 0
+        assert not any(o is new for o in gc.get_objects())
+    finally:
+        gc.unfreeze()
