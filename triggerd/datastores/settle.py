@@ -12,14 +12,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import repeat
+from operator import itemgetter
+from typing import NamedTuple
 
 from triggerd.datastores.snapshot import Entry
 
 LISTINGS_TO_SETTLE = 2
 
 
-@dataclass(frozen=True, slots=True)
-class Tracked:
+class Tracked(NamedTuple):
+    """A tuple (as ``Entry`` is): a first poll makes one per file, 100,000 of them, and a
+    frozen dataclass cost twice the time of a tuple to build (``__setattr__`` per field)."""
+
     fired: Entry | None  # the version that fired or was the baseline; None: never fired
     candidate: Entry | None = None  # a newer version waiting to settle
     seen_at: datetime | None = None  # when the candidate was first seen
@@ -57,6 +62,10 @@ def settle(
     ``window``: how long a candidate must stay unchanged; None means two listings.
     """
     result = SettleResult()
+    if baseline and not tracked:  # a first poll: every path is new and is the baseline
+        result.inserts = _baseline(listing)
+        result.changes = len(result.inserts)
+        return result
     still_listed = 0  # tracked paths in the listing
     for path, entry in listing.items():
         known = tracked.get(path)
@@ -81,6 +90,18 @@ def settle(
         result.changes += len(result.removals)
     result.fire.sort()
     return result
+
+
+def _baseline(listing: Mapping[str, Entry]) -> dict[str, Tracked]:
+    """``{path: Tracked(fired=entry)}`` for every path, made in C: ``tuple.__new__(Tracked,
+    (entry, None, None, 0))`` is what ``Tracked(entry)`` does, without its Python frame (the
+    per-path loop of ``settle`` was a fifth of a 100,000-file first poll)."""
+    pairs = list(listing.items())
+    fields = zip(map(_second, pairs), repeat(None), repeat(None), repeat(0))
+    return dict(zip(map(_first, pairs), map(tuple.__new__, repeat(Tracked), fields), strict=True))
+
+
+_first, _second = itemgetter(0), itemgetter(1)
 
 
 def _decide(

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from itertools import islice, repeat
-from operator import attrgetter
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, select, update
@@ -152,8 +152,9 @@ def _insert_new(
     # paths alone are sorted: a list of (path, state) pairs would be 64 MB at 1,000,000 files.)
     paths = sorted(inserts)
     states = list(map(inserts.__getitem__, paths))
-    settled = not any(map(_candidate, states)) and not any(map(_seen_at, states))
-    if baseline and settled and all(map(_fired, states)):  # (an Entry is a non-empty tuple)
+    # Every row a baseline row (fired, no candidate, no polls): the shorter INSERT. (An Entry is
+    # a non-empty tuple; one pass over the (candidate, seen_at, polls) tails, in C.)
+    if baseline and all(map(_fired, states)) and all(map(_SETTLED_TAIL.__eq__, map(_tail, states))):
         _insert_baseline(conn, schedule, paths, states)
         return
     for path, state in zip(paths, states, strict=True):
@@ -178,27 +179,21 @@ def _insert_new(
 def _insert_baseline(
     conn: Connection, schedule: str, paths: list[str], states: list[Tracked]
 ) -> None:
-    """A baseline's rows (each at its fired version, no candidate), made in C: 100,000 rows in
-    ~40 ms instead of ~65 ms for the loop that builds each tuple in Python (a busy machine)."""
+    """A baseline's rows (each at its fired version, no candidate, no polls), made in C: 100,000
+    rows in ~40 ms instead of ~65 ms for the loop that builds each tuple in Python (a busy
+    machine). Four binds a row, ``candidate_polls`` and ``origin`` written in the statement:
+    ~15% less time in SQLite than six."""
     fired = map(_fired, states)
     versions = map(_fired, states)
-    rows = zip(
-        repeat(schedule),
-        paths,
-        map(_size, fired),
-        map(_version, versions),
-        map(_polls, states),
-        repeat(BASELINE),
-        strict=False,  # the paths end it
-    )
-    sql = _insert_sql(conn.dialect.paramstyle, _SETTLED)
+    rows = zip(repeat(schedule), paths, map(_size, fired), map(_version, versions), strict=False)
+    sql = _insert_baseline_sql(conn.dialect.paramstyle)
     while batch := list(islice(rows, _ROWS_PER_STATEMENT)):
         conn.exec_driver_sql(sql, batch)
 
 
-_fired, _polls = attrgetter("fired"), attrgetter("polls")
-_candidate, _seen_at = attrgetter("candidate"), attrgetter("seen_at")
-_size, _version = attrgetter("size"), attrgetter("version")
+_fired, _tail = itemgetter(0), itemgetter(1, 2, 3)  # Tracked: fired, (candidate, seen_at, polls)
+_SETTLED_TAIL = (None, None, 0)
+_size, _version = itemgetter(0), itemgetter(1)  # Entry: size, version
 
 
 def _unprocessed(value: Any) -> Any:
@@ -213,6 +208,17 @@ def _insert_sql(paramstyle: str, columns: int) -> str:
     return (
         f"INSERT INTO {t.name} ({', '.join(_COLUMNS[:columns])}) "  # noqa: S608 - names only
         f"VALUES ({', '.join([mark] * columns)}) ON CONFLICT (schedule, path) DO NOTHING"
+    )
+
+
+@cache
+def _insert_baseline_sql(paramstyle: str) -> str:
+    """The INSERT of a baseline row: its first four columns bound, then no polls and
+    ``origin`` = ``BASELINE`` as constants of the statement (no value from outside)."""
+    mark = "?" if paramstyle == "qmark" else "%s"
+    return (
+        f"INSERT INTO {t.name} ({', '.join(_COLUMNS[:_SETTLED])}) "  # noqa: S608 - constants only
+        f"VALUES ({', '.join([mark] * 4)}, 0, '{BASELINE}') ON CONFLICT (schedule, path) DO NOTHING"
     )
 
 
