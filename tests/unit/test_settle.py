@@ -125,3 +125,17 @@ def test_a_wall_clock_step_back_restarts_a_settle_duration_rather_than_adding_th
     assert folder.tracked["in/a.csv"].seen_at == T0 - timedelta(hours=1)
     folder.poll({"in/a.csv": A1}, T0 - timedelta(minutes=50))
     assert folder.fired == [("in/a.csv", A1)]  # ten minutes after the step, not 70
+
+
+def test_a_first_poll_tracks_every_file_at_its_listed_version() -> None:
+    """The first poll's states are built in one pass (no per-path loop): the same states, of
+    the same type, as the loop builds for a baseline over paths already tracked."""
+    listing = {f"in/{n:03d}.csv": Entry(n, str(1000 + n)) for n in range(50)}
+
+    fresh = settle({}, listing, now=T0, baseline=True)
+    again = settle({"in/other.csv": Tracked(fired=B1)}, listing, now=T0, baseline=True)
+
+    assert fresh.inserts == again.inserts == {p: Tracked(fired=e) for p, e in listing.items()}
+    assert all(type(state) is Tracked for state in fresh.inserts.values())
+    assert fresh.inserts["in/007.csv"].last_seen == Entry(7, "1007")
+    assert (fresh.changes, fresh.fire, fresh.updates, fresh.removals) == (50, [], {}, [])
