@@ -10,7 +10,7 @@ import pytest
 
 from triggerd.datastores.settle import Tracked
 from triggerd.datastores.snapshot import Entry
-from triggerd.store import Store, snapshots, states
+from triggerd.store import Store, open_store, snapshots, states
 
 T0 = datetime(2026, 12, 1, 12, 0, 30, 123456, tzinfo=UTC)
 ROWS: dict[str, Tracked] = {
@@ -76,3 +76,62 @@ def test_a_row_already_there_is_kept_and_the_others_go_in(
 
     assert store.read(snapshots.load, "watch") == {**ROWS, **event}
     assert origins(store)["fired"] == 1
+
+
+def _migrate(store_url: str, revision: str, *, down: bool = False) -> None:
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+    from sqlalchemy import create_engine
+
+    from triggerd.store.db import MIGRATIONS
+
+    engine = create_engine(store_url)
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        (command.downgrade if down else command.upgrade)(cfg, revision)
+    engine.dispose()
+
+
+def _table_sql(store_url: str) -> str:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(store_url)
+    with engine.connect() as conn:
+        sql = conn.execute(
+            text("SELECT sql FROM sqlite_master WHERE name = 'datastore_entries'")
+        ).scalar_one()
+    engine.dispose()
+    return str(sql)
+
+
+def test_snapshots_kept_before_migration_0008_are_kept_by_it_and_back(store_url: str) -> None:
+    """0008 rebuilds the SQLite table without its rowid (PostgreSQL: nothing to do); the rows a
+    daemon of 0007 kept come through it, and through its downgrade, unchanged."""
+    from sqlalchemy import create_engine
+
+    _migrate(store_url, "0007")
+    engine = create_engine(store_url)
+    with engine.begin() as conn:
+        states.ensure(conn, "watch", T0)
+        snapshots.write(conn, "watch", inserts=ROWS, updates={}, removals=[], baseline=True)
+    engine.dispose()
+
+    store = open_store(store_url)  # migrates to the head
+    try:
+        assert store.read(snapshots.load, "watch") == ROWS
+        assert origins(store) == {"baseline": 4, "settling": 2}
+    finally:
+        store.close()
+    if store_url.startswith("sqlite"):
+        assert _table_sql(store_url).rstrip().endswith("WITHOUT ROWID")
+
+    _migrate(store_url, "0007", down=True)
+    if store_url.startswith("sqlite"):
+        assert "WITHOUT ROWID" not in _table_sql(store_url)
+    store = open_store(store_url)
+    try:
+        assert store.read(snapshots.load, "watch") == ROWS
+    finally:
+        store.close()

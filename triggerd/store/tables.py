@@ -165,6 +165,7 @@ datastore_entries = Table(
     # Why the fired version is there: "baseline" (present at the first poll, not fired) or
     # "fired"; NULL for rows written before migration 0005.
     Column("origin", String(16), nullable=True),
+    sqlite_with_rowid=False,  # migration 0008: the primary key is the table
 )
 
 # Files a poll saw and will not fire for a reason other than the snapshot (excluded by a
