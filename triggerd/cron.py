@@ -33,6 +33,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
+from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 from cronsim import CronSim, CronSimError
@@ -167,6 +168,8 @@ class CronTimetable(WallClock):
     start_time: datetime | None = None  # naive wall time in time_zone; no slot before it
     end_time: datetime | None = None  # naive wall time in time_zone; no slot after it
     _period: timedelta = field(init=False, repr=False, compare=False)
+    # next_fire_after's last (after, slot): it answers any later ``after`` before that slot.
+    _last: ClassVar[tuple[datetime, datetime] | None] = None
 
     def __post_init__(self) -> None:
         expression, period = _parse(self.expression)
@@ -196,6 +199,8 @@ class CronTimetable(WallClock):
         """The first slot strictly after ``after`` (aware, returned in UTC), or None if there is
         none. ``anchor`` changes nothing: a cron expression has no phase."""
         _require_aware("after", after)
+        if (last := self._last) is not None and last[0] <= after < last[1]:
+            return last[1]  # no slot in (last after, last slot): the same next slot
         threshold = self._lower(after)
         best: datetime | None = None
         for instant, real in self._candidates(threshold):
@@ -204,7 +209,10 @@ class CronTimetable(WallClock):
             if real and instant > threshold:
                 break  # later wall times localize later still
         end = self.end
-        return None if best is None or (end is not None and best > end) else best
+        if best is None or (end is not None and best > end):
+            return None
+        object.__setattr__(self, "_last", (after, best))  # one tuple: read by any thread
+        return best
 
     def fire_times(
         self, after: datetime, count: int, *, anchor: datetime | None = None

@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 from triggerd.humanize import in_order
@@ -53,13 +54,7 @@ _UNIT = {
     Frequency.WEEK: timedelta(days=7),
     Frequency.MONTH: timedelta(days=31),
 }
-_UNIT_NAME = {
-    Frequency.MINUTE: "minute",
-    Frequency.HOUR: "hour",
-    Frequency.DAY: "day",
-    Frequency.WEEK: "week",
-    Frequency.MONTH: "month",
-}
+_UNIT_NAME = {frequency: frequency.value.lower() for frequency in Frequency}  # "minute", ...
 # datetime holds the years 1 to 9999. A recurrence whose period is longer than that span can
 # never fire twice, and its period (interval x unit) would overflow timedelta for a large enough
 # interval (Month/40,000,000), so config validation refuses an interval above max_interval().
@@ -81,6 +76,7 @@ def max_interval(frequency: Frequency) -> int:
 # Bounds on every search loop: after this many periods (or candidate days) there is no next fire.
 _MAX_PERIODS = 2_000
 _MAX_ITEMS = 100_000
+_OFFSET_BOUND = timedelta(days=1)  # a UTC offset is less than this, either way
 
 
 def successive(
@@ -155,6 +151,10 @@ class Recurrence(WallClock):
     end_time: datetime | None = None  # naive wall time in time_zone; no fire after it
     month_days: tuple[int, ...] | None = None  # Month only (Azure ML v2), 1 to 31
 
+    # next_fire_after's last (anchor or None, after, fire): it answers any later ``after``
+    # before that fire (startup's next fire and catch-up, a slot's wake-ups; not a field).
+    _last: ClassVar[tuple[datetime | None, datetime, datetime] | None] = None
+
     @property
     def period(self) -> timedelta:
         """Interval x unit (a month counts as 31 days): the basis of the default misfire grace."""
@@ -176,6 +176,9 @@ class Recurrence(WallClock):
         ``start_time``, and then it fires itself ("first run immediate").
         """
         _require_aware("after", after)
+        key = anchor if self.start_time is None else None  # the anchor matters only then
+        if (last := self._last) is not None and last[0] == key and last[1] <= after < last[2]:
+            return last[2]  # no fire in (last after, last fire): the same next fire
         start = self._start(anchor)
         end = self.end
         if end is not None and after >= end:
@@ -184,8 +187,9 @@ class Recurrence(WallClock):
             moment = self._next_unbounded(after, start)
         except OverflowError:  # past year 9999
             return None
-        if moment is not None and end is not None and moment > end:
+        if moment is None or (end is not None and moment > end):
             return None
+        object.__setattr__(self, "_last", (key, after, moment))  # one tuple: read by any thread
         return moment
 
     def _next_unbounded(self, after: datetime, start: _Start) -> datetime | None:
@@ -291,10 +295,15 @@ class Recurrence(WallClock):
         zone = self.zone
         best: datetime | None = None
         first_day: date | None = None
+        # A day whose last wall time is an offset bound before the threshold's UTC wall time
+        # has no candidate after it: it is passed over without localizing its times.
+        utc_wall, last_time = threshold.astimezone(UTC).replace(tzinfo=None), clock[-1]
         for day in self._pattern_days(start.wall.date(), threshold.astimezone(zone).date()):
             # Gap localization can put a wall time of the next day before one of this day.
             if first_day is not None and day > first_day + timedelta(days=1):
                 break
+            if first_day is None and utc_wall - datetime.combine(day, last_time) >= _OFFSET_BOUND:
+                continue
             for wall_time in clock:
                 candidate = localize(datetime.combine(day, wall_time), zone)
                 if candidate > threshold and (best is None or candidate < best):

@@ -1,8 +1,11 @@
-"""Limits on one config file, checked on the YAML event stream before anything is built.
+"""Limits on one config file, checked before anything is built: on the YAML event stream, or,
+for a text that holds no anchor, alias or directive (no ``&``, ``*`` or ``%``), on its
+composed tree (``measure_tree``), which without aliases is no larger than the file.
 
 An alias (``*name``) repeats its anchored value wherever it appears, so nine levels of
-``&a [*b, *b, ...]`` (about 300 bytes) would build hundreds of millions of values. Before the
-file is composed, one pass over the parser's events measures what building it would make:
+``&a [*b, *b, ...]`` (about 300 bytes) would build hundreds of millions of values. Before a
+file that may hold aliases is composed, one pass over the parser's events measures what
+building it would make:
 
 - ``MAX_VALUES``: every scalar, list and mapping (keys included), counted with each alias
   expanded. The expanded size of each anchor is remembered when its value ends, so an alias
@@ -27,6 +30,10 @@ from triggerd.config.yamlrules import ConfigLoader
 MAX_BYTES = 64 * 1024 * 1024
 MAX_VALUES = 1_000_000
 MAX_DEPTH = 100
+# A text at most this long is composed before it is measured (``measure_tree``) when it holds no
+# anchor, alias or directive: a value takes at least about half a character, so composing it
+# builds no more nodes than a file within MAX_VALUES does.
+TREE_MAX_CHARS = MAX_VALUES // 2
 
 
 @dataclass(frozen=True)
@@ -64,20 +71,9 @@ class _Measure:
 
     def refusal(self, height: int) -> str | None:
         if self.values > MAX_VALUES:
-            if self.aliases:
-                return (
-                    f"aliases (*name) expand this file to more than {MAX_VALUES:,} values, "
-                    "the limit for one file (is it an alias bomb?): repeat less through aliases"
-                )
-            return (
-                f"the file holds more than {MAX_VALUES:,} values, the limit for one file: "
-                "split it into several files"
-            )
+            return _too_many(self.aliases)
         if len(self.stack) + height > MAX_DEPTH:
-            return (
-                f"lists and mappings are nested more than {MAX_DEPTH} levels deep "
-                f"(the limit{', aliases included' if self.aliases else ''})"
-            )
+            return _too_deep(self.aliases)
         return None
 
     def event(self, event: yaml.Event) -> str | None:
@@ -112,6 +108,50 @@ class _Measure:
                 "YAML 1.2, as the Azure ML SDK does; remove the directive"
             )
         return None
+
+
+def _too_many(aliases: bool) -> str:
+    if aliases:
+        return (
+            f"aliases (*name) expand this file to more than {MAX_VALUES:,} values, "
+            "the limit for one file (is it an alias bomb?): repeat less through aliases"
+        )
+    return (
+        f"the file holds more than {MAX_VALUES:,} values, the limit for one file: "
+        "split it into several files"
+    )
+
+
+def _too_deep(aliases: bool) -> str:
+    return (
+        f"lists and mappings are nested more than {MAX_DEPTH} levels deep "
+        f"(the limit{', aliases included' if aliases else ''})"
+    )
+
+
+def measure_tree(root: yaml.Node) -> Refusal | None:
+    """``measure`` of a file already composed that holds no anchor, alias or directive (its
+    text has no ``&``, ``*`` or ``%``: see ``yamltree.parse_yaml``). Without aliases the nodes
+    are a tree, as large as the file; walked in the order of its events, with the same counts,
+    it is refused for the same reason at the same line. (libyaml itself stops composing at
+    1,000 levels.) Iterative: no recursion however deep."""
+    values = 0
+    pending: list[tuple[yaml.Node, int]] = [(root, 0)]  # a node, and the levels around it
+    while pending:
+        node, depth = pending.pop()
+        values += 1
+        if values > MAX_VALUES:
+            return Refusal(_too_many(False), node.start_mark.line + 1)
+        if isinstance(node, yaml.ScalarNode):
+            continue
+        if depth + 1 > MAX_DEPTH:
+            return Refusal(_too_deep(False), node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        else:
+            children = node.value
+        pending.extend((child, depth + 1) for child in reversed(children))
+    return None
 
 
 def measure(text: str) -> Refusal | None:

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from triggerd.config.yamllimits import MAX_DEPTH, measure
+from triggerd.config.yamllimits import MAX_DEPTH, TREE_MAX_CHARS, measure, measure_tree
 from triggerd.config.yamlrules import (
     MERGE,
     YAML11_BOOL,
@@ -180,6 +180,10 @@ def parse_yaml(text: str, file: str) -> tuple[Node | None, list[ConfigProblem]]:
     Whatever ``text`` holds, the only exceptions are the problems returned.
     """
     try:
+        if len(text) <= TREE_MAX_CHARS and not any(c in text for c in "&*%"):  # no aliases
+            built = _compose_first(text, file)
+            if built is not None:
+                return built
         refused = measure(text)
         if refused is not None:
             return None, [ConfigProblem(file, "", refused.message, refused.line)]
@@ -194,6 +198,28 @@ def parse_yaml(text: str, file: str) -> tuple[Node | None, list[ConfigProblem]]:
     except RecursionError:  # not expected below MAX_DEPTH; never let it out
         message = f"lists and mappings are nested too deeply (the limit is {MAX_DEPTH} levels)"
         return None, [ConfigProblem(file, "", message)]
+
+
+def _compose_first(text: str, file: str) -> tuple[Node | None, list[ConfigProblem]] | None:
+    """A text without anchors, aliases or directives, read in one pass: composed, its tree
+    measured (``measure_tree``: the limits and lines of ``measure``), then built. None when it
+    does not compose: the two passes then say what is wrong, as they would have (a limit that
+    is passed before the error is reported first)."""
+    loader = ConfigLoader(text)
+    try:
+        try:
+            root = loader.get_single_node()
+        except yaml.YAMLError:
+            return None
+        if root is None:
+            return None, []
+        refused = measure_tree(root)
+        if refused is not None:
+            return None, [ConfigProblem(file, "", refused.message, refused.line)]
+        builder = _Builder(loader, file)
+        return builder.build(root, ()), builder.problems
+    finally:
+        loader.dispose()
 
 
 def _build(text: str, file: str) -> tuple[Node | None, list[ConfigProblem]]:

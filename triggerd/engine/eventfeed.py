@@ -24,12 +24,12 @@ import random
 import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from triggerd.config.blob_events import BlobEvents
 from triggerd.datastores.blob_events import BlobEvent, MalformedMessage, parse_message
-from triggerd.datastores.event_queue import EventQueue, Received
 from triggerd.datastores.names import shown
 from triggerd.datastores.snapshot import Entry
 from triggerd.engine.eventroute import ALREADY_SEEN, REASONS, Watched, route
@@ -39,6 +39,9 @@ from triggerd.observability.metrics import Metrics
 from triggerd.runs import NewRun, RunStatus
 from triggerd.store import Store, eventfires, states
 from triggerd.store.eventfires import EventFire, EventsRecorded
+
+if TYPE_CHECKING:  # the queue (and the Azure SDK) is imported only when a feed is configured
+    from triggerd.datastores.event_queue import EventQueue, Received
 
 EMPTY_WAIT = 1.0  # seconds: an empty queue is asked again this soon
 BASELINE_WAIT = 1.0  # seconds: how often a feed waiting for first listings looks again

@@ -16,13 +16,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from triggerd.config import Config, Schedule
 from triggerd.config.blob_events import BlobEvents
 from triggerd.config.models import AzureBlobDatastore
 from triggerd.config.triggers import DatastoreTrigger
-from triggerd.datastores.azure_blob import account_name, account_url_of
-from triggerd.datastores.event_queue import EventQueue, WayIn, queue_address
 from triggerd.datastores.filters import watch_filter
 from triggerd.datastores.paths import normalise_path_on_datastore
 from triggerd.datastores.settle import SettleResult
@@ -34,6 +33,9 @@ from triggerd.errors import ListingError
 from triggerd.observability.metrics import Metrics
 from triggerd.runs import NewRun
 from triggerd.store import Store
+
+if TYPE_CHECKING:
+    from triggerd.datastores.event_queue import EventQueue
 
 STOP_WAIT = 5.0  # seconds a stopping feed's turn in flight is waited for
 
@@ -48,6 +50,8 @@ class _Wanted:
 def queue_key(datastore: AzureBlobDatastore, events: BlobEvents) -> str:
     """The queue's URL (``http://127.0.0.1:10001/devstoreaccount1/landing-events``), or, when a
     secret it needs is missing, how the config reaches it (``env:LANDING_CONN/landing-events``)."""
+    from triggerd.datastores.event_queue import WayIn, queue_address  # the Azure SDK: see _queue
+
     address = queue_address(datastore)
     if address is not None:
         return address.lower()
@@ -84,10 +88,22 @@ def wanted_feeds(config: Config) -> dict[str, _Wanted]:
 
 def _account(datastore: AzureBlobDatastore) -> str | None:
     """The datastore's storage account, lower case (None when it cannot be told offline)."""
+    from triggerd.datastores.azure_blob import account_name, account_url_of  # see _queue
+
     try:
         return account_name(account_url_of(datastore)).lower()
     except (ListingError, ValueError):
         return None
+
+
+def _queue(datastore: AzureBlobDatastore) -> EventQueue:
+    """The datastore's event queue, opened. The Azure SDK (blob and queue, with requests,
+    cryptography and isodate: ~300 modules, ~0.13 s) is imported here and by ``queue_key`` and
+    ``_account``, which run only for datastores with ``events:``: a daemon without them never
+    loads it (``tests/unit/test_lazy_imports.py``)."""
+    from triggerd.datastores.event_queue import EventQueue
+
+    return EventQueue.for_datastore(datastore)
 
 
 class EventFeeds:
@@ -129,7 +145,7 @@ class EventFeeds:
                 key,
                 want.events,
                 want.watched,
-                open_queue=functools.partial(EventQueue.for_datastore, want.datastore),
+                open_queue=functools.partial(_queue, want.datastore),
                 store=self._store,
                 clock=self._clock,
                 plan=self._plan,

@@ -65,17 +65,21 @@ def plan_time_fires(
     policy: CatchupPolicy,
     enabled: bool = True,
     gaps: Sequence[tuple[datetime, datetime]] = (),
+    until: datetime | None = None,
 ) -> TimePlan:
-    """Decide every slot in (cursor, now] (and never one before ``first_seen``).
+    """Decide every slot in (cursor, until] (and never one before ``first_seen``).
 
-    ``gaps``: spans (start, end] of wall time that a clock step jumped over."""
+    ``until`` (default ``now``) may lie a little ahead of ``now``: a pass prepared before its
+    slot (``timepass.py``) decides the slot early and commits it once it has come; lateness is
+    measured from ``now`` either way. ``gaps``: spans (start, end] of wall time that a clock
+    step jumped over."""
     lower = first_seen - timedelta(microseconds=1)
     if cursor is not None and cursor > lower:
         lower = cursor
     horizon = now - max(policy.grace, EXAMINE_HORIZON)
     cut_short = horizon if horizon > lower else None
     start = max(lower, horizon)
-    slots = recurrence.fire_times_between(start, now, anchor=first_seen)
+    slots = recurrence.fire_times_between(start, now if until is None else until, anchor=first_seen)
     if not slots:
         return TimePlan((), cursor, cut_short)
     if not enabled:

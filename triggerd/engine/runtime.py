@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Collection
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from triggerd.config import Config, Schedule
 from triggerd.config.triggers import DatastoreTrigger, TimeTrigger
@@ -146,6 +146,14 @@ class Runtime:
         self.times.seen(known)
         for schedule in self.config.schedules.values():
             state = known[schedule.name]
+            if isinstance(schedule.trigger, TimeTrigger):
+                # Asked first from where the catch-up pass below starts looking (the cursor, or
+                # just before the anchor): the timetable keeps that answer, and when nothing is
+                # due it is also the next fire after now, so one search serves both.
+                low = state.first_seen_at - timedelta(microseconds=1)
+                if state.cursor_at is not None and state.cursor_at > low:
+                    low = state.cursor_at
+                schedule.trigger.every.next_fire_after(low, anchor=state.first_seen_at)
             next_fire = self.next_fire(schedule, state.first_seen_at)
             if next_fire is not None:  # the scheduler's first wake-up, computed once
                 self.first_fires[schedule.name] = next_fire

@@ -29,9 +29,11 @@ from typing import Any
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_RUNNING
 from apscheduler.triggers.base import BaseTrigger
 
 from triggerd.engine.clockwatch import ClockStep
+from triggerd.engine.timepass import AHEAD
 from triggerd.observability.logging import get_logger
 from triggerd.recurrence import Recurrence
 from triggerd.timetable import Timetable
@@ -56,16 +58,16 @@ class TimeScheduler:
         added, and after each wake-up (None: the recurrence has no more slots)."""
         self._on_due = on_due
         self._on_next_fire = on_next_fire
+        # Never drop a late wake-up (None = no grace limit); coalesce a backlog into one
+        # wake-up: planning records every due slot anyway. Each time job is also given them
+        # itself: a job with every option set is not modified again when it is taken in.
+        self._job_options: dict[str, Any] = {
+            "misfire_grace_time": None,
+            "coalesce": True,
+            "max_instances": 1,
+        }
         self._scheduler = _Scheduler(
-            before_pass,
-            timezone=UTC,
-            job_defaults={
-                # Never drop a late wake-up (None = no grace limit); coalesce a backlog into one
-                # wake-up: planning records every due slot anyway.
-                "misfire_grace_time": None,
-                "coalesce": True,
-                "max_instances": 1,
-            },
+            before_pass, timezone=UTC, job_defaults=dict(self._job_options)
         )
         self._members: dict[_Group, set[str]] = {}  # a recurrence's schedules
         self._jobs: dict[_Group, str] = {}  # a recurrence's job id
@@ -100,13 +102,17 @@ class TimeScheduler:
         if members is None:
             members = self._members[group] = set()
             job_id = self._jobs[group] = f"time:{next(self._ids)}"
-            options: dict[str, Any] = {"next_run_time": first} if first is not None else {}
+            options = dict(self._job_options)
+            if first is not None:
+                options["next_run_time"] = first
+            # The name is the id: the trigger's words (``describe()``) are worked out only if
+            # APScheduler shows the job (its ``str`` names the trigger), not for every job.
             self._scheduler.add_job(
                 self._wake_job,
                 trigger=trigger,
                 args=[group],
                 id=job_id,
-                name=f"{job_id} {trigger}",
+                name=job_id,
                 replace_existing=True,
                 **options,
             )
@@ -154,6 +160,7 @@ class TimeScheduler:
         for job_id in [*jobs, BEAT_JOB]:
             with contextlib.suppress(JobLookupError):
                 self._scheduler.modify_job(job_id, next_run_time=now)
+        self._scheduler.woken_ahead.clear()  # the instants they were for may come again
 
     def _wake(self, group: _Group) -> None:
         with self._lock:
@@ -165,7 +172,9 @@ class TimeScheduler:
                 "schedule.tick_failed", schedules=len(names), error=str(exc), exc_info=True
             )
         recurrence, anchor = group
-        self._on_next_fire(names, recurrence.next_fire_after(datetime.now(UTC), anchor=anchor))
+        # Woken up to AHEAD before the slot (see _Scheduler): the next fire is the one after it.
+        after = datetime.now(UTC) + AHEAD
+        self._on_next_fire(names, recurrence.next_fire_after(after, anchor=anchor))
 
     @property
     def running(self) -> bool:
@@ -186,18 +195,27 @@ class TimeScheduler:
 
 
 class _Scheduler(BackgroundScheduler):  # type: ignore[misc]  # APScheduler 3 is untyped
-    """APScheduler's background scheduler, looking at its jobs at least every second.
+    """APScheduler's background scheduler, looking at its jobs at least every second, and
+    waking the planner ``AHEAD`` of each slot.
 
     APScheduler sleeps until the next job is due by the wall clock, measured on the monotonic
     clock: after a step back of an hour it would sleep an hour, and a step forward would not
     wake it. Looking every second (the due jobs come from a sorted index: a look is cheap)
     bounds what a step can delay to a second, and ``before_pass`` (the clock check) runs first.
+
+    A timetable job's function is also called ``AHEAD`` of its instant, here in the loop's
+    thread (it only names schedules to the planner): the planner plans the slot and builds its
+    rows before it, and commits at it (``timepass.py``). APScheduler still runs the job at the
+    instant, as before; by then the slot is recorded and that pass finds nothing to do, or it
+    plans the slot itself if the early pass could not commit it.
     """
 
     def __init__(self, before_pass: Callable[[], object], **options: Any) -> None:
         super().__init__(**options)
         self._before_pass = before_pass
         self.loop_at = time.monotonic()
+        self.woken_ahead: dict[str, datetime] = {}  # job id -> the instant it was woken for
+        self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def _process_jobs(self) -> float:
         self.loop_at = time.monotonic()
@@ -206,7 +224,39 @@ class _Scheduler(BackgroundScheduler):  # type: ignore[misc]  # APScheduler 3 is
         except Exception as exc:  # never stop the loop
             get_logger().error("scheduler.check_failed", error=str(exc))
         wait = super()._process_jobs()
-        return LOOK_EVERY if wait is None else min(wait, LOOK_EVERY)
+        wait = LOOK_EVERY if wait is None else min(wait, LOOK_EVERY)
+        if self.state != STATE_RUNNING:
+            return wait
+        try:
+            return min(wait, self.wake_ahead())
+        except Exception as exc:  # never stop the loop: the jobs still run at their instants
+            get_logger().error("scheduler.check_failed", error=str(exc))
+            return wait
+
+    def wake_ahead(self) -> float:
+        """Call the function of each timetable job due within ``AHEAD`` (once per instant);
+        the seconds until the next one is, within the next look."""
+        now = self.now()
+        soon = now + AHEAD
+        with self._jobstores_lock:
+            jobs = [
+                job
+                for store in self._jobstores.values()
+                for job in store.get_due_jobs(soon + timedelta(seconds=LOOK_EVERY))
+                if isinstance(job.func, _Wake)
+            ]
+        self.woken_ahead = {i: at for i, at in self.woken_ahead.items() if at >= now}
+        wait = LOOK_EVERY
+        for job in jobs:
+            at = job.next_run_time
+            if self.woken_ahead.get(job.id) == at:
+                continue
+            if at > soon:
+                wait = min(wait, (at - soon).total_seconds())
+                continue
+            self.woken_ahead[job.id] = at
+            job.func(*job.args)
+        return wait
 
 
 class _Wake:

@@ -4,14 +4,24 @@ Called when APScheduler wakes the planner (``batcher.py`` gathers the schedules 
 few milliseconds) and once for every schedule at start, which is how missed slots are caught
 up. It reads as little as it can: a schedule's row only the first time it plans it (after that
 it plans from the cursor it committed itself) and the CLI's enable/disable overrides every
-pass. It knows nothing of threads or signals: tests drive it with an injected clock.
+pass. It knows nothing of threads or signals: tests drive it with an injected clock (and an
+injected sleep).
+
+The scheduler wakes it ``AHEAD`` of a slot, so the slot's cost is paid before it: the pass
+plans the slot and builds its rows early, writes them in a transaction opened ``HOLD`` before
+the slot, and COMMITs once the wall clock reads the slot (never before), after checking that
+nothing it planned from changed meanwhile.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Collection, Mapping
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.engine import Connection
 
 from triggerd.config import Schedule
 from triggerd.config.triggers import TimeTrigger
@@ -22,6 +32,16 @@ from triggerd.observability.logging import get_logger
 from triggerd.observability.metrics import Metrics
 from triggerd.runs import NewRun, RunStatus, TriggerKind, time_fire_key
 from triggerd.store import ScheduleState, Store, states
+from triggerd.store.store import PreparedFires
+
+# How far ahead of a slot the scheduler wakes the planner: enough to plan a thousand fires and
+# build their rows (~20 ms on a quiet machine, several times that on a loaded one) before it.
+AHEAD = timedelta(milliseconds=200)
+# How long before the slot a prepared pass opens its transaction and writes its rows (a
+# thousand rows: ~5-10 ms quiet; the write lock is held until the COMMIT at the slot).
+HOLD = timedelta(milliseconds=50)
+# The longest a prepared pass sleeps for its slot: past it the wall clock must have stepped back.
+WAIT_LIMIT_S = AHEAD.total_seconds() * 2
 
 
 def truncate(moment: datetime) -> datetime:
@@ -39,10 +59,11 @@ class TimePass:
         on_recorded: Callable[[], None] = lambda: None,
         metrics: Metrics | None = None,
         check_clock: Callable[[], object] = lambda: None,
+        sleep: Callable[[float], object] = time.sleep,
     ) -> None:
         """``schedules()``: the schedules in force. ``check_clock()`` is called at every pass,
         after it read the time: it reports a wall-clock step (``clock_stepped``) before the
-        pass plans past it."""
+        pass plans past it. ``sleep(seconds)``: how a pass prepared ahead waits for its slot."""
         self._schedules = schedules
         self._store = store
         self._clock = clock
@@ -51,6 +72,8 @@ class TimePass:
         self._on_recorded = on_recorded
         self._metrics = metrics
         self._check_clock = check_clock
+        self._sleep = sleep
+        self._epoch = 0  # bumped whenever a cursor is moved by another path
         self._lock = threading.Lock()  # one planning pass at a time
         self._first_seen: dict[str, datetime] = {}  # anchors never change once stored
         # The cursor this process last committed per time schedule. A cursor only moves
@@ -73,6 +96,7 @@ class TimePass:
     def forget_cursor(self, name: str) -> None:
         """The schedule's cursor was moved by another path (a reload): read it again."""
         self._cursors.pop(name, None)
+        self._epoch += 1
 
     def clock_stepped(self, step: ClockStep) -> None:
         """The wall clock jumped. Forward: the slots in the span it skipped count as missed
@@ -94,39 +118,111 @@ class TimePass:
         self, names: Collection[str], *, known: Mapping[str, ScheduleState] | None = None
     ) -> int:
         """Plan the due slots of these time schedules and record them in one transaction;
-        returns the pending runs recorded."""
+        returns the pending runs recorded.
+
+        A slot at most ``AHEAD`` away is planned now and committed once it has come: the
+        scheduler wakes the planner that much early, so planning and building the rows are done
+        before the slot, the rows are written in a transaction opened ``HOLD`` before it, and
+        only its COMMIT waits for the slot. What the plan was made from is checked again: the
+        enable/disable overrides inside the transaction (under SQLite's write lock), the config,
+        clock steps and cursors right before the COMMIT; if any changed, the transaction is
+        rolled back and the pass plans again from the time it is then."""
         with self._lock, collector_paused():
             now = self._clock()
             self._check_clock()
-            gaps = self._gaps
-            found = dict(known) if known is not None else self._planning_states(names)
-            schedules = self._schedules()
-            plans: list[tuple[Schedule, TimePlan]] = []
-            # Schedules deployed together often plan alike (same recurrence, first seen and
-            # cursor): a plan holds no schedule name, so each distinct one is computed once.
-            planned: dict[tuple[object, ...], TimePlan] = {}
-            for name in names:
-                schedule = schedules.get(name)
-                if schedule is None or not isinstance(schedule.trigger, TimeTrigger):
-                    continue
-                state = found.get(name) or self._state(name, now)
-                enabled = schedule.effective_status(state.enabled) == "Active"
-                every, policy = schedule.trigger.every, schedule.trigger.policy
-                key = (every, state.first_seen_at, state.cursor_at, policy, enabled)
-                plan = planned.get(key)
-                if plan is None:
-                    plan = planned[key] = plan_time_fires(
-                        every,
-                        first_seen=state.first_seen_at,
-                        cursor=state.cursor_at,
-                        now=now,
-                        running_since=self.running_since,
-                        policy=policy,
-                        enabled=enabled,
-                        gaps=gaps,
+            pass_ = self._prepare(names, known, now, until=now + AHEAD)
+            if (due := pass_.due) is not None:
+                # The writes start HOLD before the slot; only the COMMIT waits for it.
+                if self._wait_until(due - HOLD) and self._unchanged(pass_):
+                    recorded = self._store.commit_fires(
+                        pass_.fires,
+                        still=pass_.still,
+                        hold=lambda: self._wait_until(due) and self._unchanged(pass_),
                     )
-                plans.append((schedule, plan))
-            return self._record(plans, now)
+                    if recorded is not None:
+                        return self._recorded(pass_, recorded)
+                now = self._clock()
+                self._check_clock()
+                pass_ = self._prepare(names, None, now, until=now)
+            recorded = self._store.commit_fires(pass_.fires)
+            assert recorded is not None  # no check: always committed
+            return self._recorded(pass_, recorded)
+
+    def _prepare(
+        self,
+        names: Collection[str],
+        known: Mapping[str, ScheduleState] | None,
+        now: datetime,
+        *,
+        until: datetime,
+    ) -> _Pass:
+        """Plan the slots in (cursor, until] and build what the commit writes."""
+        gaps, since, epoch = self._gaps, self.running_since, self._epoch
+        found = dict(known) if known is not None else self._planning_states(names)
+        schedules = self._schedules()
+        plans: list[tuple[Schedule, TimePlan]] = []
+        # Schedules deployed together often plan alike (same recurrence, first seen and
+        # cursor): a plan holds no schedule name, so each distinct one is computed once.
+        planned: dict[tuple[object, ...], TimePlan] = {}
+        for name in names:
+            schedule = schedules.get(name)
+            if schedule is None or not isinstance(schedule.trigger, TimeTrigger):
+                continue
+            state = found.get(name) or self._state(name, now)
+            enabled = schedule.effective_status(state.enabled) == "Active"
+            every, policy = schedule.trigger.every, schedule.trigger.policy
+            key = (every, state.first_seen_at, state.cursor_at, policy, enabled)
+            plan = planned.get(key)
+            if plan is None:
+                plan = planned[key] = plan_time_fires(
+                    every,
+                    first_seen=state.first_seen_at,
+                    cursor=state.cursor_at,
+                    now=now,
+                    running_since=since,
+                    policy=policy,
+                    enabled=enabled,
+                    gaps=gaps,
+                    until=until,
+                )
+            plans.append((schedule, plan))
+        latest = max((p.cursor for p in planned.values() if p.decisions and p.cursor), default=now)
+        due = latest if latest > now else None  # a slot still to come: commit at it, not before
+        at = latest if due is not None else now  # the rows' created_at: never before the slot
+        batch = [(s, self._new_runs(s, plan)) for s, plan in plans]
+        decided = [
+            (s.name, runs, plan.cursor)
+            for (s, runs), (_, plan) in zip(batch, plans, strict=True)
+            if runs
+        ]
+        fires = self._store.prepare_fires(decided, now=at)
+        overrides: dict[str, bool] = {}
+        for schedule, _ in plans:
+            held = found.get(schedule.name)
+            if held is not None and held.enabled is not None:
+                overrides[schedule.name] = held.enabled
+        return _Pass(plans, batch, fires, due, schedules, gaps, since, epoch, overrides)
+
+    def _wait_until(self, due: datetime) -> bool:
+        """Sleep until the wall clock reads ``due``; False if that takes longer than the
+        pass could have been early (the clock stepped back meanwhile: plan again)."""
+        slept = 0.0
+        while (left := (due - self._clock()).total_seconds()) > 0:
+            if slept + left > WAIT_LIMIT_S:
+                return False
+            self._sleep(left)
+            slept += left
+        return True
+
+    def _unchanged(self, pass_: _Pass) -> bool:
+        """Nothing a prepared pass was planned from changed while it waited for its slot."""
+        self._check_clock()  # a step during the wait is reported (and recorded) now
+        return (
+            self._schedules() is pass_.schedules
+            and self._gaps is pass_.gaps
+            and self.running_since == pass_.since
+            and self._epoch == pass_.epoch
+        )
 
     def _state(self, name: str, now: datetime) -> ScheduleState:
         """The schedule's stored state (a plain read), created when it has none yet."""
@@ -152,22 +248,17 @@ class TimePass:
                 )  # fmt: skip
         return found
 
-    def _record(self, plans: list[tuple[Schedule, TimePlan]], now: datetime) -> int:
-        batch = [(s, self._new_runs(s, plan)) for s, plan in plans]
-        decided = [
-            (s.name, runs, plan.cursor)
-            for (s, runs), (_, plan) in zip(batch, plans, strict=True)
-            if runs
-        ]
-        recorded = self._store.record_fires_many(decided, now=now) if decided else 0
-        for schedule, plan in plans:  # committed (or nothing was due): plan on from here
+    def _recorded(self, pass_: _Pass, recorded: int) -> int:
+        """After the commit: the cursors it moved, then the wake-up, then the log lines (the
+        commit never waits for a thousand of them)."""
+        for schedule, plan in pass_.plans:  # committed (or nothing was due): plan on from here
             known = self._cursors.get(schedule.name)
             if known is None or (plan.cursor is not None and known < plan.cursor):
                 self._cursors[schedule.name] = plan.cursor
-        for schedule, new_runs in batch:
-            self._log_fires(schedule, new_runs)
         if recorded:
             self._on_recorded()
+        for schedule, new_runs in pass_.batch:
+            self._log_fires(schedule, new_runs)
         return recorded
 
     def _new_runs(self, schedule: Schedule, plan: TimePlan) -> list[NewRun]:
@@ -202,3 +293,23 @@ class TimePass:
             if self._metrics:
                 outcome = "planned" if new.status == RunStatus.PENDING else "skipped"
                 self._metrics.fire_recorded(schedule.name, "time", outcome)
+
+
+@dataclass(frozen=True)
+class _Pass:
+    """A planned pass, ready to commit, and what it was planned from."""
+
+    plans: list[tuple[Schedule, TimePlan]]
+    batch: list[tuple[Schedule, list[NewRun]]]
+    fires: PreparedFires
+    due: datetime | None  # a slot still to come when planned: commit no earlier
+    schedules: Mapping[str, Schedule]
+    gaps: tuple[tuple[datetime, datetime], ...]
+    since: datetime
+    epoch: int
+    overrides: dict[str, bool]  # the enable/disable overrides of its schedules
+
+    def still(self, conn: Connection) -> bool:
+        """The overrides are as planned (asked inside the commit's transaction)."""
+        now = states.enabled_overrides(conn)
+        return {s.name: now[s.name] for s, _ in self.plans if s.name in now} == self.overrides

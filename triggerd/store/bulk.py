@@ -1,4 +1,5 @@
-"""Bulk INSERTs through the driver's own ``executemany``: a planning pass's thousand fires."""
+"""Bulk statements through the driver's own ``executemany``: a planning pass's thousand fires
+(the run INSERTs, and the cursor UPDATE of each schedule)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Insert
 from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.sql.dml import UpdateBase
 
 
 @dataclass(frozen=True)
-class BulkInsert:
-    """An INSERT run once per row through the DBAPI's own ``executemany``.
+class BulkStatement:
+    """An INSERT (or UPDATE) run once per row through the DBAPI's own ``executemany``.
 
     SQLAlchemy's executemany builds and processes a parameter dict per row (~15 us), most of a
     1,000-fire planning pass. Here the statement is compiled once, and each value goes through
@@ -27,8 +28,12 @@ class BulkInsert:
     plan: tuple[tuple[str, Any, Any], ...]  # (row key or "", processor, converted constant)
 
     @classmethod
-    def compile(cls, stmt: Insert, dialect: Dialect, keys: list[str]) -> BulkInsert:
-        compiled = stmt.compile(dialect=dialect, column_keys=keys)
+    def compile(
+        cls, stmt: UpdateBase, dialect: Dialect, keys: list[str], *, columns: bool = True
+    ) -> BulkStatement:
+        """``keys``: what each row gives; for an INSERT (``columns``), its columns, for an
+        UPDATE with ``bindparam``s of their own names, those names (``columns=False``)."""
+        compiled = stmt.compile(dialect=dialect, column_keys=keys if columns else None)
         constants = compiled.params  # the statement's own values (the SET clause, LIKE pattern)
         binds = {rendered: bind for bind, rendered in compiled.bind_names.items()}
         names = tuple(compiled.positiontup or binds)
@@ -44,6 +49,11 @@ class BulkInsert:
 
     def run(self, conn: Connection, rows: list[dict[str, Any]]) -> int:
         """Insert ``rows`` (all with the compiled keys); the number of rows changed."""
+        return self.execute(conn, self.params(rows))
+
+    def params(self, rows: list[dict[str, Any]]) -> list[Any]:
+        """The driver's parameters for ``rows``, converted: no database needed, so a pass
+        prepared before its slot does this before the slot, not on the commit's clock."""
         plan = [(key, proc and _remembering(proc), const) for key, proc, const in self.plan]
 
         def values(row: dict[str, Any]) -> list[Any]:
@@ -52,13 +62,14 @@ class BulkInsert:
                 for key, proc, const in plan
             ]
 
-        params: list[Any]
         if self.positional:
-            params = [tuple(values(row)) for row in rows]
-        else:
-            params = [dict(zip(self.names, values(row), strict=True)) for row in rows]
+            return [tuple(values(row)) for row in rows]
+        return [dict(zip(self.names, values(row), strict=True)) for row in rows]
+
+    def execute(self, conn: Connection, params: list[Any]) -> int:
+        """Run the statement once per row of ``params`` (from ``params``); the rows changed."""
         result = conn.exec_driver_sql(self.sql, params)
-        return len(rows) if result.rowcount < 0 else int(result.rowcount)
+        return len(params) if result.rowcount < 0 else int(result.rowcount)
 
 
 def _remembering(processor: Callable[[Any], Any]) -> Callable[[Any], Any]:

@@ -12,26 +12,44 @@ a caller runs it in ``reading()`` or ``writing()``, or hands it to ``read`` or `
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, bindparam, update
 from sqlalchemy.engine import Connection
 
 from triggerd.datastores.settle import SettleResult
 from triggerd.datastores.snapshot import IgnoredChange
 from triggerd.runs import NewRun
 from triggerd.store import outbox, polls, snapshots, states
-from triggerd.store.bulk import BulkInsert, alike
+from triggerd.store.bulk import BulkStatement, alike
 from triggerd.store.leases import check_fence
 from triggerd.store.sql import read_only
+from triggerd.store.tables import schedule_state
 
 P = ParamSpec("P")
 T = TypeVar("T")
 Batch = Sequence[tuple[str, Sequence[NewRun], datetime | None]]  # (schedule, runs, new cursor)
+
+
+class _NotNow(Exception):
+    """Rolls back a ``commit_fires`` transaction whose plan no longer holds."""
+
+
+@dataclass(frozen=True)
+class PreparedFires:
+    """Fires ready to commit (``Store.prepare_fires``): each INSERT with its driver parameters
+    (``True``: pending runs, counted), and the batch whose cursors the commit advances."""
+
+    inserts: list[tuple[bool, BulkStatement, list[Any]]]
+    cursors: tuple[BulkStatement, list[Any]] | None  # one UPDATE per schedule whose cursor moves
+    batch: Batch
+    now: datetime
 
 
 class Store:
@@ -40,7 +58,7 @@ class Store:
     def __init__(self, engine: Engine, on_close: Callable[[], None] | None = None) -> None:
         self.engine = engine
         self._on_close = on_close
-        self._bulk: dict[tuple[str, tuple[str, ...]], BulkInsert] = {}  # compiled once each
+        self._bulk: dict[tuple[str, tuple[str, ...]], BulkStatement] = {}  # compiled once each
 
     def reading(self) -> Connection:
         """A connection for reads only: it never holds SQLite's write lock."""
@@ -106,26 +124,84 @@ class Store:
         runs with one executemany per status and the cursors with one UPDATE per distinct
         cursor. Returns how many pending runs it recorded (new, or a peer's ``missed:`` record
         made pending); no ids, so that the rows need no RETURNING."""
-        pending, others = outbox.run_rows([new for _, runs_, _ in batch for new in runs_], now)
-        recorded = 0
-        with self.writing() as conn:
-            for rows in alike(pending):
-                recorded += self._bulk_insert(conn, "pending", rows)
-            for rows in alike(others):
-                self._bulk_insert(conn, "other", rows)
-            states.advance_cursors(conn, batch, now)
+        recorded = self.commit_fires(self.prepare_fires(batch, now=now))
+        assert recorded is not None  # no check: always committed
         return recorded
 
-    def _bulk_insert(self, conn: Connection, kind: str, rows: list[dict[str, Any]]) -> int:
-        """Insert alike ``rows`` of ``kind`` (pending or other) with their compiled INSERT."""
+    def prepare_fires(self, batch: Batch, *, now: datetime) -> PreparedFires:
+        """Everything ``record_fires_many`` does before it needs the database: the rows, their
+        statements and their driver parameters. A pass prepared before its slot builds this
+        ahead and only commits it at the slot (``commit_fires``)."""
+        pending, others = outbox.run_rows([new for _, runs_, _ in batch for new in runs_], now)
+        inserts = [
+            (kind == "pending", bulk, bulk.params(rows))
+            for kind, group in (("pending", pending), ("other", others))
+            for rows in alike(group)
+            for bulk in [self._bulk_insert(kind, rows)]
+        ]
+        moving = [
+            {"b_name": name, "b_cursor": cursor, "b_now": now}
+            for name, _, cursor in batch
+            if cursor is not None
+        ]
+        cursors = (self._cursor_update, self._cursor_update.params(moving)) if moving else None
+        return PreparedFires(inserts, cursors, batch, now)
+
+    def commit_fires(
+        self,
+        prepared: PreparedFires,
+        *,
+        still: Callable[[Connection], bool] | None = None,
+        hold: Callable[[], bool] | None = None,
+    ) -> int | None:
+        """Commit prepared fires in ONE transaction; the pending runs recorded, or None if it
+        was rolled back. ``still(conn)``, asked first inside the transaction (under SQLite's
+        write lock), says whether what the fires were planned from still holds; ``hold()``,
+        called after the writes, just before the COMMIT, waits for the moment to commit (a slot
+        not come yet) and says whether to. Either saying no rolls the transaction back."""
+        if not prepared.batch:
+            return 0  # nothing decided: no transaction (a quiet pass writes nothing)
+        recorded = 0
+        try:
+            with self.writing() as conn:
+                if still is not None and not still(conn):
+                    raise _NotNow
+                for is_pending, bulk, params in prepared.inserts:
+                    changed = bulk.execute(conn, params)
+                    recorded += changed if is_pending else 0
+                if prepared.cursors is not None:
+                    prepared.cursors[0].execute(conn, prepared.cursors[1])
+                if hold is not None and not hold():
+                    raise _NotNow
+        except _NotNow:
+            return None  # rolled back: nothing written
+        return recorded
+
+    @functools.cached_property
+    def _cursor_update(self) -> BulkStatement:
+        """``states.advance_cursors``'s UPDATE (a cursor only moves forward), one row per
+        schedule, compiled once: the planner's path prepares its parameters before the slot."""
+        stmt = (
+            update(schedule_state)
+            .where(schedule_state.c.name == bindparam("b_name"))
+            .where(
+                schedule_state.c.cursor_at.is_(None)
+                | (schedule_state.c.cursor_at < bindparam("b_cursor"))
+            )
+            .values(cursor_at=bindparam("b_cursor"), updated_at=bindparam("b_now"))
+        )
+        keys = ["b_name", "b_cursor", "b_now"]
+        return BulkStatement.compile(stmt, self.engine.dialect, keys, columns=False)
+
+    def _bulk_insert(self, kind: str, rows: list[dict[str, Any]]) -> BulkStatement:
+        """The compiled INSERT for alike ``rows`` of ``kind`` (pending or other)."""
         key = (kind, tuple(rows[0]))
         bulk = self._bulk.get(key)
         if bulk is None:
             make = outbox.insert_pending if kind == "pending" else outbox.insert_other
-            bulk = self._bulk[key] = BulkInsert.compile(
-                make(conn.dialect), conn.dialect, list(rows[0])
-            )
-        return bulk.run(conn, rows)
+            dialect = self.engine.dialect
+            bulk = self._bulk[key] = BulkStatement.compile(make(dialect), dialect, list(rows[0]))
+        return bulk
 
     # -- datastore polls: runs, snapshot and statistics ----------------------------------------
 
