@@ -1,6 +1,8 @@
 """HTTP burst: 10,000 files dropped at once, each submitted end to end to a local HTTP endpoint.
 
     .venv/bin/python -m bench.bench_http_burst [--files 10000] [--concurrency 4 16] [--reps 3]
+        [--files 1000,10000,50000]  (a scaling table: one row per file count)
+        [--baseline DIR]  (the daemon of another checkout, DIR, interleaved with this one's)
 
 A minimal threaded HTTP server (``http.server.ThreadingHTTPServer`` on a free 127.0.0.1 port, in
 this process) answers every ``POST /runs`` with 200 and ``{"id": "r<n>"}``, counting the requests
@@ -19,6 +21,10 @@ in the watched folder; the database is then read (read-only ``sqlite3``) every 0
 - the server's request count and distinct Idempotency-Keys (both must equal N: no run doubled or
   lost), and the runs not ``submitted`` (must be 0);
 - the daemon's VmRSS before the burst and its VmHWM (peak RSS) after it.
+
+With ``--baseline DIR`` every measurement is also made with the daemon started from DIR (a copy
+of the code before a change: ``python -m triggerd`` run there imports DIR's ``triggerd``), the
+two interleaved in each repetition, so before and after share the machine's conditions.
 
 Every wait is bounded (10 minutes); temporary folders and the daemon are removed/stopped at the
 end. The server shares the machine's cores with the daemon (it is a Python server too).
@@ -257,7 +263,10 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(tmp: Path, server: CountingServer, files: int, concurrency: int) -> dict[str, float]:
+def measure(
+    tmp: Path, server: CountingServer, files: int, concurrency: int, tree: Path = REPO
+) -> dict[str, float]:
+    """One burst of ``files`` files, the daemon started from the code in ``tree``."""
     root = tmp / "store"
     (root / "incoming").mkdir(parents=True)
     state = tmp / "state"
@@ -286,7 +295,7 @@ def measure(tmp: Path, server: CountingServer, files: int, concurrency: int) -> 
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
-            cwd=REPO,
+            cwd=tree,
             env=env,
         )
     try:
@@ -366,60 +375,80 @@ def measure(tmp: Path, server: CountingServer, files: int, concurrency: int) -> 
 # -- main --------------------------------------------------------------------------------------
 
 
+def file_counts(text: str) -> list[int]:
+    """``10000`` or ``1000,10000,50000``."""
+    return [int(part.replace("_", "")) for part in text.split(",") if part.strip()]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--files", type=int, default=10_000)
+    parser.add_argument("--files", type=file_counts, default=[10_000], help="e.g. 1000,10000")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[4, 16])
     parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument(
+        "--baseline", type=Path, help="a checkout whose daemon is measured too, interleaved"
+    )
     args = parser.parse_args()
 
+    trees = [("this tree", REPO)]
+    if args.baseline is not None:
+        trees.append(("baseline", args.baseline.resolve()))
+    Key = tuple[int, str, int]  # files, code, concurrency
+    cases: list[Key] = [(n, t, c) for n in args.files for t, _ in trees for c in args.concurrency]
+    results: dict[Key, list[dict[str, float]]] = {case: [] for case in cases}
     server = CountingServer().start()
-    results: dict[int, list[dict[str, float]]] = {c: [] for c in args.concurrency}
     started = time.monotonic()
     try:
         for rep in range(args.reps):
-            order = args.concurrency if rep % 2 == 0 else args.concurrency[::-1]
-            for concurrency in order:
-                log(f"rep {rep + 1}/{args.reps}, concurrency {concurrency} ...")
+            order = cases if rep % 2 == 0 else cases[::-1]
+            for n, label, c in order:
+                log(f"rep {rep + 1}/{args.reps}, {n:,} files, {label}, concurrency {c} ...")
                 with temp_dir("triggerd-bench-http-") as tmp:
-                    results[concurrency].append(measure(tmp, server, args.files, concurrency))
+                    result = measure(tmp, server, n, c, dict(trees)[label])
+                results[(n, label, c)].append(result)
     finally:
         server.stop()
     log(f"total {time.monotonic() - started:.0f} s")
 
-    def col(c: int, key: str) -> list[float]:
-        return [r[key] for r in results[c]]
+    def col(case: Key, key: str) -> list[float]:
+        return [r[key] for r in results[case]]
 
-    def counts(c: int, key: str) -> str:
-        values = sorted({int(v) for v in col(c, key)})
+    def counts(case: Key, key: str) -> str:
+        values = sorted({int(v) for v in col(case, key)})
         return "/".join(f"{v:,}" for v in values)
 
-    n = args.files
-    print(f"## HTTP burst: {n:,} files submitted end to end to a local HTTP endpoint\n")
+    def name(case: Key) -> list[str]:
+        n, label, c = case
+        return [f"{n:,}", *([label] if len(trees) > 1 else []), str(c)]
+
+    heads = ["files", *(["code"] if len(trees) > 1 else []), "dispatcher concurrency"]
+    print(f"## HTTP burst: {'/'.join(f'{n:,}' for n in args.files)} files submitted end to end\n")
     print(
-        f"Machine: {machine()}. {args.reps} repetition(s) per concurrency, alternating; "
+        f"Machine: {machine()}. {args.reps} repetition(s) per case, interleaved; "
         "median (min-max); MB = 10^6 bytes; times in seconds from the first file created.\n"
     )
     rows = [
         [
-            str(c),
-            spread(col(c, "rate"), digits=0),
-            spread(col(c, "end_to_end_s"), digits=1),
-            spread(col(c, "write_s"), digits=2),
-            spread(col(c, "to_first_run_s"), digits=2),
-            spread(col(c, "to_first_submit_s"), digits=2),
-            spread(col(c, "submit_s"), digits=1),
-            f"{counts(c, 'requests')} / {counts(c, 'keys')}",
-            counts(c, "not_submitted"),
-            spread(col(c, "hwm"), digits=1),
+            *name(case),
+            spread(col(case, "rate"), digits=0),
+            spread(col(case, "cpu_ms_per_run"), digits=2),
+            spread(col(case, "end_to_end_s"), digits=1),
+            spread(col(case, "write_s"), digits=2),
+            spread(col(case, "to_first_run_s"), digits=2),
+            spread(col(case, "to_first_submit_s"), digits=2),
+            spread(col(case, "submit_s"), digits=1),
+            f"{counts(case, 'requests')} / {counts(case, 'keys')}",
+            counts(case, "not_submitted"),
+            spread(col(case, "hwm"), digits=1),
         ]
-        for c in args.concurrency
+        for case in cases
     ]
     print(
         table(
             [
-                "dispatcher concurrency",
+                *heads,
                 "runs/s (first -> last submitted)",
+                "daemon CPU per run, ms",
                 "end to end: last run submitted, s",
                 "files created, s",
                 "first run recorded, s",
@@ -435,22 +464,20 @@ def main() -> None:
     print()
     rows = [
         [
-            str(c),
-            spread(col(c, "rss_before"), digits=1),
-            spread(col(c, "rss_after"), digits=1),
-            spread(col(c, "cpu_ms_per_run"), digits=2),
-            spread(col(c, "server_cpu_ms_per_run"), digits=2),
-            spread(col(c, "recording_s"), digits=2),
+            *name(case),
+            spread(col(case, "rss_before"), digits=1),
+            spread(col(case, "rss_after"), digits=1),
+            spread(col(case, "server_cpu_ms_per_run"), digits=2),
+            spread(col(case, "recording_s"), digits=2),
         ]
-        for c in args.concurrency
+        for case in cases
     ]
     print(
         table(
             [
-                "dispatcher concurrency",
+                *heads,
                 "daemon RSS before the burst, MB",
                 "daemon RSS after it, MB",
-                "daemon CPU per run, ms",
                 "server CPU per run, ms",
                 "first -> last run recorded, s",
             ],
@@ -458,7 +485,8 @@ def main() -> None:
         )
     )
     print()
-    for c in args.concurrency:
+    for case in cases:
+        n = case[0]
         ok = all(
             r["requests"] == n
             and r["keys"] == n
@@ -466,12 +494,12 @@ def main() -> None:
             and r["not_submitted"] == 0
             and r["other"] == 0
             and r["attempts"] == n
-            for r in results[c]
+            for r in results[case]
         )
         verdict = "none doubled or lost" if ok else "MISMATCH: see the counts above"
         print(
-            f"Concurrency {c}: {verdict} (server requests, distinct keys, submitted runs and "
-            f"attempts must all be {n:,})."
+            f"{' / '.join(name(case))}: {verdict} (server requests, distinct keys, submitted "
+            f"runs and attempts must all be {n:,})."
         )
 
 

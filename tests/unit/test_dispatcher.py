@@ -16,6 +16,7 @@ from structlog.testing import capture_logs
 
 from triggerd.config.pipelines import RetryPolicy
 from triggerd.engine.dispatcher import Dispatcher
+from triggerd.engine.finisher import Ended, Finisher
 from triggerd.engine.resolver import Dispatch, Unresolvable
 from triggerd.errors import PermanentSubmitError, SubmitInterrupted, TransientSubmitError
 from triggerd.runs import RunRecord, RunStatus, TriggerKind
@@ -55,6 +56,22 @@ class FakeQueue:
                 return run
         return None
 
+    def claim_many(
+        self, owner: str, now: datetime, *, limit: int, blocked: Any, caps: Any
+    ) -> list[RunRecord]:
+        claimed: list[RunRecord] = []
+        room = dict(caps)
+        for run in list(self.runs):
+            if len(claimed) == limit or run.schedule in blocked:
+                continue
+            if run.schedule in room:
+                if room[run.schedule] < 1:
+                    continue
+                room[run.schedule] -= 1
+            self.runs.remove(run)
+            claimed.append(run)
+        return claimed
+
     def running_counts(self) -> dict[str, int]:
         return dict(self.running)
 
@@ -67,6 +84,9 @@ class FakeQueue:
         self.outcomes.append(outcome)
         self.done.set()
         return self.keep_claims
+
+    def finish_many(self, done: Any, *, now: datetime, owner: str) -> list[bool]:
+        return [self.finish(run, outcome, now=now, owner=owner) for run, outcome in done]
 
     def hand_back(self, run_id: int, *, error: str) -> None:
         self.told.append(("hand back", run_id, error))
@@ -233,3 +253,154 @@ def test_a_submitted_run_of_a_followed_pipeline_is_recorded_to_be_followed(statu
     assert recorded.follow_for == (timedelta(hours=6) if status == "submitted" else None)
     queue, _ = dispatch_one(RunOutcome("submitted", external_id="x"))
     assert queue.outcomes[0].follow_for is None  # follow: false
+
+
+# -- batches: claims for the free workers (and those ahead), ends recorded together ------------
+
+
+def dispatcher_for(queue: FakeQueue, submitter: Any, concurrency: int) -> Dispatcher:
+    def resolved(run: RunRecord) -> Dispatch:
+        request = RunRequest(run.id, run.schedule, run.fire_key, run.trigger, NOW, {})
+        return Dispatch(request, submitter, THREE_ATTEMPTS)
+
+    return Dispatcher(queue, resolved, owner="me", concurrency=concurrency, clock=lambda: NOW)
+
+
+class Recording(FakeQueue):
+    """A FakeQueue that notes each claim's limit and each group of ends recorded."""
+
+    def __init__(self, runs: list[RunRecord]) -> None:
+        super().__init__(runs)
+        self.limits: list[int] = []
+        self.groups: list[list[int]] = []
+        self.hold = threading.Event()  # the first group of ends waits for this
+        self.hold.set()
+        self.claimed = threading.Event()  # set when nothing is left to claim
+
+    def claim_many(self, owner: str, now: datetime, **kwargs: Any) -> list[RunRecord]:
+        self.limits.append(kwargs["limit"])
+        got = super().claim_many(owner, now, **kwargs)
+        if not self.runs:
+            self.claimed.set()
+        return got
+
+    def finish_many(self, done: Any, *, now: datetime, owner: str) -> list[bool]:
+        self.hold.wait(10)
+        self.groups.append([run.id for run, _ in done])
+        return super().finish_many(done, now=now, owner=owner)
+
+
+def test_runs_are_claimed_in_batches_and_each_is_submitted_once_by_a_worker_of_the_pool(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("triggerd.engine.dispatcher.QUICK", 60.0)  # always claim ahead
+    queue = Recording([run_record(n) for n in range(1, 41)])
+    lock, at_once, most, threads = threading.Lock(), [0], [0], set()
+
+    def submit() -> RunOutcome:
+        with lock:
+            at_once[0] += 1
+            most[0] = max(most[0], at_once[0])
+            threads.add(threading.current_thread().name)
+        time.sleep(0.001)
+        with lock:
+            at_once[0] -= 1
+        return RunOutcome("submitted", external_id="x")
+
+    submitter = Submitting(submit)
+    dispatcher = dispatcher_for(queue, submitter, concurrency=3)
+    dispatcher.start()
+    try:
+        assert queue.claimed.wait(10)
+        for _ in range(1000):  # (bounded: until every end is recorded)
+            if len(queue.outcomes) == 40:
+                break
+            time.sleep(0.01)
+    finally:
+        dispatcher.stop(timedelta(seconds=5))
+    assert sorted(r.run_id for r in submitter.requests) == list(range(1, 41))  # each once
+    assert [t[1] for t in queue.told if t[0] == "finish"] == [n for g in queue.groups for n in g]
+    assert len(queue.outcomes) == 40 and dispatcher.in_flight_ids() == []
+    assert most[0] <= 3 and len(threads) <= 3  # never more than the workers, always the pool's
+    assert queue.limits[0] == 3  # nothing known about the attempts yet: the free workers only
+    assert max(queue.limits) <= 6  # then at most as many again, claimed ahead
+    assert len(queue.limits) < 40
+
+
+def test_a_run_stays_claimed_and_renewed_until_its_end_is_recorded_with_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    queue = Recording([run_record(n) for n in range(1, 5)])
+    queue.hold.clear()
+    handed_in = threading.Semaphore(0)
+    add = Finisher.add
+
+    def adding(self: Finisher, ended: Ended) -> None:
+        add(self, ended)
+        handed_in.release()
+
+    monkeypatch.setattr(Finisher, "add", adding)
+    submitter = Submitting(RunOutcome("submitted", external_id="x"))
+    dispatcher = dispatcher_for(queue, submitter, concurrency=4)
+    dispatcher.start()
+    try:
+        for _ in range(4):
+            assert handed_in.acquire(timeout=10)
+        # Every run is submitted and its end handed in; the first group of ends waits on the
+        # database: all four are still this daemon's, their claims renewed.
+        assert sorted(dispatcher.in_flight_ids()) == [1, 2, 3, 4]
+        queue.hold.set()
+        for _ in range(1000):  # (bounded: until every end is recorded)
+            if not dispatcher.in_flight_ids():
+                break
+            time.sleep(0.01)
+    finally:
+        dispatcher.stop(timedelta(seconds=5))
+    assert sorted(n for group in queue.groups for n in group) == [1, 2, 3, 4]
+    assert len(queue.groups) <= 2  # those that waited went in one transaction
+    assert dispatcher.in_flight_ids() == []
+
+
+def test_a_run_claimed_ahead_is_handed_back_untouched_at_a_shutdown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("triggerd.engine.dispatcher.QUICK", 60.0)
+    queue = Recording([run_record(n) for n in range(1, 6)])
+    ahead = threading.Event()
+    claim_many = queue.claim_many
+
+    def claiming(owner: str, now: datetime, **kwargs: Any) -> list[RunRecord]:
+        got = claim_many(owner, now, **kwargs)
+        if any(run.id == 3 for run in got):
+            ahead.set()
+        return got
+
+    queue.claim_many = claiming  # type: ignore[method-assign]
+    cancelled: list[int] = []
+    second = threading.Event()
+
+    class Submitter:
+        requests: list[int] = []
+
+        def submit(self, request: RunRequest, cancel: threading.Event) -> RunOutcome:
+            self.requests.append(request.run_id)
+            if request.run_id == 1:
+                return RunOutcome("submitted")
+            second.set()
+            cancel.wait(10)  # run 2: until the shutdown interrupts it
+            cancelled.append(request.run_id)
+            raise SubmitInterrupted("interrupted: daemon shutting down")
+
+    submitter = Submitter()
+    dispatcher = dispatcher_for(queue, submitter, concurrency=1)
+    with capture_logs() as logs:
+        dispatcher.start()
+        assert ahead.wait(10) and second.wait(10)  # run 2 in the worker, 3 claimed ahead
+        dispatcher.stop(timedelta(seconds=0.2), interrupted=timedelta(seconds=5))
+    assert submitter.requests == [1, 2] and cancelled == [2]
+    assert ("hand back", 2, "interrupted: daemon shutting down") in queue.told
+    assert ("hand back", 3, "interrupted before sending: daemon shutting down") in queue.told
+    assert [r.id for r in queue.runs] == [4, 5]  # never claimed
+    assert dispatcher.in_flight_ids() == []
+    handed = [e["run_id"] for e in logs if e["event"] == "run.handed_back"]
+    assert sorted(handed) == [2, 3]

@@ -2,18 +2,19 @@
 
 ``RunQueue`` is the seam: the dispatcher asks only this, so its decisions (which error becomes
 which state) are tested with a fake queue and fake submitters; ``StoreQueue`` is the real one,
-each call one transaction of ``store/outbox.py`` or ``store/queries.py``.
+each call one transaction of ``store/outbox.py``, ``store/claims.py`` (a batch of claims, or of
+ends) or ``store/queries.py``.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from triggerd.runs import RunRecord
-from triggerd.store import Store, meta, outbox, queries
+from triggerd.store import Store, claims, meta, outbox, queries
 from triggerd.store.follows import start_values
 from triggerd.submitters import RunOutcome
 
@@ -23,6 +24,19 @@ FIRST_CHECK = timedelta(seconds=15)  # TRIGGERD_FOLLOW_INTERVAL's default
 class RunQueue(Protocol):
     def claim(self, owner: str, now: datetime, *, blocked: Collection[str]) -> RunRecord | None:
         """The oldest due pending run, now ``running`` under ``owner``; None if there is none."""
+        ...
+
+    def claim_many(
+        self,
+        owner: str,
+        now: datetime,
+        *,
+        limit: int,
+        blocked: Collection[str],
+        caps: Mapping[str, int],
+    ) -> list[RunRecord]:
+        """Up to ``limit`` of the oldest due pending runs, oldest first, now ``running`` under
+        ``owner`` (one transaction); at most ``caps[s]`` of a schedule ``s``."""
         ...
 
     def running_counts(self) -> dict[str, int]:
@@ -35,6 +49,13 @@ class RunQueue(Protocol):
 
     def finish(self, run: RunRecord, outcome: RunOutcome, *, now: datetime, owner: str) -> bool:
         """Record how the run ended; False when ``owner`` no longer holds it."""
+        ...
+
+    def finish_many(
+        self, done: Sequence[tuple[RunRecord, RunOutcome]], *, now: datetime, owner: str
+    ) -> list[bool]:
+        """``finish`` for several runs in one transaction; per run, whether ``owner`` still
+        held it."""
         ...
 
     def hand_back(self, run_id: int, *, error: str) -> None:
@@ -76,6 +97,19 @@ class StoreQueue:
     def claim(self, owner: str, now: datetime, *, blocked: Collection[str]) -> RunRecord | None:
         return self._store.write(outbox.claim_next, owner, now, blocked=blocked)
 
+    def claim_many(
+        self,
+        owner: str,
+        now: datetime,
+        *,
+        limit: int,
+        blocked: Collection[str],
+        caps: Mapping[str, int],
+    ) -> list[RunRecord]:
+        return self._store.write(
+            claims.claim_batch, owner, now, limit=limit, blocked=blocked, caps=caps
+        )
+
     def running_counts(self) -> dict[str, int]:
         return self._store.read(queries.running_counts)
 
@@ -95,6 +129,24 @@ class StoreQueue:
             owner=owner,
             follow=self._follow(outcome, now),
         )
+
+    def finish_many(
+        self, done: Sequence[tuple[RunRecord, RunOutcome]], *, now: datetime, owner: str
+    ) -> list[bool]:
+        ended = [(run.id, self._ended(outcome, now)) for run, outcome in done]
+        return self._store.write(claims.finish_batch, ended, owner=owner)
+
+    def _ended(self, outcome: RunOutcome, now: datetime) -> dict[str, Any]:
+        """The columns ``finish`` sets for ``outcome``."""
+        return {
+            "status": outcome.status,
+            "finished_at": now,
+            "exit_code": outcome.exit_code,
+            "error": outcome.error,
+            "output": outcome.output or None,
+            "external_id": outcome.external_id,
+            **(self._follow(outcome, now) or {}),
+        }
 
     def hand_back(self, run_id: int, *, error: str) -> None:
         self._store.write(outbox.hand_back, run_id, error=error)

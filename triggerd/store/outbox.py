@@ -14,11 +14,10 @@ from sqlalchemy.engine import Connection, Dialect
 from triggerd.runs import NewRun, RunRecord
 from triggerd.store.attempts import ATTEMPT, move_attempt
 from triggerd.store.bulk import alike
+from triggerd.store.claims import CLAIM_TTL, claim_batch
 from triggerd.store.queries import get_run
 from triggerd.store.sql import insert
 from triggerd.store.tables import runs
-
-CLAIM_TTL = timedelta(seconds=30)  # a claim not renewed for this long is taken over
 
 # -- recording fires ---------------------------------------------------------------------------
 
@@ -97,45 +96,10 @@ def claim_next(
     blocked: Collection[str] = (),
     ttl: timedelta = CLAIM_TTL,
 ) -> RunRecord | None:
-    """Take the oldest due pending run: it becomes ``running`` and its attempts go up.
-
-    Runs of the ``blocked`` schedules (at their overlap limit) wait. An earlier attempt's
-    start, end, exit code and error move into ``history`` in the same UPDATE (a run never
-    attempted has none: its claim is the same two statements as ever).
-    """
-    query = (
-        select(runs.c.id, *ATTEMPT)
-        .where(runs.c.status == "pending")
-        .where((runs.c.next_attempt_at.is_(None)) | (runs.c.next_attempt_at <= now))
-        .order_by(runs.c.id)
-        .limit(1)
-        # PostgreSQL: replicas claiming at once skip each other's rows, never wait.
-        .with_for_update(skip_locked=True)
-    )
-    if blocked:
-        query = query.where(runs.c.schedule.not_in(list(blocked)))
-    candidate = conn.execute(query).first()
-    if candidate is None:
-        return None
-    claimed = conn.execute(
-        update(runs)
-        .where(runs.c.id == candidate.id, runs.c.status == "pending")
-        .where(runs.c.attempts == candidate.attempts)
-        .values(
-            {
-                **move_attempt(candidate._mapping, attempt=candidate.attempts),
-                "status": "running",
-                "claimed_by": owner,
-                "started_at": now,
-                "claim_expires_at": now + ttl,
-                "attempts": runs.c.attempts + 1,
-                "next_attempt_at": None,
-            }
-        )
-    )
-    if claimed.rowcount != 1:
-        return None
-    return get_run(conn, int(candidate.id))
+    """Take the oldest due pending run: it becomes ``running`` and its attempts go up (a
+    batch of one: ``claim_batch``)."""
+    claimed = claim_batch(conn, owner, now, limit=1, blocked=blocked, ttl=ttl)
+    return claimed[0] if claimed else None
 
 
 def finish(
