@@ -6,14 +6,15 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, Literal
 
-from sqlalchemy import select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.engine import Connection, Dialect
 
 from triggerd.runs import NewRun
 from triggerd.store.bulk import BulkStatement
-from triggerd.store.sql import chunks, insert
+from triggerd.store.sql import insert
 from triggerd.store.tables import schedule_state
 
 
@@ -162,22 +163,38 @@ def advance_cursors(
     now: datetime,
 ) -> None:
     """Move each schedule's cursor forward to its new one (never back: replicas plan the same
-    slots). Schedules planned alike share their new cursor: one UPDATE per distinct cursor."""
-    moving: dict[datetime, list[str]] = {}
-    for schedule, _, cursor_at in batch:
-        if cursor_at is not None:
-            moving.setdefault(cursor_at, []).append(schedule)
-    for cursor_at, names in moving.items():
-        for part in chunks(names):
-            conn.execute(
-                update(schedule_state)
-                .where(schedule_state.c.name.in_(part))
-                .where(
-                    (schedule_state.c.cursor_at.is_(None))
-                    | (schedule_state.c.cursor_at < cursor_at)
-                )
-                .values(cursor_at=cursor_at, updated_at=now)
-            )
+    slots), one executemany of ``cursor_update``."""
+    moving = cursor_rows(batch, now)
+    if moving:
+        update_ = cursor_update(conn.dialect)
+        update_.execute(conn, update_.params(moving))
+
+
+def cursor_rows(
+    batch: Sequence[tuple[str, Sequence[NewRun], datetime | None]], now: datetime
+) -> list[dict[str, Any]]:
+    """``cursor_update``'s rows for the schedules of ``batch`` whose cursor moves."""
+    return [
+        {"b_name": name, "b_cursor": cursor, "b_now": now}
+        for name, _, cursor in batch
+        if cursor is not None
+    ]
+
+
+@cache
+def cursor_update(dialect: Dialect) -> BulkStatement:
+    """The UPDATE that moves a schedule's cursor forward only, one row per schedule, compiled
+    once (the planner prepares its parameters before the slot: ``Store.prepare_fires``)."""
+    stmt = (
+        update(schedule_state)
+        .where(schedule_state.c.name == bindparam("b_name"))
+        .where(
+            schedule_state.c.cursor_at.is_(None)
+            | (schedule_state.c.cursor_at < bindparam("b_cursor"))
+        )
+        .values(cursor_at=bindparam("b_cursor"), updated_at=bindparam("b_now"))
+    )
+    return BulkStatement.compile(stmt, dialect, ["b_name", "b_cursor", "b_now"], columns=False)
 
 
 def record_poll(conn: Connection, name: str, *, now: datetime, entries: int) -> None:

@@ -12,7 +12,6 @@ a caller runs it in ``reading()`` or ``writing()``, or hands it to ``read`` or `
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import Engine, bindparam, update
+from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
 from triggerd.datastores.settle import SettleResult
@@ -30,7 +29,6 @@ from triggerd.store import outbox, polls, snapshots, states
 from triggerd.store.bulk import BulkStatement, alike
 from triggerd.store.leases import check_fence
 from triggerd.store.sql import read_only
-from triggerd.store.tables import schedule_state
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -121,8 +119,8 @@ class Store:
     def record_fires_many(self, batch: Batch, *, now: datetime) -> int:
         """``record_fires`` for many schedules in ONE transaction, the planner's path: slots that
         come due together (a thousand schedules on the same minute) are committed together, the
-        runs with one executemany per status and the cursors with one UPDATE per distinct
-        cursor. Returns how many pending runs it recorded (new, or a peer's ``missed:`` record
+        runs with one executemany per status and the cursors with one executemany of
+        ``states.cursor_update``. Returns how many pending runs it recorded (new, or a peer's ``missed:`` record
         made pending); no ids, so that the rows need no RETURNING."""
         recorded = self.commit_fires(self.prepare_fires(batch, now=now))
         assert recorded is not None  # no check: always committed
@@ -139,12 +137,9 @@ class Store:
             for rows in alike(group)
             for bulk in [self._bulk_insert(kind, rows)]
         ]
-        moving = [
-            {"b_name": name, "b_cursor": cursor, "b_now": now}
-            for name, _, cursor in batch
-            if cursor is not None
-        ]
-        cursors = (self._cursor_update, self._cursor_update.params(moving)) if moving else None
+        moving = states.cursor_rows(batch, now)
+        update_ = states.cursor_update(self.engine.dialect)
+        cursors = (update_, update_.params(moving)) if moving else None
         return PreparedFires(inserts, cursors, batch, now)
 
     def commit_fires(
@@ -176,22 +171,6 @@ class Store:
         except _NotNow:
             return None  # rolled back: nothing written
         return recorded
-
-    @functools.cached_property
-    def _cursor_update(self) -> BulkStatement:
-        """``states.advance_cursors``'s UPDATE (a cursor only moves forward), one row per
-        schedule, compiled once: the planner's path prepares its parameters before the slot."""
-        stmt = (
-            update(schedule_state)
-            .where(schedule_state.c.name == bindparam("b_name"))
-            .where(
-                schedule_state.c.cursor_at.is_(None)
-                | (schedule_state.c.cursor_at < bindparam("b_cursor"))
-            )
-            .values(cursor_at=bindparam("b_cursor"), updated_at=bindparam("b_now"))
-        )
-        keys = ["b_name", "b_cursor", "b_now"]
-        return BulkStatement.compile(stmt, self.engine.dialect, keys, columns=False)
 
     def _bulk_insert(self, kind: str, rows: list[dict[str, Any]]) -> BulkStatement:
         """The compiled INSERT for alike ``rows`` of ``kind`` (pending or other)."""
