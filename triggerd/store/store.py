@@ -120,8 +120,8 @@ class Store:
         """``record_fires`` for many schedules in ONE transaction, the planner's path: slots that
         come due together (a thousand schedules on the same minute) are committed together, the
         runs with one executemany per status and the cursors with one executemany of
-        ``states.cursor_update``. Returns how many pending runs it recorded (new, or a peer's ``missed:`` record
-        made pending); no ids, so that the rows need no RETURNING."""
+        ``states.cursor_update``. Returns how many pending runs it recorded (new, or a peer's
+        ``missed:`` record made pending); no ids, so that the rows need no RETURNING."""
         recorded = self.commit_fires(self.prepare_fires(batch, now=now))
         assert recorded is not None  # no check: always committed
         return recorded
