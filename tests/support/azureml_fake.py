@@ -259,6 +259,7 @@ def _handler(fake: AzureMLFake) -> type[BaseHTTPRequestHandler]:
                 recorded = Recorded(
                     method=self.command,
                     path=parts.path,
+                    target=self.path,
                     query=parse_qs(parts.query),
                     headers={key.lower(): value for key, value in self.headers.items()},
                     body=body,

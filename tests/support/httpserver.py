@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ class Recorded:
 
     method: str
     path: str
+    target: str  # the request target as sent: a path, or a whole URL to a proxy
     query: dict[str, list[str]]
     headers: dict[str, str]
     body: bytes
@@ -55,8 +57,9 @@ class Recorded:
 class ScriptedServer:
     """A ThreadingHTTPServer on a free 127.0.0.1 port, serving from a thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.requests: list[Recorded] = []
+        self.connections = 0  # TCP connections accepted
         self._script: deque[Reply] = deque()
         self._lock = threading.Lock()
         self._release = threading.Event()
@@ -64,6 +67,11 @@ class ScriptedServer:
         self._idle = threading.Condition(self._lock)
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._httpd.daemon_threads = True
+        if tls is not None:  # HTTPS: the handshake happens in the handler's thread
+            self._httpd.socket = tls.wrap_socket(
+                self._httpd.socket, server_side=True, do_handshake_on_connect=False
+            )
+        self._scheme = "https" if tls is not None else "http"
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         )
@@ -71,7 +79,7 @@ class ScriptedServer:
     @property
     def url(self) -> str:
         host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"{self._scheme}://{host!s}:{port}"
 
     def script(self, *replies: Reply) -> None:
         with self._lock:
@@ -135,6 +143,17 @@ def _handler(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
+        def setup(self) -> None:
+            with server._lock:
+                server.connections += 1
+            if isinstance(self.request, ssl.SSLSocket):
+                self.request.settimeout(5)
+                try:
+                    self.request.do_handshake()
+                except (OSError, ssl.SSLError):  # a client that refused the certificate
+                    self.request.close()
+            super().setup()
+
         def _serve(self) -> None:
             server._enter()
             try:
@@ -144,6 +163,7 @@ def _handler(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
                 recorded = Recorded(
                     method=self.command,
                     path=parts.path,
+                    target=self.path,
                     query=parse_qs(parts.query),
                     headers={key.lower(): value for key, value in self.headers.items()},
                     body=body,

@@ -29,12 +29,11 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
 
-import httpx
-
 from triggerd.errors import PermanentSubmitError, SubmitInterrupted, TransientSubmitError
 from triggerd.humanize import human_timeout
 from triggerd.observability.logging import Logger
 from triggerd.redact import safe_url, scrub
+from triggerd.submitters.transport import ConnectFailed, Pool, TimedOut, TransportError
 
 __all__ = [
     "RETRY_AFTER_CAP",
@@ -233,31 +232,8 @@ class Reply:
             return None
 
 
-class LazyClient:
-    """One ``httpx.Client`` (redirects not followed), made at first use and shared by threads;
-    ``close`` releases its connections (a later use makes a new one)."""
-
-    def __init__(self, timeout: timedelta) -> None:
-        self._timeout = timeout
-        self._client: httpx.Client | None = None
-        self._lock = threading.Lock()
-
-    def get(self) -> httpx.Client:
-        with self._lock:
-            if self._client is None:
-                seconds = self._timeout.total_seconds()
-                self._client = httpx.Client(timeout=seconds, follow_redirects=False)
-            return self._client
-
-    def close(self) -> None:
-        with self._lock:
-            client, self._client = self._client, None
-        if client is not None:
-            client.close()
-
-
 class HttpSender:
-    """Sends one JSON request per call on a shared, lazily created ``httpx.Client``.
+    """Sends one JSON request per call on a shared pool of connections (``transport.Pool``).
 
     ``timeout`` bounds connecting, sending, waiting for the answer and every read of it, and
     the whole body read; so a shutdown (``cancel``) waits at most about that long. ``close``
@@ -269,13 +245,10 @@ class HttpSender:
             raise ValueError(f"timeout must be positive, got {timeout}")
         self._timeout = timeout
         self._clock = clock or (lambda: datetime.now(UTC))
-        self._clients = LazyClient(timeout)
-
-    def _http(self) -> httpx.Client:
-        return self._clients.get()
+        self._pool = Pool(timeout.total_seconds())
 
     def close(self) -> None:
-        self._clients.close()
+        self._pool.close()
 
     def send(
         self,
@@ -314,7 +287,7 @@ class HttpSender:
             status, answer_headers, content = self._exchange(
                 method, url, body=body, headers=headers, params=params, started=started
             )
-        except (httpx.HTTPError, _BodyTimeout) as exc:
+        except TransportError as exc:
             duration_ms = round((time.monotonic() - started) * 1000)
             error = scrub(self._describe(exc, shown), secrets)
             log.warning("run.request_failed", error=error, duration_ms=duration_ms)
@@ -345,35 +318,26 @@ class HttpSender:
         params: Mapping[str, str] | None,
         started: float,
     ) -> tuple[int, dict[str, str], bytes]:
-        deadline = started + self._timeout.total_seconds()
         content = json.dumps(body, ensure_ascii=False).encode("utf-8")
-        all_headers = {"Content-Type": "application/json", **headers}
-        with self._http().stream(
-            method, url, params=params, headers=all_headers, content=content
-        ) as response:
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in response.iter_bytes():
-                chunks.append(chunk)
-                size += len(chunk)
-                if size >= BODY_LIMIT:
-                    break
-                if time.monotonic() > deadline:
-                    raise _BodyTimeout
-            answer_headers = {key.lower(): value for key, value in response.headers.items()}
-            return response.status_code, answer_headers, b"".join(chunks)[:BODY_LIMIT]
+        answer = self._pool.request(
+            method,
+            url,
+            headers={"Content-Type": "application/json", **headers},
+            body=content,
+            params=params,
+            limit=BODY_LIMIT,
+            deadline=started + self._timeout.total_seconds(),
+        )
+        return answer.status, answer.headers, answer.content
 
-    def _describe(self, exc: Exception, shown: str) -> str:
-        limit = human_timeout(self._timeout)
-        if isinstance(exc, _BodyTimeout | httpx.TimeoutException):
-            return f"no complete answer from {shown} within {limit} (timeout)"
-        if isinstance(exc, httpx.ConnectError):
+    def _describe(self, exc: TransportError, shown: str) -> str:
+        if isinstance(exc, TimedOut):
+            return (
+                f"no complete answer from {shown} within {human_timeout(self._timeout)} (timeout)"
+            )
+        if isinstance(exc, ConnectFailed):
             return f"cannot connect to {shown}: {_reason(exc)}"
         return f"request to {shown} failed: {_reason(exc)}"
-
-
-class _BodyTimeout(Exception):
-    """The answer's body did not arrive within the timeout."""
 
 
 def _reason(exc: Exception) -> str:

@@ -26,18 +26,24 @@ NotResponding, Paused, Unknown, or one Azure ML adds later) means "not ended yet
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote, urlsplit
 
-import httpx
-
 from triggerd.errors import SubmitError
 from triggerd.redact import safe_url, scrub
 from triggerd.runs import RunRecord, RunStatus
-from triggerd.submitters.httpcommon import LazyClient, Secret, error_message, parse_retry_after
+from triggerd.submitters.httpcommon import (
+    BODY_LIMIT,
+    Secret,
+    error_message,
+    parse_retry_after,
+)
+from triggerd.submitters.transport import Pool, TransportError
 
 if TYPE_CHECKING:
     from triggerd.config import Pipeline
@@ -155,10 +161,14 @@ class RunHistoryStatus:
 
     def __init__(self, auth: Secret | None, *, timeout: timedelta) -> None:
         self._auth = auth
-        self._clients = LazyClient(timeout)
+        self._timeout = timeout.total_seconds()
+        self._pool = Pool(self._timeout)
 
     def run_ref(self, run: RunRecord) -> tuple[str, str]:
         raise NotImplementedError
+
+    def _deadline(self) -> float:
+        return time.monotonic() + self._timeout
 
     def check(self, run: RunRecord) -> RemoteState:
         url, link = self.run_ref(run)
@@ -172,25 +182,28 @@ class RunHistoryStatus:
             headers["Authorization"] = f"Bearer {token}"
             secrets.append(token)
         try:
-            response = self._clients.get().get(url, headers=headers)
-        except httpx.HTTPError as exc:
+            deadline = time.monotonic() + self._timeout
+            response = self._pool.request(
+                "GET", url, headers=headers, limit=BODY_LIMIT, deadline=deadline
+            )
+        except TransportError as exc:
             reason = " ".join((str(exc) or type(exc).__name__).split())[:300]
             raise StatusError(scrub(f"GET {safe_url(url)} failed: {reason}", secrets)) from None
-        if not 200 <= response.status_code < 300:
+        if not 200 <= response.status < 300:
             wait = parse_retry_after(response.headers.get("retry-after"), datetime.now(UTC))
-            message = error_message(response.status_code, response.content, secrets)
+            message = error_message(response.status, response.content, secrets)
             raise StatusError(message, retry_after=wait)
         try:
-            answer = response.json()
+            answer = json.loads(response.content)
         except ValueError:
-            raise StatusError(f"HTTP {response.status_code}: the answer is not JSON") from None
+            raise StatusError(f"HTTP {response.status}: the answer is not JSON") from None
         state = read_state(answer, link)
         wait = parse_retry_after(response.headers.get("retry-after"), datetime.now(UTC))
         error = scrub(state.error, secrets) if state.error else None
         return RemoteState(state.status, state.final, error, state.url, wait)
 
     def close(self) -> None:
-        self._clients.close()
+        self._pool.close()
         close = getattr(self._auth, "close", None)
         if callable(close):
             close()
