@@ -1,6 +1,6 @@
-"""Limits on one config file, checked before anything is built: on the YAML event stream, or,
-for a text that holds no anchor, alias or directive (no ``&``, ``*`` or ``%``), on its
-composed tree (``measure_tree``), which without aliases is no larger than the file.
+"""Limits on one config file, checked on the YAML event stream before anything is built by it:
+``measure`` here is a pass over the events; ``yamlnodes.OnePass`` counts the same as it
+builds, so it is refused at the same event (``tests/unit/test_yaml_one_pass.py``).
 
 An alias (``*name``) repeats its anchored value wherever it appears, so nine levels of
 ``&a [*b, *b, ...]`` (about 300 bytes) would build hundreds of millions of values. Before a
@@ -30,10 +30,6 @@ from triggerd.config.yamlrules import ConfigLoader
 MAX_BYTES = 64 * 1024 * 1024
 MAX_VALUES = 1_000_000
 MAX_DEPTH = 100
-# A text at most this long is composed before it is measured (``measure_tree``) when it holds no
-# anchor, alias or directive: a value takes at least about half a character, so composing it
-# builds no more nodes than a file within MAX_VALUES does.
-TREE_MAX_CHARS = MAX_VALUES // 2
 
 
 @dataclass(frozen=True)
@@ -71,9 +67,9 @@ class _Measure:
 
     def refusal(self, height: int) -> str | None:
         if self.values > MAX_VALUES:
-            return _too_many(self.aliases)
+            return too_many(self.aliases)
         if len(self.stack) + height > MAX_DEPTH:
-            return _too_deep(self.aliases)
+            return too_deep(self.aliases)
         return None
 
     def event(self, event: yaml.Event) -> str | None:
@@ -101,16 +97,23 @@ class _Measure:
             self.values += size
             self.add(size, height, None)
             return self.refusal(height)
-        if isinstance(event, yaml.DocumentStartEvent) and event.version not in (None, (1, 2)):
-            major, minor = event.version
-            return (
-                f"the '%YAML {major}.{minor}' directive is not supported: triggerd reads "
-                "YAML 1.2, as the Azure ML SDK does; remove the directive"
-            )
+        if isinstance(event, yaml.DocumentStartEvent):
+            return directive_refusal(event.version)
         return None
 
 
-def _too_many(aliases: bool) -> str:
+def directive_refusal(version: tuple[int, int] | None) -> str | None:
+    """Why a document of this ``%YAML`` version is refused (None: none given, or 1.2)."""
+    if version is None or version == (1, 2):
+        return None
+    major, minor = version
+    return (
+        f"the '%YAML {major}.{minor}' directive is not supported: triggerd reads "
+        "YAML 1.2, as the Azure ML SDK does; remove the directive"
+    )
+
+
+def too_many(aliases: bool) -> str:
     if aliases:
         return (
             f"aliases (*name) expand this file to more than {MAX_VALUES:,} values, "
@@ -122,36 +125,11 @@ def _too_many(aliases: bool) -> str:
     )
 
 
-def _too_deep(aliases: bool) -> str:
+def too_deep(aliases: bool) -> str:
     return (
         f"lists and mappings are nested more than {MAX_DEPTH} levels deep "
         f"(the limit{', aliases included' if aliases else ''})"
     )
-
-
-def measure_tree(root: yaml.Node) -> Refusal | None:
-    """``measure`` of a file already composed that holds no anchor, alias or directive (its
-    text has no ``&``, ``*`` or ``%``: see ``yamltree.parse_yaml``). Without aliases the nodes
-    are a tree, as large as the file; walked in the order of its events, with the same counts,
-    it is refused for the same reason at the same line. (libyaml itself stops composing at
-    1,000 levels.) Iterative: no recursion however deep."""
-    values = 0
-    pending: list[tuple[yaml.Node, int]] = [(root, 0)]  # a node, and the levels around it
-    while pending:
-        node, depth = pending.pop()
-        values += 1
-        if values > MAX_VALUES:
-            return Refusal(_too_many(False), node.start_mark.line + 1)
-        if isinstance(node, yaml.ScalarNode):
-            continue
-        if depth + 1 > MAX_DEPTH:
-            return Refusal(_too_deep(False), node.start_mark.line + 1)
-        if isinstance(node, yaml.MappingNode):
-            children = [part for pair in node.value for part in pair]
-        else:
-            children = node.value
-        pending.extend((child, depth + 1) for child in reversed(children))
-    return None
 
 
 def measure(text: str) -> Refusal | None:

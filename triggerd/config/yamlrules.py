@@ -40,6 +40,7 @@ FLOAT = "tag:yaml.org,2002:float"
 INT = "tag:yaml.org,2002:int"
 MERGE = "tag:yaml.org,2002:merge"
 NULL = "tag:yaml.org,2002:null"
+TIMESTAMP = "tag:yaml.org,2002:timestamp"
 YAML11_BOOL = "tag:triggerd,2024:yaml11-bool"
 YAML11_BOOL_WORDS = frozenset(
     ("yes", "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF")
@@ -93,9 +94,9 @@ def _sign_and_digits(text: str) -> tuple[int, str]:
     return sign, text[1:] if text[:1] in "+-" else text
 
 
-def construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+def read_int(text: str) -> int:
     """ruamel.yaml's YAML 1.2 integer: no octal without ``0o``, no base 60, ASCII digits only."""
-    sign, digits = _sign_and_digits(str(loader.construct_scalar(node)))
+    sign, digits = _sign_and_digits(text)
     base = {"0b": 2, "0o": 8, "0x": 16}.get(digits[:2], 10)
     if base != 10:
         digits = digits[2:]
@@ -109,9 +110,9 @@ def construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
         raise Unreadable("is not an integer") from None
 
 
-def construct_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> float:
+def read_float(text: str) -> float:
     """A float as PyYAML and ruamel.yaml build it (``_`` ignored), ASCII digits only."""
-    text = str(loader.construct_scalar(node)).replace("_", "")
+    text = text.replace("_", "")
     if text.lower().lstrip("+-") in (".inf", ".nan"):
         text = text.replace(".", "")  # "-.inf" -> "-inf", which float() reads
     if not text.isascii():
@@ -120,6 +121,53 @@ def construct_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> float:
         return float(text)
     except ValueError:
         raise Unreadable("is not a number") from None
+
+
+def construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    return read_int(str(loader.construct_scalar(node)))
+
+
+def construct_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> float:
+    return read_float(str(loader.construct_scalar(node)))
+
+
+def yaml11_bool_problem(word: str) -> str:
+    """The problem of an unquoted ``yes``/``no``/``on``/``off`` (one of twelve fixed words)."""
+    meaning = "true" if word.lower() in ("yes", "on") else "false"
+    return (
+        f"{word} is a boolean ({meaning}) in YAML 1.1 but the text '{word}' in YAML 1.2, which "
+        f"triggerd and the Azure ML SDK read: write {meaning} for the boolean, or quote it "
+        f"('{word}') for the text"
+    )
+
+
+_TAG_NAMES = {INT: "an integer", FLOAT: "a number", BOOL: "a boolean", TIMESTAMP: "a date"}
+
+
+def construct(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> tuple[Any, str | None]:
+    """The value of a scalar ``node``, and the problem that made it None (or a refused word's
+    text). A tag that no constructor builds raises the loader's ConstructorError."""
+    if node.tag == YAML11_BOOL:
+        return str(node.value), yaml11_bool_problem(str(node.value))
+    build = type(loader).yaml_constructors.get(node.tag)  # tag -> constructor
+    if build is None:
+        return loader.construct_object(node, deep=True), None
+    try:
+        return build(loader, node), None
+    except Unreadable as exc:
+        return None, f"this value {exc}"
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
+        what = _TAG_NAMES.get(node.tag, f"'{node.tag}'")
+        return None, f"this value cannot be read as {what}"
+
+
+def read_plain(loader: yaml.SafeLoader, text: str) -> tuple[str, Any, str | None]:
+    """The tag of the plain (unquoted, untagged) scalar ``text``, as the loader's resolver
+    gives it, with ``construct``'s value and problem for it."""
+    tag: str = loader.resolve(yaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
+    if tag == MERGE:  # built only as a key: no constructor
+        return tag, None, None
+    return (tag, *construct(loader, yaml.ScalarNode(tag, text)))
 
 
 class ConfigLoader(_Base):  # type: ignore[valid-type,misc]
