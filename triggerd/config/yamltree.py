@@ -136,7 +136,9 @@ class _Composed:
             result.value[key] = self.build(value_node, (*path, key))
             result.key_lines[key] = key_line
         for source in merged:  # ``<<: *defaults``: keys given here win over merged ones
-            merge_into(result, self.build(source, path))
+            built = self.build(source, path)
+            if isinstance(built.value, dict):  # else a merge of itself, reported as SELF_ALIAS
+                merge_into(result, built)
         return result
 
     def _problem(self, path: tuple[str | int, ...], message: str, line: int) -> None:
