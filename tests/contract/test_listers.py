@@ -453,7 +453,8 @@ class DeletingScandir:
 
     real_scandir = os.scandir
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: int | str) -> None:
+        self.dir_fd = path if isinstance(path, int) else None  # the lister reads through one
         self.inner = DeletingScandir.real_scandir(path)
 
     def __enter__(self) -> Iterator[os.DirEntry[str]]:
@@ -462,7 +463,7 @@ class DeletingScandir:
     def _entries(self) -> Iterator[os.DirEntry[str]]:
         for entry in self.inner:
             if entry.name == "gone.csv":
-                os.unlink(entry.path)
+                os.unlink(entry.path, dir_fd=self.dir_fd)
             yield entry
 
     def __exit__(self, *exc: object) -> None:

