@@ -328,6 +328,11 @@ def measure(
             "count(*), sum(attempts) FROM runs WHERE status = 'submitted'",
         )
         statuses = query(db, "SELECT status, count(*) FROM runs GROUP BY status") or []
+        retried = query(
+            db, "SELECT fire_key, attempts, history FROM runs WHERE attempts > 1 LIMIT 5"
+        )
+        for fire_key, tries, history in retried or []:  # why a run needed another attempt
+            log(f"  retried: {fire_key} attempts={tries} history={history}")
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout=60)
