@@ -138,9 +138,14 @@ def _serve(conn: Any) -> None:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    httpd.request_queue_size = 128
+    class Server(ThreadingHTTPServer):
+        # The listen backlog, read when the socket listens (in the constructor: setting it on
+        # the instance afterwards changes nothing). socketserver's 5 made 16 workers opening
+        # their connections at once see "connection reset by peer" now and then, a retry.
+        request_queue_size = 128
+        daemon_threads = True
+
+    httpd = Server(("127.0.0.1", 0), Handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     host, port = httpd.server_address[:2]
     conn.send(f"http://{host!s}:{port}/runs")
