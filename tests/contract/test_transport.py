@@ -366,6 +366,18 @@ def test_https_with_the_roots_from_ssl_cert_file(
         assert tls_server.connections == 1
 
 
+def test_unreadable_ca_certificates_are_a_connection_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pools: list[Pool]
+) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
+    pool = new_pool(pools)
+    with pytest.raises(ConnectFailed, match=r"cannot load the CA certificates \(SSL_CERT_FILE="):
+        post(pool, "https://127.0.0.1:9/hook")
+    (tmp_path / "missing.pem").write_text("not a certificate\n")
+    with pytest.raises(ConnectFailed, match="cannot load the CA certificates"):
+        post(pool, "https://127.0.0.1:9/hook")  # asked again at the next request
+
+
 def test_an_untrusted_certificate_is_refused(certificate: Certificate, pools: list[Pool]) -> None:
     with ScriptedServer(tls=certificate.server_context()) as tls_server:  # certifi's roots
         with pytest.raises(ConnectFailed, match="TLS handshake failed: CERTIFICATE_VERIFY_FAILED"):

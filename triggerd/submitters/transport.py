@@ -138,7 +138,12 @@ def _tls_context() -> ssl.SSLContext:
         import certifi
 
         cafile = certifi.where()
-    return ssl.create_default_context(cafile=cafile, capath=capath)
+    try:
+        return ssl.create_default_context(cafile=cafile, capath=capath)
+    except (OSError, ssl.SSLError) as exc:  # a missing file, one that holds no certificate
+        where = f"SSL_CERT_FILE={cafile}" if cafile else f"SSL_CERT_DIR={capath}"
+        reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc
+        raise ConnectFailed(f"cannot load the CA certificates ({where}): {reason}") from None
 
 
 class _Idle(NamedTuple):
