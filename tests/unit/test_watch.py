@@ -143,3 +143,20 @@ def test_a_stopped_watcher_watches_nothing_more(tmp_path: Path) -> None:
     with capture_logs() as logs:
         assert not watcher.watch("other", tmp_path, Wakes())
     assert [log["event"] for log in logs] == ["watch.unavailable"]
+
+
+def test_a_wake_that_raises_neither_stops_the_watch_nor_the_other_wakes(
+    watcher: FolderWatcher, tmp_path: Path
+) -> None:
+    def broken() -> None:
+        raise RuntimeError("boom")
+
+    wakes = Wakes()
+    assert watcher.watch("broken", tmp_path, broken)
+    assert watcher.watch("files", tmp_path, wakes)
+    with capture_logs() as logs:
+        (tmp_path / "a.csv").write_text("x", encoding="utf-8")
+        assert wakes.wait()
+        (tmp_path / "b.csv").write_text("x", encoding="utf-8")
+        assert wakes.wait()  # the thread is still reading
+    assert any(entry["event"] == "watch.failed" for entry in logs)

@@ -180,7 +180,11 @@ class FolderWatcher:
             if any(at == self._stop_r for at, _ in ready.poll()):
                 return
             time.sleep(GATHER)
-            self._dispatch(_drain(fd))
+            data = _drain(fd)
+            try:
+                self._dispatch(data)
+            except Exception:  # an accept that raised: the watch goes on, as do the polls
+                self._log.exception("watch.failed", fallback="the polls go on at their interval")
 
     def _dispatch(self, data: bytes) -> None:
         """Wake each watch that ``data`` (the events read) concerns, once."""
@@ -204,8 +208,11 @@ class FolderWatcher:
             for wd in gone:
                 for key in self._by_wd.pop(wd, {}):
                     self._wd_of.pop(key, None)
-        for wake in woken:
-            wake()
+        for wake in woken:  # one that raises does not keep the others from waking
+            try:
+                wake()
+            except Exception:
+                self._log.exception("watch.failed", fallback="the polls go on at their interval")
 
 
 def _drain(fd: int) -> bytes:
