@@ -95,6 +95,19 @@ def test_one_connection_serves_the_requests_in_turn(
     assert server.requests[0].headers["content-length"] == "8"
 
 
+def test_connections_send_without_nagle_delay(server: ScriptedServer, pools: list[Pool]) -> None:
+    # http.client (3.11) sets TCP_NODELAY when it connects, and the pool depends on it: it
+    # writes the headers and the body in two sends, which Nagle's algorithm would hold for the
+    # server's delayed ACK (~40 ms a request).
+    server.script(Reply(200))
+    pool = new_pool(pools)
+    post(pool, server.url)
+    (idle,) = [entry for entries in pool._idle.values() for entry in entries]
+    sock = idle.connection.sock
+    assert sock is not None
+    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+
+
 def test_a_connection_the_server_closed_is_not_reused(
     server: ScriptedServer, pools: list[Pool]
 ) -> None:

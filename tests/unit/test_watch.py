@@ -160,3 +160,16 @@ def test_a_wake_that_raises_neither_stops_the_watch_nor_the_other_wakes(
         (tmp_path / "b.csv").write_text("x", encoding="utf-8")
         assert wakes.wait()  # the thread is still reading
     assert any(entry["event"] == "watch.failed" for entry in logs)
+
+
+def test_a_folder_given_as_a_symlink_is_watched_at_its_target(
+    watcher: FolderWatcher, tmp_path: Path
+) -> None:
+    target = tmp_path / "data"
+    target.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(target, target_is_directory=True)
+    wakes = Wakes()
+    assert watcher.watch("files", link, wakes)
+    (target / "a.csv").write_text("x", encoding="utf-8")
+    assert wakes.wait()

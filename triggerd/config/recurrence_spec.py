@@ -87,9 +87,6 @@ def parse_recurrence(value: Any) -> Recurrence | None:
         return value
     if not isinstance(value, dict):
         raise Invalid("must be a mapping with keys " + ", ".join(RECURRENCE_KEYS))
-    recurrence = _passes(value)
-    if recurrence is not None:
-        return recurrence
     checks = Checks({key: None if value.get(key) == "None" else value.get(key) for key in value})
     for key in value:
         if key not in RECURRENCE_KEYS:
@@ -97,55 +94,6 @@ def parse_recurrence(value: Any) -> Recurrence | None:
     recurrence = checks.run()
     if checks.found:
         raise Invalid.every(checks.found)
-    return recurrence
-
-
-_KEY_SET = frozenset(RECURRENCE_KEYS)
-_DAY_OR_WEEK = ("Day", "Week")
-
-
-def _passes(value: dict[str, Any]) -> Recurrence | None:
-    """The Recurrence of a mapping that passes every check of ``Checks.run``, found in one pass
-    that notes no failure; None as soon as a check might fail (``Checks`` then says which). It
-    leaves to ``Checks`` a ``time_of_day`` and a ``"None"`` (any value it would have to read as
-    not given is refused here)."""
-    get = value.get
-    frequency, interval, time_zone = get("frequency"), get("interval"), get("time_zone")
-    hours, minutes, week_days = get("hours"), get("minutes"), get("week_days")
-    if not value.keys() <= _KEY_SET or get("time_of_day") is not None:
-        return None
-    if type(frequency) is not str or frequency not in _FREQUENCIES or type(interval) is not int:
-        return None
-    if frequency not in _DAY_OR_WEEK and (hours is not None or minutes is not None):
-        return None
-    if week_days is not None and frequency != "Week":
-        return None
-    if time_zone is not None and type(time_zone) is not str:
-        return None
-    try:
-        kind = Frequency(frequency)
-        if not 1 <= interval <= max_interval(kind):
-            return None
-        zone = resolve_zone("UTC" if time_zone is None else time_zone)
-        start_time = _start_time(get("start_time"))
-        end_time = _start_time(get("end_time"), "end_time")
-        for moment in (start_time, end_time):
-            if moment is not None:
-                localize(moment, zone)
-        recurrence = Recurrence(
-            frequency=kind,
-            interval=interval,
-            time_zone="UTC" if time_zone is None else time_zone,
-            start_time=start_time,
-            hours=_numbers(_Part("hours", hours), "hour", 23, SDK_HOURS_RANGE),
-            minutes=_numbers(_Part("minutes", minutes), "minute", 59, SDK_MINUTES_RANGE),
-            week_days=_week_days(week_days),
-            end_time=end_time,
-        )
-    except (Invalid, ValueError, TypeError, OSError, OverflowError):
-        return None
-    if start_time is not None and end_time is not None and end_time < start_time:
-        return None
     return recurrence
 
 

@@ -284,8 +284,14 @@ class HttpSender:
         log.info("run.request", method=method, url=shown, attempt=attempt)
         started = time.monotonic()
         try:
-            status, answer_headers, content = self._exchange(
-                method, url, body=body, headers=headers, params=params, started=started
+            answer = self._pool.request(
+                method,
+                url,
+                headers={"Content-Type": "application/json", **headers},
+                body=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+                params=params,
+                limit=BODY_LIMIT,
+                deadline=started + self._timeout.total_seconds(),
             )
         except TransportError as exc:
             duration_ms = round((time.monotonic() - started) * 1000)
@@ -294,6 +300,7 @@ class HttpSender:
             if cancel.is_set():
                 raise SubmitInterrupted(f"interrupted: daemon shutting down ({error})") from None
             raise TransientSubmitError(error) from None
+        status, answer_headers, content = answer
         duration_ms = round((time.monotonic() - started) * 1000)
         log.info("run.response", status=status, duration_ms=duration_ms)
         if 200 <= status < 300:
@@ -307,28 +314,6 @@ class HttpSender:
         if 300 <= status < 400:
             message = f"HTTP {status}: the URL redirects; configure the URL it redirects to"
         raise PermanentSubmitError(message)
-
-    def _exchange(
-        self,
-        method: str,
-        url: str,
-        *,
-        body: Any,
-        headers: Mapping[str, str],
-        params: Mapping[str, str] | None,
-        started: float,
-    ) -> tuple[int, dict[str, str], bytes]:
-        content = json.dumps(body, ensure_ascii=False).encode("utf-8")
-        answer = self._pool.request(
-            method,
-            url,
-            headers={"Content-Type": "application/json", **headers},
-            body=content,
-            params=params,
-            limit=BODY_LIMIT,
-            deadline=started + self._timeout.total_seconds(),
-        )
-        return answer.status, answer.headers, answer.content
 
     def _describe(self, exc: TransportError, shown: str) -> str:
         if isinstance(exc, TimedOut):

@@ -167,9 +167,6 @@ class RunHistoryStatus:
     def run_ref(self, run: RunRecord) -> tuple[str, str]:
         raise NotImplementedError
 
-    def _deadline(self) -> float:
-        return time.monotonic() + self._timeout
-
     def check(self, run: RunRecord) -> RemoteState:
         url, link = self.run_ref(run)
         secrets: list[str] = []

@@ -24,11 +24,9 @@ class for the rest (a connection dropped mid-answer, a malformed answer).
 from __future__ import annotations
 
 import base64
-import contextlib
 import http.client
 import os
 import select
-import socket
 import ssl
 import threading
 import time
@@ -281,10 +279,6 @@ class Pool:
         except OSError as exc:
             connection.close()
             raise ConnectFailed(_os_reason(exc)) from None
-        # http.client writes the headers and the body in two sends: without this, Nagle's
-        # algorithm holds the body until the server's delayed ACK (~40 ms a request).
-        with contextlib.suppress(OSError):
-            connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return connection
 
     # --- one exchange -----------------------------------------------------------------------
@@ -349,8 +343,6 @@ def _netloc(target: _Target) -> str:
 
 
 def _os_reason(exc: OSError) -> str:
-    if isinstance(exc, socket.gaierror):
-        return f"[Errno {exc.errno}] {exc.strerror}" if exc.strerror else str(exc)
     return str(exc) or type(exc).__name__
 
 
