@@ -15,7 +15,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from triggerd.config.pipelines import RetryPolicy
-from triggerd.engine.dispatcher import Dispatcher
+from triggerd.engine.dispatcher import MOST_AHEAD, Dispatcher
 from triggerd.engine.finisher import Ended, Finisher
 from triggerd.engine.resolver import Dispatch, Unresolvable
 from triggerd.errors import PermanentSubmitError, SubmitInterrupted, TransientSubmitError
@@ -323,8 +323,32 @@ def test_runs_are_claimed_in_batches_and_each_is_submitted_once_by_a_worker_of_t
     assert len(queue.outcomes) == 40 and dispatcher.in_flight_ids() == []
     assert most[0] <= 3 and len(threads) <= 3  # never more than the workers, always the pool's
     assert queue.limits[0] == 3  # nothing known about the attempts yet: the free workers only
-    assert max(queue.limits) <= 6  # then at most as many again, claimed ahead
-    assert len(queue.limits) < 40
+    assert max(queue.limits) <= 3 + MOST_AHEAD  # then up to MOST_AHEAD more, claimed ahead
+    assert len(queue.limits) <= 8  # (40 runs: a few claims, none per run)
+
+
+def test_runs_are_claimed_about_quick_seconds_of_work_ahead(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    queue = Recording([run_record(n) for n in range(1, 61)])
+
+    def submit() -> RunOutcome:
+        time.sleep(0.01)  # an attempt of 10 ms or more: QUICK (0.1 s) is 10 of them a worker
+        return RunOutcome("submitted", external_id="x")
+
+    dispatcher = dispatcher_for(queue, Submitting(submit), concurrency=2)
+    dispatcher.start()
+    try:
+        assert queue.claimed.wait(10)
+        for _ in range(1000):  # (bounded: until every end is recorded)
+            if len(queue.outcomes) == 60:
+                break
+            time.sleep(0.01)
+    finally:
+        dispatcher.stop(timedelta(seconds=5))
+    assert len(queue.outcomes) == 60
+    assert queue.limits[0] == 2
+    assert max(queue.limits) <= 2 + 2 * 10  # the workers, and at most 0.1 s of their work ahead
 
 
 def test_a_run_stays_claimed_and_renewed_until_its_end_is_recorded_with_others(
@@ -365,6 +389,7 @@ def test_a_run_claimed_ahead_is_handed_back_untouched_at_a_shutdown(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr("triggerd.engine.dispatcher.QUICK", 60.0)
+    monkeypatch.setattr("triggerd.engine.dispatcher.MOST_AHEAD", 1)  # one run claimed ahead
     queue = Recording([run_record(n) for n in range(1, 6)])
     ahead = threading.Event()
     claim_many = queue.claim_many

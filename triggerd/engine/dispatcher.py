@@ -3,12 +3,13 @@
 A fixed pool of ``concurrency`` worker threads submits; the dispatcher's loop claims as many
 runs as workers are free, in one transaction (``RunQueue.claim_many``), so a burst of fires
 waits in the store, not in memory. While attempts are quick (under ``QUICK`` on average: an
-HTTP endpoint, not a long command) up to ``concurrency`` more are claimed ahead, so that a
-claim carries several runs and a free worker finds its next one without a transaction; a run
-claimed ahead waits for a worker about that long at most, and is handed back untouched at a
-shutdown. How each run ended is recorded by the finisher (``finisher.py``), many runs to a
-transaction: the claim and that record were two transactions per run, most of the daemon's
-CPU under a burst (bench/README.md, section 5).
+HTTP endpoint, not a long command) about ``QUICK`` seconds of work more is claimed ahead (at
+least ``concurrency`` runs, at most ``MOST_AHEAD``), so that a claim carries many runs and a
+free worker finds its next one without a transaction; a run claimed ahead waits for a worker
+about that long at most, and is handed back untouched at a shutdown. How each run ended is
+recorded by the finisher (``finisher.py``), many runs to a transaction: the claim and that
+record were two transactions per run, most of the daemon's CPU under a burst (bench/README.md,
+section 5).
 
 On shutdown the dispatcher stops claiming, lets runs in flight finish within the grace period,
 then interrupts the rest and hands them back as pending.
@@ -52,6 +53,7 @@ IDLE_POLL = timedelta(seconds=1)  # runs recorded by other processes (CLI) are s
 INTERRUPT_WAIT = DEFAULT_KILL_GRACE + timedelta(seconds=1)
 # Attempts taking less than this on average (seconds) have runs claimed ahead of the workers.
 QUICK = 0.1
+MOST_AHEAD = 64  # runs claimed ahead at most (they show `running` while they wait)
 # Seconds the last ends get to be committed at a shutdown (at least; the rest of the grace if
 # longer); an end not committed leaves its run `running`, attempted again after the restart.
 FINISH_WAIT = 2.0
@@ -83,6 +85,7 @@ class Dispatcher:
         self._claimed: dict[int, RunRecord] = {}  # this daemon's runs whose end is not recorded
         self._busy = 0  # runs handed to the workers that they are not done with
         self._took: float | None = None  # seconds a worker spends on a run (moving average)
+        self._drained = True  # the last claim took fewer runs than it asked for
         self._jobs: SimpleQueue[RunRecord | None] = SimpleQueue()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name="dispatcher", daemon=True)
@@ -129,9 +132,8 @@ class Dispatcher:
     def _claim_available(self) -> None:
         while not self._stopping.is_set():
             with self._lock:
-                ahead = self._concurrency if self._quick() else 0
-                room = self._concurrency + ahead - self._busy
-            if room <= 0 or room < ahead:  # (claimed ahead: once those are all taken)
+                room = self._room()
+            if room <= 0:
                 return
             now = self._clock()  # before the claim's transaction
             blocked, caps = self._at_limit()
@@ -142,16 +144,31 @@ class Dispatcher:
                 for run in claimed:
                     self._claimed[run.id] = run
                 self._busy += len(claimed)
+                self._drained = len(claimed) < room
             for run in claimed:
                 self._jobs.put(run)
             if len(claimed) < room:
                 return
 
-    def _quick(self) -> bool:
-        """Whether runs are claimed ahead of the workers: while attempts take under QUICK on
-        average (an HTTP endpoint, not a command that runs for minutes), so a run claimed ahead
-        waits for a worker about that long at most (under the lock)."""
-        return self._took is not None and self._took < QUICK
+    def _ahead(self) -> int:
+        """How many runs are claimed ahead of the workers (under the lock): while attempts take
+        under QUICK on average (an HTTP endpoint, not a command that runs for minutes), about
+        QUICK seconds of the workers' work, at least ``concurrency`` runs and at most
+        MOST_AHEAD; so a run claimed ahead waits for a worker about QUICK at most, and a claim
+        carries many runs (each claim is a transaction)."""
+        took = self._took
+        if took is None or took >= QUICK:
+            return 0
+        work = int(self._concurrency * QUICK / max(took, 1e-6))
+        return max(self._concurrency, min(MOST_AHEAD, work))
+
+    def _room(self) -> int:
+        """How many runs the next claim takes (under the lock); 0: none yet. Runs claimed
+        ahead are claimed again once half of them are taken by the workers, so that the
+        workers do not wait for the claim's transaction."""
+        ahead = self._ahead()
+        room = self._concurrency + ahead - self._busy
+        return room if room > 0 and room >= (ahead + 1) // 2 else 0
 
     def _serve(self) -> None:
         """A worker: submit the runs handed to it, one at a time, until told to end (None)."""
@@ -167,7 +184,10 @@ class Dispatcher:
                 with self._lock:
                     self._busy -= 1
                     self._took = took if self._took is None else 0.8 * self._took + 0.2 * took
-                    due = self._busy <= self._concurrency  # else runs claimed ahead are waiting
+                    # Claim again when enough runs claimed ahead are taken; once a claim found
+                    # fewer than it asked for, only when a worker is free (a schedule at its
+                    # overlap limit may have a run to start now): new runs wake the loop.
+                    due = self._busy <= self._concurrency if self._drained else self._room() > 0
                 if due:
                     self._wake.set()
 

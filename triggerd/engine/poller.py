@@ -315,13 +315,13 @@ class DatastorePoller:
         baseline: bool,
         history: PollRecord | None,
         ignored: IgnoredChange | None,
-    ) -> list[int] | None:
+    ) -> int | None:
         """Commit the poll (nothing at all when nothing changed and no statistics are due);
-        the new pending runs' ids, or None when the lease was lost."""
+        how many pending runs it recorded, or None when the lease was lost."""
         now = self.clock()
         stats_due = self._stats_at is None or time.monotonic() - self._stats_at >= STATS_EVERY_S
         if not (result.writes or new_runs or stats_due or history or ignored):
-            return []
+            return 0
         try:
             created = self.store.record_poll(
                 self.schedule.name, result, new_runs, now=now, entries=self._entries,

@@ -8,16 +8,17 @@ runs the claim was the largest part of the daemon's CPU per run (bench/README.md
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Integer, Select, bindparam, null, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 
 from triggerd.runs import RunRecord
 from triggerd.store.attempts import ATTEMPT, move_attempt
-from triggerd.store.bulk import alike
+from triggerd.store.bulk import BulkStatement, alike
 from triggerd.store.sql import chunks
 from triggerd.store.tables import runs
 
@@ -159,5 +160,12 @@ def finish_batch(
         if run_id in held
     ]
     for alike_rows in alike(rows):
-        conn.execute(_END, alike_rows)
+        _end_statement(conn.dialect, tuple(alike_rows[0])).run(conn, alike_rows)
     return [run_id in held for run_id in ids]
+
+
+@functools.lru_cache(maxsize=32)
+def _end_statement(dialect: Dialect, keys: tuple[str, ...]) -> BulkStatement:
+    """``_END`` for rows with ``keys``, compiled once, run through the driver's executemany
+    (a burst's ends: SQLAlchemy's own executemany built a parameter dict per row)."""
+    return BulkStatement.compile(_END, dialect, list(keys))

@@ -39,12 +39,16 @@ class _NotNow(Exception):
     """Rolls back a ``commit_fires`` transaction whose plan no longer holds."""
 
 
+# Run INSERTs with their driver parameters, one per status and set of columns (True: pending).
+RunInserts = list[tuple[bool, BulkStatement, list[Any]]]
+
+
 @dataclass(frozen=True)
 class PreparedFires:
     """Fires ready to commit (``Store.prepare_fires``): each INSERT with its driver parameters
     (``True``: pending runs, counted), and the batch whose cursors the commit advances."""
 
-    inserts: list[tuple[bool, BulkStatement, list[Any]]]
+    inserts: RunInserts
     cursors: tuple[BulkStatement, list[Any]] | None  # one UPDATE per schedule whose cursor moves
     batch: Batch
     now: datetime
@@ -130,13 +134,7 @@ class Store:
         """Everything ``record_fires_many`` does before it needs the database: the rows, their
         statements and their driver parameters. A pass prepared before its slot builds this
         ahead and only commits it at the slot (``commit_fires``)."""
-        pending, others = outbox.run_rows([new for _, runs_, _ in batch for new in runs_], now)
-        inserts = [
-            (kind == "pending", bulk, bulk.params(rows))
-            for kind, group in (("pending", pending), ("other", others))
-            for rows in alike(group)
-            for bulk in [self._bulk_insert(kind, rows)]
-        ]
+        inserts = self._run_inserts([new for _, runs_, _ in batch for new in runs_], now)
         moving = states.cursor_rows(batch, now)
         update_ = states.cursor_update(self.engine.dialect)
         cursors = (update_, update_.params(moving)) if moving else None
@@ -161,9 +159,7 @@ class Store:
             with self.writing() as conn:
                 if still is not None and not still(conn):
                     raise _NotNow
-                for is_pending, bulk, params in prepared.inserts:
-                    changed = bulk.execute(conn, params)
-                    recorded += changed if is_pending else 0
+                recorded = _execute_inserts(conn, prepared.inserts)
                 if prepared.cursors is not None:
                     prepared.cursors[0].execute(conn, prepared.cursors[1])
                 if hold is not None and not hold():
@@ -171,6 +167,17 @@ class Store:
         except _NotNow:
             return None  # rolled back: nothing written
         return recorded
+
+    def _run_inserts(self, new_runs: Sequence[NewRun], now: datetime) -> RunInserts:
+        """The INSERTs of ``new_runs`` with their driver parameters (True: pending runs), one
+        per status and set of columns: through the driver's ``executemany``, no RETURNING."""
+        pending, others = outbox.run_rows(new_runs, now)
+        return [
+            (kind == "pending", bulk, bulk.params(rows))
+            for kind, group in (("pending", pending), ("other", others))
+            for rows in alike(group)
+            for bulk in [self._bulk_insert(kind, rows)]
+        ]
 
     def _bulk_insert(self, kind: str, rows: list[dict[str, Any]]) -> BulkStatement:
         """The compiled INSERT for alike ``rows`` of ``kind`` (pending or other)."""
@@ -197,20 +204,22 @@ class Store:
         baseline: bool = False,
         history: polls.PollRecord | None = None,
         ignored: IgnoredChange | None = None,
-    ) -> list[int]:
+    ) -> int:
         """Commit a poll in ONE transaction: its runs, the snapshot rows that changed (``baseline``:
         the first poll's), what it left out that changed, its ``history`` row, the stats.
 
         With ``lease`` (name, owner, token), only while that lease is still held (else
-        LeaseLost). A run whose fire key is already recorded is left alone; returns the new
-        run ids.
+        LeaseLost). A run whose fire key is already recorded is left alone; returns how many
+        pending runs it recorded (new, or a peer's ``missed:`` record made pending). The runs
+        go in as a planning pass's do (``_run_inserts``): a burst's thousands of rows, no ids
+        read back.
         """
-        created: list[int] = []
+        created = 0
         with self.writing() as conn:
             if lease is not None:
                 check_fence(conn, *lease)
             if not stats_only:
-                created = outbox.insert_runs(conn, new_runs, now)
+                created = _execute_inserts(conn, self._run_inserts(new_runs, now))
                 snapshots.write(
                     conn,
                     schedule,
@@ -233,3 +242,12 @@ class Store:
             snapshots.forget(conn, schedule)
             polls.forget_ignored(conn, schedule)
             states.forget_polls(conn, schedule)
+
+
+def _execute_inserts(conn: Connection, inserts: RunInserts) -> int:
+    """Run prepared run INSERTs; the pending runs they recorded."""
+    recorded = 0
+    for is_pending, bulk, params in inserts:
+        changed = bulk.execute(conn, params)
+        recorded += changed if is_pending else 0
+    return recorded
