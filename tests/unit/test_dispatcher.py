@@ -290,6 +290,19 @@ class Recording(FakeQueue):
         return super().finish_many(done, now=now, owner=owner)
 
 
+def submit_all(dispatcher: Dispatcher, queue: Recording, count: int) -> None:
+    """Run ``dispatcher`` until the ends of ``count`` runs are recorded, then stop it."""
+    dispatcher.start()
+    try:
+        assert queue.claimed.wait(10)
+        for _ in range(1000):  # (bounded: until every end is recorded)
+            if len(queue.outcomes) == count:
+                break
+            time.sleep(0.01)
+    finally:
+        dispatcher.stop(timedelta(seconds=5))
+
+
 def test_runs_are_claimed_in_batches_and_each_is_submitted_once_by_a_worker_of_the_pool(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -309,15 +322,7 @@ def test_runs_are_claimed_in_batches_and_each_is_submitted_once_by_a_worker_of_t
 
     submitter = Submitting(submit)
     dispatcher = dispatcher_for(queue, submitter, concurrency=3)
-    dispatcher.start()
-    try:
-        assert queue.claimed.wait(10)
-        for _ in range(1000):  # (bounded: until every end is recorded)
-            if len(queue.outcomes) == 40:
-                break
-            time.sleep(0.01)
-    finally:
-        dispatcher.stop(timedelta(seconds=5))
+    submit_all(dispatcher, queue, 40)
     assert sorted(r.run_id for r in submitter.requests) == list(range(1, 41))  # each once
     assert [t[1] for t in queue.told if t[0] == "finish"] == [n for g in queue.groups for n in g]
     assert len(queue.outcomes) == 40 and dispatcher.in_flight_ids() == []
@@ -337,15 +342,7 @@ def test_runs_are_claimed_about_quick_seconds_of_work_ahead(
         return RunOutcome("submitted", external_id="x")
 
     dispatcher = dispatcher_for(queue, Submitting(submit), concurrency=2)
-    dispatcher.start()
-    try:
-        assert queue.claimed.wait(10)
-        for _ in range(1000):  # (bounded: until every end is recorded)
-            if len(queue.outcomes) == 60:
-                break
-            time.sleep(0.01)
-    finally:
-        dispatcher.stop(timedelta(seconds=5))
+    submit_all(dispatcher, queue, 60)
     assert len(queue.outcomes) == 60
     assert queue.limits[0] == 2
     assert max(queue.limits) <= 2 + 2 * 10  # the workers, and at most 0.1 s of their work ahead
