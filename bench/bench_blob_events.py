@@ -51,7 +51,7 @@ from azure.storage.blob import ContainerClient
 from azure.storage.queue import QueueClient
 
 from bench.bench_http_burst import cpu_seconds, memory_mb, query, stamp
-from bench.common import REPO, log, machine, median, spread, table, temp_dir
+from bench.common import REPO, end_on_sigterm, log, machine, median, spread, table, temp_dir
 from tests.support import azurite, eventgrid
 
 CONTAINER = "bench"
@@ -379,6 +379,7 @@ def parse_args() -> Any:
 
 
 def main() -> None:
+    end_on_sigterm()
     args = parse_args()
     problem = azurite.missing()
     if problem:

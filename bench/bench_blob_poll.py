@@ -36,6 +36,7 @@ from azure.storage.blob import ContainerClient
 from bench.common import (
     REPO,
     WriteCounter,
+    end_on_sigterm,
     log,
     machine,
     median,
@@ -268,6 +269,7 @@ def commit() -> str:
 
 
 def main() -> None:
+    end_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--blobs", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--reps", type=int, default=5, help="steady-state repetitions")

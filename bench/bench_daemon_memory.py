@@ -17,7 +17,17 @@ import argparse
 import signal
 from pathlib import Path
 
-from bench.common import log, machine, make_files, median, spread, table, temp_dir, write_config
+from bench.common import (
+    end_on_sigterm,
+    log,
+    machine,
+    make_files,
+    median,
+    spread,
+    table,
+    temp_dir,
+    write_config,
+)
 from tests.support.daemon import DaemonProcess
 
 TARGET_MB = 150.0
@@ -73,6 +83,7 @@ def measure(tmp: Path, root: Path, label: str, state: Path) -> dict[str, float]:
 
 
 def main() -> None:
+    end_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--files", type=int, default=100_000)
     parser.add_argument("--reps", type=int, default=3)

@@ -49,7 +49,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bench.common import REPO, log, machine, make_files, spread, table, temp_dir
+from bench.common import REPO, end_on_sigterm, log, machine, make_files, spread, table, temp_dir
 
 WAIT_LIMIT = 600.0  # seconds: give up on any wait after 10 minutes
 T = TypeVar("T")
@@ -391,6 +391,7 @@ def file_counts(text: str) -> list[int]:
 
 
 def main() -> None:
+    end_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--files", type=file_counts, default=[10_000], help="e.g. 1000,10000")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[4, 16])

@@ -56,6 +56,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bench.bench_status_page import build_fixture, gen2_pauses, serving
 from bench.common import (
     REPO,
+    end_on_sigterm,
     log,
     machine,
     make_files,
@@ -273,6 +274,7 @@ def page_load(tmp: Path, seconds: int, stack: contextlib.ExitStack) -> tuple[Fac
 
 
 def main() -> None:
+    end_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--files", type=int, default=100_000)
     parser.add_argument("--jobs", type=int, default=50)

@@ -35,6 +35,7 @@ from watchdog.utils.dirsnapshot import DirectorySnapshot
 
 from bench.common import (
     WriteCounter,
+    end_on_sigterm,
     interleaved,
     log,
     machine,
@@ -73,6 +74,7 @@ def watchdog_snapshot(folder: str) -> DirectorySnapshot:
 
 
 def main() -> None:
+    end_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--files", type=int, default=100_000)
     parser.add_argument("--reps", type=int, default=15, help="steady-state repetitions")

@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 
 from bench.bench_http_burst import CountingServer, memory_mb, tail
-from bench.common import REPO, log, machine, make_files, table, temp_dir
+from bench.common import REPO, end_on_sigterm, log, machine, make_files, table, temp_dir
 from tests.support import postgres
 
 WAIT_LIMIT = 600.0  # seconds: give up on any wait after 10 minutes
@@ -228,6 +228,7 @@ def measure(tmp: Path, url: str, server: CountingServer, files: int, replicas: i
 
 
 def main() -> None:
+    end_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--replicas", type=int, default=3)

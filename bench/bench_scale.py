@@ -70,7 +70,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.common import log, machine, make_files, median, spread, table, temp_dir
+from bench.common import end_on_sigterm, log, machine, make_files, median, spread, table, temp_dir
 from tests.support.daemon import DaemonProcess
 from tests.support.notify import NotifySocket
 
@@ -597,6 +597,7 @@ def verdict(value: float, target: float, unit: str) -> str:
 
 
 def main() -> None:
+    end_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--schedules", type=int, default=10_000)
     parser.add_argument("--datastores", type=int, default=100)

@@ -68,6 +68,7 @@ from jinja2 import Environment
 from bench.bench_scale import write_scale_config
 from bench.common import (
     REPO,
+    end_on_sigterm,
     interleaved,
     log,
     machine,
@@ -369,6 +370,7 @@ def write_profile(ms: float, profile: str, what: str) -> None:
 
 
 def main() -> None:
+    end_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--schedules", type=int, default=10_000)
     parser.add_argument("--datastores", type=int, default=100)

@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -85,6 +86,18 @@ def machine() -> str:
         f"{os.cpu_count()} cores ({model}){mem}, Linux {platform.release()}, "
         f"Python {platform.python_version()}"
     )
+
+
+def end_on_sigterm() -> None:
+    """SIGTERM (``timeout``, a stopped session) ends a bench as Ctrl-C would: by an exception,
+    so its ``finally`` blocks stop what it started (Azurite, PostgreSQL, daemons, servers) and
+    remove its folders. Python's default for SIGTERM ends the process at once, leaving Azurite
+    running at 100 % of a core under whatever runs next."""
+
+    def stop(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def log(message: str) -> None:
