@@ -458,6 +458,41 @@ def test_a_planning_pass_revives_a_missed_record_and_never_moves_a_cursor_back(
     assert state is not None and state.cursor_at == T0 + timedelta(days=1)
 
 
+def test_a_poll_records_its_runs_once_and_counts_the_pending_ones(store: Store) -> None:
+    """record_poll inserts through the driver's executemany: the rows are what record_fires
+    stores, a fire key already recorded is left alone, and the count is of pending runs."""
+    from triggerd.datastores.settle import SettleResult, Tracked
+    from triggerd.datastores.snapshot import Entry
+
+    store.write(states.ensure, "inbox", T0)
+    fired = {"in/ä b.csv": Tracked(fired=Entry(1, "1")), "in/b.csv": Tracked(fired=Entry(2, "2"))}
+    new_runs = [
+        replace(pending("inbox:a", schedule="inbox"), trigger="datastore",
+                data_path=DataPath("inbox", "in/ä b.csv")),
+        replace(pending("inbox:b", schedule="inbox"), trigger="datastore",
+                data_path=DataPath("inbox", "in/b.csv"), status="skipped",
+                reason="schedule disabled"),
+    ]  # fmt: skip
+    later = T0 + timedelta(seconds=5)
+    result = SettleResult(inserts=fired)
+
+    assert store.record_poll("inbox", result, new_runs, now=later, entries=2) == 1
+    assert store.record_poll("inbox", SettleResult(), new_runs, now=later, entries=2) == 0
+
+    runs = {r.fire_key: r for r in store.read(queries.list_runs, schedule="inbox")}
+    assert sorted(runs) == ["inbox:a", "inbox:b"]
+    run = runs["inbox:a"]
+    assert (run.status, run.trigger, run.data_path, run.parameters, run.created_at) == (
+        "pending", "datastore", DataPath("inbox", "in/ä b.csv"), {"threshold": 0.5, "flag": True},
+        later,
+    )  # fmt: skip
+    skipped = runs["inbox:b"]
+    assert (skipped.status, skipped.reason, skipped.finished_at) == (
+        "skipped", "schedule disabled", later,
+    )  # fmt: skip
+    assert set(store.read(snapshots.load, "inbox")) == set(fired)
+
+
 # -- a command's process group, for the daemon after a crash ------------------------------------
 
 PROCESS = {"pid": 4242, "start_ticks": 987654, "host": "vm", "boot_id": "b-1", "attempt": 1}

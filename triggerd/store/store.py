@@ -154,7 +154,6 @@ class Store:
         not come yet) and says whether to. Either saying no rolls the transaction back."""
         if not prepared.batch:
             return 0  # nothing decided: no transaction (a quiet pass writes nothing)
-        recorded = 0
         try:
             with self.writing() as conn:
                 if still is not None and not still(conn):
