@@ -332,6 +332,27 @@ def test_runs_are_claimed_in_batches_and_each_is_submitted_once_by_a_worker_of_t
     assert len(queue.limits) <= 8  # (40 runs: a few claims, none per run)
 
 
+@pytest.mark.parametrize(
+    ("took", "busy", "room"),
+    [
+        (None, 0, 4),  # nothing known yet: the free workers only
+        (0.2, 0, 4),  # slow attempts: nothing ahead
+        (0.2, 4, 0),
+        (0.02, 0, 24),  # 4 workers x 0.1 s / 20 ms = 20 ahead
+        (0.02, 13, 11),  # 11 of the 20 ahead taken: claimed again
+        (0.02, 15, 0),  # only 9 taken: the claimed ahead still cover the workers
+        (0.001, 0, 4 + 64),  # very quick: at most MOST_AHEAD ahead
+        (0.09, 0, 8),  # nearly QUICK: at least concurrency ahead
+    ],
+)
+def test_a_claim_takes_about_quick_seconds_of_work_once_half_of_it_is_taken(
+    took: float | None, busy: int, room: int
+) -> None:
+    dispatcher = dispatcher_for(FakeQueue([]), Submitting(RunOutcome("submitted")), 4)
+    dispatcher._took, dispatcher._busy = took, busy
+    assert dispatcher._room() == room
+
+
 def test_runs_are_claimed_about_quick_seconds_of_work_ahead(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
